@@ -1,0 +1,183 @@
+//! Baseline files (`pawl-baseline/1`): the per-case figures a ratchet compares against.
+//!
+//! Committed to the user's repository, so written byte-stable: entries sorted by testbed and case id,
+//! no field that changes unless a figure does.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::CaseId;
+use crate::files::{self, FileError};
+use crate::run::Environment;
+
+pub const BASELINE_SCHEMA: &str = "pawl-baseline/1";
+
+/// The hardware and software a baseline figure holds for. Figures from different testbeds are not
+/// comparable: comparing across them is refused unless forced.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Testbed {
+    /// GPU model (`"NVIDIA H100 80GB HBM3"`), or `"no GPU"`.
+    pub gpu: String,
+    pub driver_major: u32,
+    pub cuda_major: u32,
+}
+
+impl Testbed {
+    pub fn from_env(env: &Environment) -> Testbed {
+        match &env.gpu {
+            Some(gpu) => Testbed {
+                gpu: gpu.name.clone(),
+                driver_major: leading_number(&gpu.driver_version),
+                cuda_major: leading_number(&gpu.cuda_version),
+            },
+            None => Testbed { gpu: "no GPU".to_owned(), driver_major: 0, cuda_major: 0 },
+        }
+    }
+
+    /// The key under which this testbed's cases are stored: `NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13`.
+    pub fn key(&self) -> String {
+        self.to_string()
+    }
+
+    /// The fields in which `other` differs from `self`, in words, for the refusal message.
+    pub fn differences(&self, other: &Testbed) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.gpu != other.gpu {
+            out.push(format!("GPU `{}` vs `{}`", self.gpu, other.gpu));
+        }
+        if self.driver_major != other.driver_major {
+            out.push(format!("driver major {} vs {}", self.driver_major, other.driver_major));
+        }
+        if self.cuda_major != other.cuda_major {
+            out.push(format!("CUDA major {} vs {}", self.cuda_major, other.cuda_major));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Testbed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} / driver {} / CUDA {}", self.gpu, self.driver_major, self.cuda_major)
+    }
+}
+
+fn leading_number(version: &str) -> u32 {
+    version.split('.').next().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// A baseline file: per testbed, per case, the figure to beat.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub schema: String,
+    pub suite: String,
+    /// Keyed by [`Testbed::key`].
+    pub testbeds: BTreeMap<String, TestbedBaseline>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestbedBaseline {
+    pub testbed: Testbed,
+    pub cases: BTreeMap<CaseId, BaselineEntry>,
+}
+
+/// The stored figure of one case.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineEntry {
+    pub median_ns: f64,
+    pub ci_low_ns: f64,
+    pub ci_high_ns: f64,
+    pub confidence: f64,
+    /// Relative median absolute deviation of the samples that set it.
+    pub rel_noise: f64,
+    pub samples: usize,
+    /// The commit whose run set this figure, when known.
+    pub commit: Option<String>,
+    /// When the figure was set (RFC 3339); changes only when the figure does.
+    pub set_at: String,
+}
+
+impl Baseline {
+    pub fn new(suite: impl Into<String>) -> Baseline {
+        Baseline { schema: BASELINE_SCHEMA.to_owned(), suite: suite.into(), testbeds: BTreeMap::new() }
+    }
+
+    /// Reads and validates a baseline file.
+    pub fn load(path: &Path) -> Result<Baseline, FileError> {
+        let baseline: Baseline = files::read_versioned(path, BASELINE_SCHEMA)?;
+        baseline.validate().map_err(|message| FileError::Invalid { path: path.to_owned(), message })?;
+        Ok(baseline)
+    }
+
+    /// Writes the baseline atomically, byte-stable.
+    pub fn save(&self, path: &Path) -> Result<(), FileError> {
+        files::write_json_atomic(path, self)
+    }
+
+    pub fn testbed(&self, testbed: &Testbed) -> Option<&TestbedBaseline> {
+        self.testbeds.get(&testbed.key())
+    }
+
+    pub fn testbed_mut(&mut self, testbed: &Testbed) -> &mut TestbedBaseline {
+        self.testbeds
+            .entry(testbed.key())
+            .or_insert_with(|| TestbedBaseline { testbed: testbed.clone(), cases: BTreeMap::new() })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        for (key, tb) in &self.testbeds {
+            if *key != tb.testbed.key() {
+                return Err(format!("testbed key `{key}` does not match its testbed `{}`", tb.testbed));
+            }
+            for (id, entry) in &tb.cases {
+                let figures = [entry.median_ns, entry.ci_low_ns, entry.ci_high_ns];
+                if figures.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+                    return Err(format!("case `{id}`: medians and intervals must be finite and positive"));
+                }
+                if !(entry.ci_low_ns <= entry.median_ns && entry.median_ns <= entry.ci_high_ns) {
+                    return Err(format!("case `{id}`: the interval does not contain the median"));
+                }
+                if !entry.rel_noise.is_finite() || entry.rel_noise < 0.0 {
+                    return Err(format!("case `{id}`: rel_noise must be finite and not negative"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::GpuInfo;
+
+    fn h100_env() -> Environment {
+        Environment {
+            gpu: Some(GpuInfo {
+                name: "NVIDIA H100 80GB HBM3".into(),
+                uuid: "GPU-1".into(),
+                compute_capability: "9.0".into(),
+                sm_count: 132,
+                l2_bytes: 50 << 20,
+                memory_bytes: 80 << 30,
+                driver_version: "580.159.04".into(),
+                cuda_version: "13.0".into(),
+                nvrtc_version: None,
+                max_sm_clock_mhz: Some(1980),
+            }),
+            ..Environment::default()
+        }
+    }
+
+    #[test]
+    fn testbed_from_env_takes_majors() {
+        let tb = Testbed::from_env(&h100_env());
+        assert_eq!(tb.key(), "NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13");
+        let none = Testbed::from_env(&Environment::default());
+        assert_eq!(none.gpu, "no GPU");
+        assert_eq!(tb.differences(&none).len(), 3);
+        assert!(tb.differences(&tb).is_empty());
+    }
+}

@@ -1,0 +1,1 @@
+//! Statistics. (Being written.)

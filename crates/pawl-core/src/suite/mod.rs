@@ -1,0 +1,325 @@
+//! Suites: what `pawl.toml` describes, validated and ready to expand into cases.
+//!
+//! [`Suite::load`] reads and validates a suite file; [`Suite::cases`] expands every bench's sweep
+//! (the cartesian product of its `params`, filtered by its `where` expression) into [`Case`]s.
+
+mod expand;
+mod parse;
+
+use std::path::{Path, PathBuf};
+
+use crate::case::Case;
+use crate::expr::Expr;
+use crate::value::{Params, Value};
+
+pub use parse::SuiteError;
+
+/// A validated suite file.
+#[derive(Clone, Debug)]
+pub struct Suite {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub name: String,
+    /// Baseline file, resolved against the suite file's folder.
+    pub baseline: Option<PathBuf>,
+    /// History database, resolved against the suite file's folder.
+    pub history: Option<PathBuf>,
+    pub thresholds: Thresholds,
+    pub measure: MeasureSettings,
+    pub benches: Vec<Bench>,
+}
+
+impl Suite {
+    /// Reads and validates a suite file. Errors name the file, the line and what to do.
+    pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+        parse::load(path)
+    }
+
+    /// Parses suite text; `path` is used for messages and to resolve relative paths.
+    pub fn from_str(text: &str, path: &Path) -> Result<Suite, SuiteError> {
+        parse::parse(text, path)
+    }
+
+    /// The folder relative paths in the suite are resolved against.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    pub fn bench(&self, name: &str) -> Option<&Bench> {
+        self.benches.iter().find(|b| b.name == name)
+    }
+
+    /// Every case of every bench, in declaration order.
+    pub fn cases(&self) -> Result<Vec<Case>, SuiteError> {
+        let mut all = Vec::new();
+        for bench in &self.benches {
+            all.extend(bench.cases()?);
+        }
+        Ok(all)
+    }
+}
+
+/// When a difference counts: from `[suite]` or command-line flags.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// Relative change below which a difference is not reported as a regression (default 0.02).
+    pub tolerance: f64,
+    /// Confidence level of intervals and decisions (default 0.99).
+    pub confidence: f64,
+    /// Allowance for drift between processes, added when comparing with a stored baseline (default 0.01).
+    pub drift: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { tolerance: 0.02, confidence: 0.99, drift: 0.01 }
+    }
+}
+
+/// How each case is measured: from `[suite.measure]` or command-line flags.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MeasureSettings {
+    /// Stop when the median's confidence interval is within ± this fraction (default 0.005).
+    pub target_rel_ci: f64,
+    /// Never stop with fewer samples than this (default 20).
+    pub min_samples: usize,
+    /// Never take more samples than this (default 10,000).
+    pub max_samples: usize,
+    /// Time cap per case in seconds of measuring (default 5).
+    pub max_time_s: f64,
+    /// Minimum warm-up per case in milliseconds, before the clocks are checked (default 100).
+    pub warmup_ms: f64,
+    /// Leave L2 warm between samples instead of flushing it (default false).
+    pub warm_cache: bool,
+    /// A case (or a command bench process) running longer than this is stopped and failed (default 60).
+    pub timeout_s: f64,
+    /// Seed of every random input; recorded in the run file (default 0).
+    pub seed: u64,
+}
+
+impl Default for MeasureSettings {
+    fn default() -> Self {
+        MeasureSettings {
+            target_rel_ci: 0.005,
+            min_samples: 20,
+            max_samples: 10_000,
+            max_time_s: 5.0,
+            warmup_ms: 100.0,
+            warm_cache: false,
+            timeout_s: 60.0,
+            seed: 0,
+        }
+    }
+}
+
+/// One `[[bench]]` table: a family of cases.
+#[derive(Clone, Debug)]
+pub struct Bench {
+    pub name: String,
+    /// Sweep axes in declaration order, each with its values.
+    pub params: Vec<(String, Vec<Value>)>,
+    /// Keeps only the points of the sweep for which this is true.
+    pub filter: Option<Expr>,
+    /// FLOPs of one launch, for TFLOP/s.
+    pub flops: Option<Expr>,
+    /// Minimum bytes moved by one launch, for GB/s.
+    pub bytes: Option<Expr>,
+    pub kind: BenchKind,
+}
+
+impl Bench {
+    /// The cases of this bench: the cartesian product of its params, in declaration order, filtered.
+    pub fn cases(&self) -> Result<Vec<Case>, SuiteError> {
+        expand::cases(self)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum BenchKind {
+    Cuda(CudaBench),
+    Command(CommandBench),
+}
+
+/// A kernel compiled by pawl with NVRTC and launched on the GPU.
+#[derive(Clone, Debug)]
+pub struct CudaBench {
+    /// The `.cu` file, resolved against the suite's folder.
+    pub source: PathBuf,
+    /// The entry point (an `extern "C" __global__` function).
+    pub kernel: String,
+    /// Include folders, resolved against the suite's folder.
+    pub include_dirs: Vec<PathBuf>,
+    /// Extra NVRTC options, passed as they are.
+    pub extra_flags: Vec<String>,
+    /// `-D NAME=value` defines computed from the params (`HEAD_DIM = "D"`).
+    pub defines: Vec<(String, Expr)>,
+    /// Compile-time parameters passed as `-D` defines, with the candidates autotuning may try.
+    pub tune: Vec<TuneParam>,
+    /// Conditions over params and tune values that a tune configuration must meet.
+    pub constraints: Vec<Expr>,
+    pub launch: Launch,
+    pub args: Vec<Arg>,
+    pub reference: Option<Reference>,
+}
+
+/// Launch geometry: expressions over params and tune values.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// Grid size, x then y then z (missing dimensions are 1).
+    pub grid: Vec<Expr>,
+    /// Block size, x then y then z (missing dimensions are 1).
+    pub block: Vec<Expr>,
+    /// Dynamic shared memory in bytes (default 0).
+    pub shared_mem: Option<Expr>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TuneParam {
+    pub name: String,
+    pub default: Value,
+    /// Values autotuning may try; contains `default`.
+    pub candidates: Vec<Value>,
+}
+
+/// One kernel argument, in the order the kernel takes them.
+#[derive(Clone, Debug)]
+pub enum Arg {
+    Buffer(BufferArg),
+    Scalar(ScalarArg),
+}
+
+#[derive(Clone, Debug)]
+pub struct BufferArg {
+    pub name: String,
+    /// Element type; may name a param in braces (`"{dtype}"`), resolved per case.
+    pub dtype: DtypeSpec,
+    /// Number of elements.
+    pub count: Expr,
+    pub init: Init,
+    /// Written by the kernel and compared with the reference's.
+    pub output: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScalarArg {
+    pub name: String,
+    pub dtype: DtypeSpec,
+    pub value: Expr,
+}
+
+/// A dtype written literally (`"f16"`) or taken from a param (`"{dtype}"`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum DtypeSpec {
+    Fixed(Dtype),
+    FromParam(String),
+}
+
+impl DtypeSpec {
+    /// The dtype of one case; `None` when the param is missing or does not name a dtype.
+    pub fn resolve(&self, params: &Params) -> Option<Dtype> {
+        match self {
+            DtypeSpec::Fixed(dtype) => Some(*dtype),
+            DtypeSpec::FromParam(name) => params.get(name)?.as_str()?.parse().ok(),
+        }
+    }
+}
+
+/// Element types of buffers and scalars.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    F32,
+    F16,
+    Bf16,
+    F64,
+    I32,
+    I64,
+    U32,
+    U8,
+}
+
+impl Dtype {
+    pub const ALL: [Dtype; 8] =
+        [Dtype::F32, Dtype::F16, Dtype::Bf16, Dtype::F64, Dtype::I32, Dtype::I64, Dtype::U32, Dtype::U8];
+
+    pub fn size_bytes(self) -> usize {
+        match self {
+            Dtype::U8 => 1,
+            Dtype::F16 | Dtype::Bf16 => 2,
+            Dtype::F32 | Dtype::I32 | Dtype::U32 => 4,
+            Dtype::F64 | Dtype::I64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::Bf16 => "bf16",
+            Dtype::F64 => "f64",
+            Dtype::I32 => "i32",
+            Dtype::I64 => "i64",
+            Dtype::U32 => "u32",
+            Dtype::U8 => "u8",
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, Dtype::F32 | Dtype::F16 | Dtype::Bf16 | Dtype::F64)
+    }
+}
+
+impl std::fmt::Display for Dtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dtype::ALL.into_iter().find(|d| d.name() == s).ok_or_else(|| {
+            let names: Vec<_> = Dtype::ALL.iter().map(|d| d.name()).collect();
+            format!("unknown dtype `{s}`; expected one of {}", names.join(", "))
+        })
+    }
+}
+
+/// How a buffer is filled before the first launch, on the device, from the run's seed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    /// Normal distribution.
+    Randn { mean: f64, std: f64 },
+    /// Uniform on `[low, high)`.
+    Uniform { low: f64, high: f64 },
+    /// Element `i` holds `i` (modulo what the dtype can hold).
+    Index,
+    /// All zero; only for outputs (inputs of zeros hide bugs and time unrealistically).
+    Zeros,
+}
+
+/// The kernel whose output the benchmarked kernel must match.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// Defaults to the bench's source.
+    pub source: PathBuf,
+    pub kernel: String,
+    pub defines: Vec<(String, Expr)>,
+    pub launch: Launch,
+    /// Relative tolerance per element; an expression so it may depend on the dtype.
+    pub rtol: Expr,
+    /// Absolute tolerance per element.
+    pub atol: Expr,
+}
+
+/// An external process speaking the harness protocol (see `harness`).
+#[derive(Clone, Debug)]
+pub struct CommandBench {
+    /// Argv template: `{NAME}` is replaced by the case's param `NAME`.
+    pub run: Vec<String>,
+    /// Working folder of the process: the suite's folder.
+    pub cwd: PathBuf,
+    /// Seconds the process may run in all before it is stopped (default: the suite's `timeout_s`
+    /// times the number of cases it was given).
+    pub timeout_s: Option<f64>,
+}

@@ -1,0 +1,1 @@
+//! pawl's native CUDA backend. (Being written.)
