@@ -1,0 +1,196 @@
+//! Command-line arguments, as clap parses them. Validation into settings happens in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use pawl_core::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(name = "pawl", version, about = "A performance ratchet for GPU kernels", max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a suite file and list its cases.
+    Validate(ValidateArgs),
+    /// Measure a suite and write a run file.
+    Run(RunArgs),
+    /// Compare a run with an older run or a baseline, and print verdicts.
+    Compare(CompareArgs),
+    /// Compare a run with the baseline and move the baseline up where performance improved.
+    Ratchet(RatchetArgs),
+    /// What CI runs: measure (or read a run), compare with the baseline, write every report.
+    Check(CheckArgs),
+    /// Show the GPU, driver and clocks, and warn about anything that hurts measurement.
+    Env(EnvArgs),
+    /// Internal: the CUDA worker process that `pawl run` starts.
+    #[command(name = "__worker", hide = true)]
+    Worker,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The suite file.
+    #[arg(default_value = "pawl.toml")]
+    pub suite: PathBuf,
+    /// List every case the suite expands to.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// Which cases to measure and how.
+#[derive(Debug, Args, Clone)]
+pub struct MeasureArgs {
+    /// Only this bench.
+    #[arg(long, value_name = "NAME")]
+    pub bench: Option<String>,
+    /// Only the cases for which this expression over params is true, e.g. 'S >= 2048'.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Leave L2 warm between samples instead of flushing it.
+    #[arg(long)]
+    pub warm_cache: bool,
+    /// Stop a case when the median's interval is within ± this fraction.
+    #[arg(long, value_name = "FRACTION")]
+    pub target_rel_ci: Option<f64>,
+    /// Fewest samples per case.
+    #[arg(long, value_name = "N")]
+    pub min_samples: Option<usize>,
+    /// Most seconds of measuring per case.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_time: Option<f64>,
+    /// Seconds after which a hung case is stopped and failed.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Seed of the random inputs.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The suite file.
+    #[arg(default_value = "pawl.toml")]
+    pub suite: PathBuf,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Where to write the run file.
+    #[arg(short, long, value_name = "FILE", default_value = "pawl-run.json")]
+    pub output: PathBuf,
+}
+
+/// How differences are judged; each overrides the suite's value.
+#[derive(Debug, Args, Clone)]
+pub struct JudgeArgs {
+    /// Relative change that counts (default 0.02, or the suite's).
+    #[arg(long, value_name = "FRACTION")]
+    pub tolerance: Option<f64>,
+    /// Confidence level of intervals and decisions (default 0.99, or the suite's).
+    #[arg(long, value_name = "LEVEL")]
+    pub confidence: Option<f64>,
+    /// Allowance for drift between processes against a stored baseline (default 0.01, or the suite's).
+    #[arg(long, value_name = "FRACTION")]
+    pub drift: Option<f64>,
+    /// Compare even when the two sides come from different testbeds (GPU, driver or CUDA major).
+    #[arg(long)]
+    pub force: bool,
+    /// Seed of the bootstrap resampling.
+    #[arg(long, default_value_t = 0)]
+    pub bootstrap_seed: u64,
+}
+
+/// Where and how to write a report.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Report format.
+    #[arg(long, default_value = "human", value_name = "human|json|markdown|junit|github")]
+    pub format: Format,
+    /// Write the report to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The older side: a run file or a baseline file.
+    pub old: PathBuf,
+    /// The newer side: a run file.
+    pub new: PathBuf,
+    /// Take tolerance, confidence and drift from this suite file.
+    #[arg(long, value_name = "SUITE")]
+    pub suite: Option<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RatchetArgs {
+    /// The baseline file to compare with and update.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// The run file; without it, the suite is measured first.
+    pub run: Option<PathBuf>,
+    /// The suite file: thresholds, the baseline path, and what to measure when no run file is given
+    /// [default: pawl.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+    /// Add cases the baseline does not have yet (also creates a missing baseline file).
+    #[arg(long)]
+    pub accept_new: bool,
+    /// Compare and report, but leave the baseline file as it is.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the ids of regressed cases here, one per line, for `pawl profile`.
+    #[arg(long, value_name = "FILE")]
+    pub profile_targets: Option<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The suite file.
+    #[arg(default_value = "pawl.toml")]
+    pub suite: PathBuf,
+    /// Use this run file instead of measuring.
+    #[arg(long, value_name = "FILE")]
+    pub run: Option<PathBuf>,
+    /// The baseline file (default: the suite's `baseline`).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Where to keep the run file when measuring.
+    #[arg(long, value_name = "FILE", default_value = "pawl-run.json")]
+    pub save_run: PathBuf,
+    /// Write the markdown report (the PR comment) here.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// Write the JUnit report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the ids of regressed cases here, one per line.
+    #[arg(long, value_name = "FILE", default_value = "profile_targets.txt")]
+    pub profile_targets: PathBuf,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Print the environment as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,51 @@
+//! `pawl check`: the one command CI runs. Measure (or read a run), compare with the baseline, write
+//! every report asked for, and exit 0 (no regression), 1 (regression or failure) or 2 (error).
+
+use anyhow::{Context, Result, bail};
+use pawl_core::baseline::Baseline;
+use pawl_core::compare::{self, CompareOptions};
+use pawl_core::report::Format;
+use pawl_core::run::Run;
+
+use super::ratchet::{baseline_path, write_profile_targets};
+use super::{Outcome, load_suite, thresholds};
+use crate::cli::CheckArgs;
+use crate::{measure, output};
+
+pub fn run(args: &CheckArgs) -> Result<Outcome> {
+    let suite = load_suite(&args.suite)?;
+    let baseline_path = baseline_path(args.baseline.as_deref(), Some(&suite))?;
+    if !baseline_path.exists() {
+        bail!(
+            "no baseline at {}; measure once and create it with `pawl ratchet --accept-new --baseline {}`",
+            baseline_path.display(),
+            baseline_path.display()
+        );
+    }
+    let baseline = Baseline::load(&baseline_path)?;
+    let opts = CompareOptions {
+        thresholds: thresholds(Some(&suite), &args.judge)?,
+        force: args.judge.force,
+        seed: args.judge.bootstrap_seed,
+    };
+    let (run, run_label) = match &args.run {
+        Some(path) => (Run::load(path)?, path.display().to_string()),
+        None => (measure::measure(&suite, &args.measure, &args.save_run)?, args.save_run.display().to_string()),
+    };
+    let comparison =
+        compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
+
+    output::write_format(&comparison, Format::Human, None)?;
+    for (path, format) in [(&args.markdown, Format::Markdown), (&args.junit, Format::Junit), (&args.json, Format::Json)] {
+        if let Some(path) = path {
+            output::write_format(&comparison, format, Some(path))
+                .with_context(|| format!("cannot write the {format} report"))?;
+        }
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        // Annotations go to standard output, where the runner reads workflow commands.
+        output::write_format(&comparison, Format::Github, None)?;
+    }
+    write_profile_targets(&args.profile_targets, &comparison)?;
+    Ok(Outcome::from_failed(comparison.fails_check()))
+}

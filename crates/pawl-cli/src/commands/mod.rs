@@ -1,0 +1,105 @@
+//! One module per subcommand. Each returns an [`Outcome`] (exit 0 or 1) or an error (exit 2).
+
+mod check;
+mod compare;
+mod env;
+mod ratchet;
+mod run;
+mod validate;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use pawl_core::suite::{Suite, Thresholds};
+
+use crate::cli::{Cli, Command, JudgeArgs};
+
+/// How a command that ran to the end turned out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing regressed, nothing failed.
+    Pass,
+    /// A regression, a failed case or a wrong result: CI should fail.
+    Fail,
+}
+
+impl Outcome {
+    pub fn from_failed(failed: bool) -> Outcome {
+        if failed { Outcome::Fail } else { Outcome::Pass }
+    }
+
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Pass => ExitCode::SUCCESS,
+            Outcome::Fail => ExitCode::from(1),
+        }
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Ratchet(args) => ratchet::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Env(args) => env::run(&args),
+        Command::Worker => match pawl_cuda::worker::serve_stdio() {
+            code if code == ExitCode::SUCCESS => Ok(Outcome::Pass),
+            _ => bail!("the CUDA worker stopped with an error"),
+        },
+    }
+}
+
+/// Loads a suite file, with the path in the error.
+pub fn load_suite(path: &Path) -> Result<Suite> {
+    Suite::load(path).map_err(anyhow::Error::new)
+}
+
+/// The suite's thresholds (or the defaults), overridden by flags, checked for sense.
+pub fn thresholds(suite: Option<&Suite>, judge: &JudgeArgs) -> Result<Thresholds> {
+    let base = suite.map(|s| s.thresholds).unwrap_or_default();
+    let t = Thresholds {
+        tolerance: judge.tolerance.unwrap_or(base.tolerance),
+        confidence: judge.confidence.unwrap_or(base.confidence),
+        drift: judge.drift.unwrap_or(base.drift),
+    };
+    if !(t.tolerance > 0.0 && t.tolerance < 1.0) {
+        bail!("--tolerance must be between 0 and 1 (a fraction: 0.02 is 2%), got {}", t.tolerance);
+    }
+    if !(t.confidence > 0.5 && t.confidence < 1.0) {
+        bail!("--confidence must be between 0.5 and 1 (0.99 is 99%), got {}", t.confidence);
+    }
+    if !(t.drift >= 0.0 && t.drift < 1.0) {
+        bail!("--drift must be at least 0 and below 1 (a fraction: 0.01 is 1%), got {}", t.drift);
+    }
+    Ok(t)
+}
+
+/// What kind of pawl file is at `path`, by its `schema` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Run,
+    Baseline,
+}
+
+pub fn file_kind(path: &Path) -> Result<FileKind> {
+    #[derive(serde::Deserialize)]
+    struct Header {
+        schema: Option<String>,
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let header: Header = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!("{}:{}:{}: not valid JSON: {e}", path.display(), e.line(), e.column())
+    })?;
+    match header.schema.as_deref().and_then(|s| s.split_once('/')).map(|(kind, _)| kind) {
+        Some("pawl-run") => Ok(FileKind::Run),
+        Some("pawl-baseline") => Ok(FileKind::Baseline),
+        Some(other) => bail!("{}: a `{other}` file is neither a run file nor a baseline", path.display()),
+        None => bail!(
+            "{}: no `schema` field; expected a pawl run file (\"pawl-run/1\") or baseline (\"pawl-baseline/1\")",
+            path.display()
+        ),
+    }
+}

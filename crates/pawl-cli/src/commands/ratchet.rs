@@ -1,0 +1,103 @@
+//! `pawl ratchet`: compare a run with the baseline, and move the baseline up where it improved.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use pawl_core::baseline::Baseline;
+use pawl_core::compare::{self, CompareOptions};
+use pawl_core::ratchet::{self, MoveKind, RatchetOptions};
+use pawl_core::run::Run;
+use pawl_core::suite::Suite;
+use pawl_core::{files, verdict::Comparison};
+
+use super::{Outcome, load_suite, thresholds};
+use crate::cli::RatchetArgs;
+use crate::commands::run::format_ns;
+use crate::{measure, output};
+
+const DEFAULT_SUITE: &str = "pawl.toml";
+const DEFAULT_RUN_FILE: &str = "pawl-run.json";
+
+pub fn run(args: &RatchetArgs) -> Result<Outcome> {
+    let suite = match (&args.suite, &args.run) {
+        (Some(path), _) => Some(load_suite(path)?),
+        (None, None) => Some(load_suite(Path::new(DEFAULT_SUITE))?),
+        (None, Some(_)) if Path::new(DEFAULT_SUITE).exists() => Some(load_suite(Path::new(DEFAULT_SUITE))?),
+        (None, Some(_)) => None,
+    };
+    let baseline_path = baseline_path(args.baseline.as_deref(), suite.as_ref())?;
+    let opts = CompareOptions {
+        thresholds: thresholds(suite.as_ref(), &args.judge)?,
+        force: args.judge.force,
+        seed: args.judge.bootstrap_seed,
+    };
+    let (run, run_label) = match (&args.run, &suite) {
+        (Some(path), _) => (Run::load(path)?, path.display().to_string()),
+        (None, Some(suite)) => {
+            (measure::measure(suite, &args.measure, Path::new(DEFAULT_RUN_FILE))?, DEFAULT_RUN_FILE.to_owned())
+        }
+        (None, None) => unreachable!("a suite is loaded whenever no run file is given"),
+    };
+    let baseline = load_or_create(&baseline_path, &run, args.accept_new)?;
+    let comparison =
+        compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
+    output::write_report(&comparison, &args.report)?;
+
+    let outcome = ratchet::ratchet(baseline, &run, &comparison, &RatchetOptions { accept_new: args.accept_new });
+    for m in &outcome.moves {
+        let from = m.old_median_ns.map(format_ns).unwrap_or_else(|| "new".to_owned());
+        let how = match m.kind {
+            MoveKind::Improved => "moved up",
+            MoveKind::Added => "added",
+        };
+        eprintln!("baseline: {how} {}: {from} → {}", m.id, format_ns(m.new_median_ns));
+    }
+    let file_missing = !baseline_path.exists();
+    if args.dry_run {
+        eprintln!("baseline: --dry-run, {} left as it is", baseline_path.display());
+    } else if !outcome.moves.is_empty() || file_missing {
+        outcome.baseline.save(&baseline_path)?;
+        eprintln!("baseline: {} cases changed in {}", outcome.moves.len(), baseline_path.display());
+    } else {
+        eprintln!("baseline: nothing moved; {} unchanged", baseline_path.display());
+    }
+    if let Some(path) = &args.profile_targets {
+        write_profile_targets(path, &comparison)?;
+    }
+    Ok(Outcome::from_failed(comparison.fails_check()))
+}
+
+/// The baseline file: `--baseline`, else the suite's `baseline`.
+pub fn baseline_path(flag: Option<&Path>, suite: Option<&Suite>) -> Result<PathBuf> {
+    match (flag, suite.and_then(|s| s.baseline.clone())) {
+        (Some(path), _) => Ok(path.to_owned()),
+        (None, Some(path)) => Ok(path),
+        (None, None) => bail!("no baseline file: pass --baseline FILE, or set `baseline` in the suite's [suite] table"),
+    }
+}
+
+/// Loads the baseline; a missing file is an error unless new cases are accepted, which creates it.
+fn load_or_create(path: &Path, run: &Run, accept_new: bool) -> Result<Baseline> {
+    if path.exists() {
+        return Ok(Baseline::load(path)?);
+    }
+    if !accept_new {
+        bail!(
+            "no baseline at {}; create it from this run with `pawl ratchet --accept-new --baseline {} RUN`",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(Baseline::new(&run.suite))
+}
+
+/// Writes the regressed case ids, one per line, for `pawl profile`.
+pub fn write_profile_targets(path: &Path, comparison: &Comparison) -> Result<()> {
+    let mut text = String::new();
+    for id in ratchet::profile_targets(comparison) {
+        text.push_str(id.as_str());
+        text.push('\n');
+    }
+    files::write_atomic(path, text.as_bytes())?;
+    Ok(())
+}

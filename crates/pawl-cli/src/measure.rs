@@ -1,0 +1,171 @@
+//! Measuring a suite: plan the cases, hand each bench to its backend, collect a run file as results come.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pawl_core::backend::Backend;
+use pawl_core::expr::Expr;
+use pawl_core::plan::{self, Selection};
+use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
+use pawl_core::stats;
+use pawl_core::suite::{BenchKind, MeasureSettings, Suite};
+
+use crate::cli::MeasureArgs;
+use crate::command_backend::CommandBackend;
+use crate::git;
+
+/// The confidence level of the per-case summaries written into run files.
+const SUMMARY_CONFIDENCE: f64 = 0.99;
+
+/// How often the run file is rewritten while measuring, so a crash loses little.
+const SAVE_EVERY: Duration = Duration::from_secs(2);
+
+/// The environment of this machine: GPU facts from the driver and NVML when a GPU is visible.
+/// With `require_gpu`, no GPU is an error.
+pub fn environment(require_gpu: bool) -> Result<Environment> {
+    let mut env = match pawl_cuda::env::environment() {
+        Ok(env) => env,
+        Err(err) if require_gpu => {
+            bail!("{err}\nThis needs an NVIDIA GPU with its driver; `kind = \"command\"` benches do not.")
+        }
+        Err(_) => Environment::default(),
+    };
+    env.pawl_version = env!("CARGO_PKG_VERSION").to_owned();
+    env.hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    Ok(env)
+}
+
+/// The suite's measuring settings, overridden by flags.
+pub fn settings(suite: &Suite, args: &MeasureArgs) -> Result<MeasureSettings> {
+    let mut s = suite.measure.clone();
+    if args.warm_cache {
+        s.warm_cache = true;
+    }
+    if let Some(v) = args.target_rel_ci {
+        if !(v > 0.0 && v < 1.0) {
+            bail!("--target-rel-ci must be between 0 and 1 (0.005 is ±0.5%), got {v}");
+        }
+        s.target_rel_ci = v;
+    }
+    if let Some(v) = args.min_samples {
+        if v < 2 {
+            bail!("--min-samples must be at least 2, got {v}");
+        }
+        s.min_samples = v;
+        s.max_samples = s.max_samples.max(v);
+    }
+    if let Some(v) = args.max_time {
+        if !(v > 0.0 && v.is_finite()) {
+            bail!("--max-time must be a positive number of seconds, got {v}");
+        }
+        s.max_time_s = v;
+    }
+    if let Some(v) = args.timeout {
+        if !(v > 0.0 && v.is_finite()) {
+            bail!("--timeout must be a positive number of seconds, got {v}");
+        }
+        s.timeout_s = v;
+    }
+    if let Some(seed) = args.seed {
+        s.seed = seed;
+    }
+    Ok(s)
+}
+
+/// Measures the selected cases of `suite`, writing the run file to `output` as results arrive.
+pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> {
+    let settings = settings(suite, args)?;
+    let filter = args
+        .filter
+        .as_deref()
+        .map(Expr::parse)
+        .transpose()
+        .context("--where is not a valid expression")?;
+    let plans = plan::plan(suite, &Selection { bench: args.bench.as_deref(), filter: filter.as_ref() })?;
+    let total: usize = plans.iter().map(|p| p.cases.len()).sum();
+    if total == 0 {
+        bail!("no case of {} matches the selection; `pawl validate --list` shows them", suite.path.display());
+    }
+    let needs_gpu = plans.iter().any(|p| matches!(p.bench.kind, BenchKind::Cuda(_)));
+    let env = environment(needs_gpu)?;
+
+    let timestamp = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
+    let mut run = Run::new(&suite.name, timestamp.to_string(), env, settings.clone());
+    run.git = git::info(suite.dir());
+
+    let progress = progress_bar(total as u64);
+    let mut last_save = Instant::now();
+    for bench_plan in &plans {
+        let bench = bench_plan.bench;
+        progress.set_message(bench.name.clone());
+        let mut backend: Box<dyn Backend> = match &bench.kind {
+            BenchKind::Cuda(_) => Box::new(pawl_cuda::CudaBackend::new(worker_argv()?)),
+            BenchKind::Command(_) => Box::new(CommandBackend),
+        };
+        let first_of_bench = run.cases.len();
+        let mut sink = |mut result: CaseResult| {
+            if result.stats.is_none() && result.status == CaseStatus::Ok {
+                result.stats = stats::summarize(&result.samples_ns, SUMMARY_CONFIDENCE).ok();
+            }
+            if result.status != CaseStatus::Ok {
+                progress.suspend(|| {
+                    eprintln!("{} {}: {}", result.status.as_str(), result.id, result.error.as_deref().unwrap_or(""))
+                });
+            }
+            run.cases.push(result);
+            progress.inc(1);
+            if last_save.elapsed() >= SAVE_EVERY {
+                // A failed intermediate save is retried at the next case and at the end.
+                if run.save(output).is_ok() {
+                    last_save = Instant::now();
+                }
+            }
+        };
+        let outcome = backend.measure(suite, bench, &bench_plan.cases, &settings, &mut sink);
+        if let Err(err) = outcome {
+            // The bench as a whole failed: every case it did not report fails with the reason.
+            let reported: Vec<_> = run.cases[first_of_bench..].iter().map(|c| c.id.clone()).collect();
+            for planned in bench_plan.cases.iter().filter(|p| !reported.contains(&p.case.id)) {
+                let case = &planned.case;
+                let failed = CaseResult::not_measured(
+                    case.id.clone(),
+                    &case.bench,
+                    case.params.clone(),
+                    CaseStatus::Failed,
+                    err.message.clone(),
+                );
+                run.cases.push(failed);
+                progress.inc(1);
+            }
+            progress.suspend(|| eprintln!("bench `{}` failed: {}", bench.name, err.message));
+        }
+    }
+    progress.finish_and_clear();
+    if run.env.gpu.is_some() {
+        run.env.clocks_end = pawl_cuda::env::clocks().ok();
+    }
+    run.save(output).with_context(|| "cannot save the run file".to_owned())?;
+    Ok(run)
+}
+
+/// How to start the CUDA worker: this very executable, with the hidden `__worker` subcommand.
+fn worker_argv() -> Result<Vec<OsString>> {
+    let exe = std::env::current_exe().context("cannot find the pawl executable to start its CUDA worker")?;
+    Ok(vec![exe.into_os_string(), OsString::from("__worker")])
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
