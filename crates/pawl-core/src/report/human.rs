@@ -1,0 +1,108 @@
+//! The terminal report: a table of verdicts, most urgent first, then a summary line and the settings.
+//!
+//! The summary comes last so that it is what stays on screen after a long table has scrolled by.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+use comfy_table::{Cell, CellAlignment, Color, Table, presets};
+
+use super::ReportOptions;
+use super::text;
+use crate::verdict::{Comparison, Verdict, VerdictKind};
+
+const HEADER: [&str; 7] = ["verdict", "case", "old", "new", "change in time", "TFLOP/s (new)", "notes"];
+/// Columns holding numbers, right-aligned so that digits line up.
+const NUMERIC_COLUMNS: [usize; 4] = [2, 3, 4, 5];
+
+/// Writes the human report.
+pub fn write(comparison: &Comparison, opts: &ReportOptions, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "pawl: suite {} on {}: {} → {}",
+        terminal_safe(&comparison.suite),
+        terminal_safe(&comparison.testbed),
+        terminal_safe(&comparison.old_label),
+        terminal_safe(&comparison.new_label),
+    )?;
+    if !comparison.verdicts.is_empty() {
+        writeln!(out, "{}", table(comparison, opts))?;
+    }
+    writeln!(out, "{}", comparison.summary_line())?;
+    writeln!(out, "{}", text::settings(comparison, |s| terminal_safe(s).into_owned()))
+}
+
+fn table(comparison: &Comparison, opts: &ReportOptions) -> Table {
+    let mut table = Table::new();
+    // The CLI has already decided about colour; the table must not look at stdout itself.
+    table.force_no_tty();
+    if opts.color {
+        table.enforce_styling();
+    }
+    table.load_style(presets::UTF8_HORIZONTAL_ONLY).set_header(HEADER);
+    for index in NUMERIC_COLUMNS {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut verdicts: Vec<&Verdict> = comparison.verdicts.iter().collect();
+    // Stable, so the comparison's order (by case id within a kind) is kept.
+    verdicts.sort_by_key(|verdict| verdict.kind);
+    for verdict in verdicts {
+        table.add_row(row(verdict, opts.color));
+    }
+    table
+}
+
+fn row(verdict: &Verdict, color: bool) -> Vec<Cell> {
+    let paint = |cell: Cell| match (color, kind_color(verdict.kind)) {
+        (true, Some(c)) => cell.fg(c),
+        _ => cell,
+    };
+    vec![
+        paint(Cell::new(verdict.kind)),
+        Cell::new(terminal_safe(verdict.id.as_str())),
+        Cell::new(text::median(verdict.old.as_ref())),
+        Cell::new(text::median(verdict.new.as_ref())),
+        paint(Cell::new(text::change(verdict.ratio.as_ref()))),
+        Cell::new(text::tflops(verdict.new.as_ref())),
+        Cell::new(terminal_safe(&text::notes(verdict))),
+    ]
+}
+
+fn kind_color(kind: VerdictKind) -> Option<Color> {
+    match kind {
+        VerdictKind::Regressed | VerdictKind::Failed => Some(Color::Red),
+        VerdictKind::Improved => Some(Color::Green),
+        VerdictKind::Inconclusive => Some(Color::Yellow),
+        VerdictKind::Unchanged | VerdictKind::New | VerdictKind::Missing => None,
+    }
+}
+
+/// Text from files and users with control characters made visible (`\n`, `\u{1b}`), so that a case id
+/// can neither break a table row nor send escape sequences to the terminal.
+fn terminal_safe(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut safe = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            safe.extend(c.escape_default());
+        } else {
+            safe.push(c);
+        }
+    }
+    Cow::Owned(safe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        assert_eq!(terminal_safe("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        assert!(matches!(terminal_safe("flash_fwd/S=512"), Cow::Borrowed(_)));
+    }
+}
