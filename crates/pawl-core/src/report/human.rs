@@ -5,13 +5,15 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use comfy_table::{Cell, CellAlignment, Color, Table, presets};
+use comfy_table::{Cell, CellAlignment, Color, LineStyle, Table, TableStyle};
 
 use super::ReportOptions;
 use super::text;
 use crate::verdict::{Comparison, Verdict, VerdictKind};
 
 const HEADER: [&str; 7] = ["verdict", "case", "old", "new", "change in time", "TFLOP/s (new)", "notes"];
+/// No borders, a rule under the header: easy to read, and to copy from.
+const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
 /// Columns holding numbers, right-aligned so that digits line up.
 const NUMERIC_COLUMNS: [usize; 4] = [2, 3, 4, 5];
 
@@ -26,7 +28,10 @@ pub fn write(comparison: &Comparison, opts: &ReportOptions, out: &mut dyn Write)
         terminal_safe(&comparison.new_label),
     )?;
     if !comparison.verdicts.is_empty() {
-        writeln!(out, "{}", table(comparison, opts))?;
+        // Trimmed: the last column is padded to its widest cell, which is noise at a line's end.
+        for line in table(comparison, opts).lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
     }
     writeln!(out, "{}", comparison.summary_line())?;
     writeln!(out, "{}", text::settings(comparison, |s| terminal_safe(s).into_owned()))
@@ -37,9 +42,9 @@ fn table(comparison: &Comparison, opts: &ReportOptions) -> Table {
     // The CLI has already decided about colour; the table must not look at stdout itself.
     table.force_no_tty();
     if opts.color {
-        table.enforce_styling();
+        table.enforce_styling().style_text_only();
     }
-    table.load_style(presets::UTF8_HORIZONTAL_ONLY).set_header(HEADER);
+    table.load_style(STYLE).set_header(HEADER);
     for index in NUMERIC_COLUMNS {
         if let Some(column) = table.column_mut(index) {
             column.set_cell_alignment(CellAlignment::Right);

@@ -25,9 +25,8 @@ pub fn marker(suite: &str) -> String {
     let mut encoded = String::with_capacity(suite.len());
     let mut chars = suite.chars().peekable();
     while let Some(c) = chars.next() {
-        let plain = c.is_ascii_alphanumeric()
-            || "_.:/+=@,".contains(c)
-            || (c == '-' && chars.peek() != Some(&'-'));
+        let plain =
+            c.is_ascii_alphanumeric() || "_.:/+=@,".contains(c) || (c == '-' && chars.peek() != Some(&'-'));
         if plain {
             encoded.push(c);
         } else {
@@ -74,10 +73,12 @@ pub fn markdown(comparison: &Comparison, opts: &ReportOptions) -> String {
     let full = Shown { rows: all_rows, extras: all_extras };
     let chosen = if fits(full) {
         full
-    } else if let Some(rows) = largest_fitting(urgent..all_rows, |rows| fits(Shown { rows, extras: all_extras }))
+    } else if let Some(rows) =
+        largest_fitting(urgent..all_rows, |rows| fits(Shown { rows, extras: all_extras }))
     {
         Shown { rows, extras: all_extras }
-    } else if let Some(extras) = largest_fitting(0..all_extras, |extras| fits(Shown { rows: urgent, extras })) {
+    } else if let Some(extras) = largest_fitting(0..all_extras, |extras| fits(Shown { rows: urgent, extras }))
+    {
         Shown { rows: urgent, extras }
     } else if let Some(rows) = largest_fitting(0..urgent, |rows| fits(Shown { rows, extras: 0 })) {
         Shown { rows, extras: 0 }
@@ -149,7 +150,8 @@ impl<'a> Report<'a> {
             start + verdicts[start..].iter().take_while(|v| in_section(v.kind)).count()
         };
         let urgent_end = end_of(VerdictKind::fails_check, 0);
-        let changes_end = end_of(|kind| matches!(kind, VerdictKind::Inconclusive | VerdictKind::Improved), urgent_end);
+        let changes_end =
+            end_of(|kind| matches!(kind, VerdictKind::Inconclusive | VerdictKind::Improved), urgent_end);
         let counts = |range: &Range<usize>| {
             VerdictKind::ALL
                 .iter()
@@ -160,7 +162,8 @@ impl<'a> Report<'a> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let section = |title, folded, range: Range<usize>| Section { title, folded, counts: counts(&range), range };
+        let section =
+            |title, folded, range: Range<usize>| Section { title, folded, counts: counts(&range), range };
         let sections = [
             section("Regressions and failures", false, 0..urgent_end),
             section("Other changes", false, urgent_end..changes_end),
@@ -238,9 +241,9 @@ impl<'a> Report<'a> {
             None => "Render the comparison with `--format json` for the full report.".to_owned(),
         };
         Some(format!(
-            "**Truncated:** {} are not shown, to stay within the {}-character comment limit. {full_report}",
-            left_out.join(" and "),
+            "**Truncated** to stay within the {}-character comment limit, leaving out {}. {full_report}",
             self.opts.max_markdown_chars,
+            left_out.join(" and "),
         ))
     }
 }

@@ -60,7 +60,8 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [Format::Human, Format::Json, Format::Markdown, Format::Junit, Format::Github];
+    pub const ALL: [Format; 5] =
+        [Format::Human, Format::Json, Format::Markdown, Format::Junit, Format::Github];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -162,6 +163,9 @@ mod tests {
     #[test]
     fn unknown_format_is_quoted_with_the_choices() {
         let err = "xml".parse::<Format>().unwrap_err();
-        assert_eq!(err.to_string(), "unknown report format `xml`: use one of human, json, markdown, junit, github");
+        assert_eq!(
+            err.to_string(),
+            "unknown report format `xml`: use one of human, json, markdown, junit, github"
+        );
     }
 }
