@@ -52,9 +52,7 @@ impl Level {
 
 /// Writes the annotations, then the summary line as plain log text.
 pub fn write(comparison: &Comparison, out: &mut dyn Write) -> io::Result<()> {
-    let mut verdicts: Vec<&Verdict> = comparison.verdicts.iter().collect();
-    // Stable, so the comparison's order (by case id within a kind) is kept.
-    verdicts.sort_by_key(|verdict| verdict.kind);
+    let verdicts = text::by_urgency(comparison);
     for level in [Level::Error, Level::Warning, Level::Notice] {
         let at_level: Vec<&Verdict> =
             verdicts.iter().copied().filter(|verdict| Level::of(verdict.kind) == Some(level)).collect();

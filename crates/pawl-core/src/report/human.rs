@@ -19,14 +19,11 @@ const NUMERIC_COLUMNS: [usize; 4] = [2, 3, 4, 5];
 
 /// Writes the human report.
 pub fn write(comparison: &Comparison, opts: &ReportOptions, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "pawl: suite {} on {}: {} → {}",
-        terminal_safe(&comparison.suite),
-        terminal_safe(&comparison.testbed),
-        terminal_safe(&comparison.old_label),
-        terminal_safe(&comparison.new_label),
-    )?;
+    write!(out, "pawl: suite {}", terminal_safe(&comparison.suite))?;
+    if !comparison.testbed.trim().is_empty() {
+        write!(out, " on {}", terminal_safe(&comparison.testbed))?;
+    }
+    writeln!(out, ": {} → {}", terminal_safe(&comparison.old_label), terminal_safe(&comparison.new_label))?;
     if !comparison.verdicts.is_empty() {
         // Trimmed: the last column is padded to its widest cell, which is noise at a line's end.
         for line in table(comparison, opts).lines() {
@@ -50,10 +47,7 @@ fn table(comparison: &Comparison, opts: &ReportOptions) -> Table {
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
-    let mut verdicts: Vec<&Verdict> = comparison.verdicts.iter().collect();
-    // Stable, so the comparison's order (by case id within a kind) is kept.
-    verdicts.sort_by_key(|verdict| verdict.kind);
-    for verdict in verdicts {
+    for verdict in text::by_urgency(comparison) {
         table.add_row(row(verdict, opts.color));
     }
     table
@@ -87,12 +81,15 @@ fn kind_color(kind: VerdictKind) -> Option<Color> {
 /// Text from files and users with control characters made visible (`\n`, `\u{1b}`), so that a case id
 /// can neither break a table row nor send escape sequences to the terminal.
 fn terminal_safe(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    // Bidirectional overrides too: they can make a case id read as another.
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(unsafe_char) {
         return Cow::Borrowed(s);
     }
     let mut safe = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if c.is_control() {
+        if unsafe_char(c) {
             safe.extend(c.escape_default());
         } else {
             safe.push(c);
@@ -108,6 +105,7 @@ mod tests {
     #[test]
     fn control_characters_are_made_visible() {
         assert_eq!(terminal_safe("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        assert_eq!(terminal_safe("x\u{202e}y"), "x\\u{202e}y");
         assert!(matches!(terminal_safe("flash_fwd/S=512"), Cow::Borrowed(_)));
     }
 }

@@ -143,9 +143,7 @@ struct Report<'a> {
 
 impl<'a> Report<'a> {
     fn new(comparison: &Comparison, opts: &'a ReportOptions) -> Self {
-        let mut verdicts: Vec<&Verdict> = comparison.verdicts.iter().collect();
-        // Stable, so the comparison's order (by case id within a kind) is kept.
-        verdicts.sort_by_key(|verdict| verdict.kind);
+        let verdicts = text::by_urgency(comparison);
         let end_of = |in_section: fn(VerdictKind) -> bool, start: usize| {
             start + verdicts[start..].iter().take_while(|v| in_section(v.kind)).count()
         };

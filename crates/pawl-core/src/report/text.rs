@@ -3,6 +3,14 @@
 
 use crate::verdict::{CompareMode, Comparison, Estimate, SideSummary, Verdict, VerdictKind};
 
+/// The verdicts most urgent first, whatever order the comparison holds them in; a stable sort, so the
+/// comparison's order within a kind (by case id) is kept.
+pub fn by_urgency(comparison: &Comparison) -> Vec<&Verdict> {
+    let mut verdicts: Vec<&Verdict> = comparison.verdicts.iter().collect();
+    verdicts.sort_by_key(|verdict| verdict.kind);
+    verdicts
+}
+
 /// What a cell shows when there is no value (a failed case has no new median, a new case no old one).
 pub const NONE: &str = "—";
 
