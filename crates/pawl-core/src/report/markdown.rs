@@ -58,7 +58,7 @@ pub fn escape(s: &str) -> String {
 }
 
 /// The markdown report for `comparison`, at most `opts.max_markdown_chars` characters long (less a
-/// margin) whenever the marker, the summary line and the truncation note alone fit.
+/// margin) whenever the parts always shown (marker, summary, settings, truncation note) fit.
 ///
 /// When the full report is too long, parts are left out in this order until it fits: rows that do not
 /// fail the check (least urgent first), the extra sections (last first), then the rows that do.
@@ -122,9 +122,8 @@ struct Shown {
 /// A group of verdicts with its own table, as a range of the urgency-ordered rows.
 #[derive(Debug)]
 struct Section {
-    title: &'static str,
-    /// Folded into a `<details>` block, titled by its counts.
-    folded: bool,
+    /// The heading above its table; `None` folds the table into a `<details>` block titled by its counts.
+    title: Option<&'static str>,
     range: Range<usize>,
     counts: String,
 }
@@ -160,12 +159,11 @@ impl<'a> Report<'a> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let section =
-            |title, folded, range: Range<usize>| Section { title, folded, counts: counts(&range), range };
+        let section = |title, range: Range<usize>| Section { title, counts: counts(&range), range };
         let sections = [
-            section("Regressions and failures", false, 0..urgent_end),
-            section("Other changes", false, urgent_end..changes_end),
-            section("Unchanged, new and missing", true, changes_end..verdicts.len()),
+            section(Some("Regressions and failures"), 0..urgent_end),
+            section(Some("Other changes"), urgent_end..changes_end),
+            section(None, changes_end..verdicts.len()),
         ];
         Report {
             opts,
@@ -189,17 +187,20 @@ impl<'a> Report<'a> {
                 continue;
             }
             let rows = &self.rows[section.range.start..end];
-            if section.folded {
-                out.push_str("\n<details>\n<summary>");
-                out.push_str(&section.counts);
-                out.push_str("</summary>\n\n");
-                push_table(&mut out, rows);
-                out.push_str("\n</details>\n");
-            } else {
-                out.push_str("\n### ");
-                out.push_str(section.title);
-                out.push_str("\n\n");
-                push_table(&mut out, rows);
+            match section.title {
+                Some(title) => {
+                    out.push_str("\n### ");
+                    out.push_str(title);
+                    out.push_str("\n\n");
+                    push_table(&mut out, rows);
+                }
+                None => {
+                    out.push_str("\n<details>\n<summary>");
+                    out.push_str(&section.counts);
+                    out.push_str("</summary>\n\n");
+                    push_table(&mut out, rows);
+                    out.push_str("\n</details>\n");
+                }
             }
         }
         if let Some(note) = self.truncation_note(shown) {
