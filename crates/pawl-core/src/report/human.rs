@@ -1,0 +1,111 @@
+//! The terminal report: a table of verdicts, most urgent first, then a summary line and the settings.
+//!
+//! The summary comes last so that it is what stays on screen after a long table has scrolled by.
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+
+use comfy_table::{Cell, CellAlignment, Color, LineStyle, Table, TableStyle};
+
+use super::ReportOptions;
+use super::text;
+use crate::verdict::{Comparison, Verdict, VerdictKind};
+
+const HEADER: [&str; 7] = ["verdict", "case", "old", "new", "change in time", "TFLOP/s (new)", "notes"];
+/// No borders, a rule under the header: easy to read, and to copy from.
+const STYLE: TableStyle = TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─'));
+/// Columns holding numbers, right-aligned so that digits line up.
+const NUMERIC_COLUMNS: [usize; 4] = [2, 3, 4, 5];
+
+/// Writes the human report.
+pub fn write(comparison: &Comparison, opts: &ReportOptions, out: &mut dyn Write) -> io::Result<()> {
+    write!(out, "pawl: suite {}", terminal_safe(&comparison.suite))?;
+    if !comparison.testbed.trim().is_empty() {
+        write!(out, " on {}", terminal_safe(&comparison.testbed))?;
+    }
+    writeln!(out, ": {} → {}", terminal_safe(&comparison.old_label), terminal_safe(&comparison.new_label))?;
+    if !comparison.verdicts.is_empty() {
+        // Trimmed: the last column is padded to its widest cell, which is noise at a line's end.
+        for line in table(comparison, opts).lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+    }
+    writeln!(out, "{}", comparison.summary_line())?;
+    writeln!(out, "{}", text::settings(comparison, |s| terminal_safe(s).into_owned()))
+}
+
+fn table(comparison: &Comparison, opts: &ReportOptions) -> Table {
+    let mut table = Table::new();
+    // The CLI has already decided about colour; the table must not look at stdout itself.
+    table.force_no_tty();
+    if opts.color {
+        table.enforce_styling().style_text_only();
+    }
+    table.load_style(STYLE).set_header(HEADER);
+    for index in NUMERIC_COLUMNS {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    for verdict in text::by_urgency(comparison) {
+        table.add_row(row(verdict, opts.color));
+    }
+    table
+}
+
+fn row(verdict: &Verdict, color: bool) -> Vec<Cell> {
+    let paint = |cell: Cell| match (color, kind_color(verdict.kind)) {
+        (true, Some(c)) => cell.fg(c),
+        _ => cell,
+    };
+    vec![
+        paint(Cell::new(verdict.kind)),
+        Cell::new(terminal_safe(verdict.id.as_str())),
+        Cell::new(text::median(verdict.old.as_ref())),
+        Cell::new(text::median(verdict.new.as_ref())),
+        paint(Cell::new(text::change(verdict.ratio.as_ref()))),
+        Cell::new(text::tflops(verdict.new.as_ref())),
+        Cell::new(terminal_safe(&text::notes(verdict))),
+    ]
+}
+
+fn kind_color(kind: VerdictKind) -> Option<Color> {
+    match kind {
+        VerdictKind::Regressed | VerdictKind::Failed => Some(Color::Red),
+        VerdictKind::Improved => Some(Color::Green),
+        VerdictKind::Inconclusive => Some(Color::Yellow),
+        VerdictKind::Unchanged | VerdictKind::New | VerdictKind::Missing => None,
+    }
+}
+
+/// Text from files and users with control characters made visible (`\n`, `\u{1b}`), so that a case id
+/// can neither break a table row nor send escape sequences to the terminal.
+fn terminal_safe(s: &str) -> Cow<'_, str> {
+    // Bidirectional overrides too: they can make a case id read as another.
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut safe = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            safe.extend(c.escape_default());
+        } else {
+            safe.push(c);
+        }
+    }
+    Cow::Owned(safe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        assert_eq!(terminal_safe("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        assert_eq!(terminal_safe("x\u{202e}y"), "x\\u{202e}y");
+        assert!(matches!(terminal_safe("flash_fwd/S=512"), Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,62 @@
+//! The JSON report: the comparison as it is, with a summary of counts in front for quick checks
+//! (`jq .summary.fails_check`).
+//!
+//! Output is pretty-printed and byte-stable: fields in declaration order, every kind counted (zero
+//! included) so the shape never changes, floats written by `serde_json`'s shortest round-trip form. The
+//! comparison's fields sit at the top level, so the report reads back as a [`Comparison`] (the extra
+//! `schema` and `summary` fields are ignored).
+
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::verdict::{Comparison, VerdictKind};
+
+/// Identifies the report format and its major version.
+pub const SCHEMA: &str = "pawl-report/1";
+
+/// Counts of each verdict kind, and whether the check fails.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub total: usize,
+    pub regressed: usize,
+    pub failed: usize,
+    pub inconclusive: usize,
+    pub improved: usize,
+    pub unchanged: usize,
+    pub new: usize,
+    pub missing: usize,
+    pub fails_check: bool,
+}
+
+impl Summary {
+    pub fn of(comparison: &Comparison) -> Self {
+        let count = |kind| comparison.count(kind);
+        Summary {
+            total: comparison.verdicts.len(),
+            regressed: count(VerdictKind::Regressed),
+            failed: count(VerdictKind::Failed),
+            inconclusive: count(VerdictKind::Inconclusive),
+            improved: count(VerdictKind::Improved),
+            unchanged: count(VerdictKind::Unchanged),
+            new: count(VerdictKind::New),
+            missing: count(VerdictKind::Missing),
+            fails_check: comparison.fails_check(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    schema: &'static str,
+    summary: Summary,
+    #[serde(flatten)]
+    comparison: &'a Comparison,
+}
+
+/// Writes the JSON report, ending with a newline.
+pub fn write(comparison: &Comparison, out: &mut dyn Write) -> io::Result<()> {
+    let report = Report { schema: SCHEMA, summary: Summary::of(comparison), comparison };
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,161 @@
+//! Numbers and phrases in the words every renderer shares, so that the terminal, the PR comment and the
+//! annotations never disagree on how a value reads.
+
+use crate::verdict::{CompareMode, Comparison, Estimate, SideSummary, Verdict, VerdictKind};
+
+/// The verdicts most urgent first, whatever order the comparison holds them in; a stable sort, so the
+/// comparison's order within a kind (by case id) is kept.
+pub fn by_urgency(comparison: &Comparison) -> Vec<&Verdict> {
+    let mut verdicts: Vec<&Verdict> = comparison.verdicts.iter().collect();
+    verdicts.sort_by_key(|verdict| verdict.kind);
+    verdicts
+}
+
+/// What a cell shows when there is no value (a failed case has no new median, a new case no old one).
+pub const NONE: &str = "—";
+
+/// A value to three significant figures for magnitudes in [1, 1000): `5.12`, `51.2`, `512`.
+///
+/// The cut-offs sit where rounding would carry into the next digit, so 9.996 reads `10.0`, not `10.00`.
+fn three_figures(x: f64) -> String {
+    let magnitude = x.abs();
+    let decimals = if magnitude >= 99.95 {
+        0
+    } else if magnitude >= 9.995 {
+        1
+    } else {
+        2
+    };
+    format!("{x:.decimals$}")
+}
+
+/// A duration given in nanoseconds, in the unit that keeps it between 1 and 1000: `812 ns`, `1.23 µs`,
+/// `45.6 ms`, `2.50 s`.
+pub fn duration(ns: f64) -> String {
+    if !ns.is_finite() || ns < 0.0 {
+        return NONE.to_owned();
+    }
+    // Thresholds a hair below 1000 so that 999.7 ns reads `1.00 µs` rather than `1000 ns`.
+    const UNITS: [(f64, &str); 3] = [(1e9, "s"), (1e6, "ms"), (1e3, "µs")];
+    for (scale, unit) in UNITS {
+        if ns >= scale * 0.9995 {
+            return format!("{} {unit}", three_figures(ns / scale));
+        }
+    }
+    format!("{} ns", three_figures(ns))
+}
+
+/// The median of one side, or [`NONE`].
+pub fn median(side: Option<&SideSummary>) -> String {
+    side.map_or_else(|| NONE.to_owned(), |side| duration(side.median_ns.point))
+}
+
+/// TFLOP/s of the new side, or [`NONE`].
+pub fn tflops(side: Option<&SideSummary>) -> String {
+    match side.and_then(|side| side.tflops) {
+        Some(tflops) if tflops.is_finite() => three_figures(tflops),
+        _ => NONE.to_owned(),
+    }
+}
+
+/// A fraction as a percentage with at most two decimals: 0.02 → `2%`, 0.995 → `99.5%`.
+pub fn percent(fraction: f64) -> String {
+    let text = format!("{:.2}", fraction * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+/// A signed change in percent with one decimal, never `-0.0`.
+fn signed_change(ratio: f64) -> String {
+    let text = format!("{:+.1}", (ratio - 1.0) * 100.0);
+    if text == "-0.0" { "+0.0".to_owned() } else { text }
+}
+
+/// The change in time from a ratio new/old with its interval: `+4.1% [+3.2, +5.0]`. Positive is slower.
+pub fn change(ratio: Option<&Estimate>) -> String {
+    match ratio {
+        Some(r) if r.point.is_finite() && r.low.is_finite() && r.high.is_finite() => {
+            format!("{}% [{}, {}]", signed_change(r.point), signed_change(r.low), signed_change(r.high))
+        }
+        _ => NONE.to_owned(),
+    }
+}
+
+/// What the notes column shows: for a failed case the reason (the numbers cannot say what went wrong),
+/// then the verdict's notes.
+pub fn notes(verdict: &Verdict) -> String {
+    let reason = (verdict.kind == VerdictKind::Failed).then_some(verdict.reason.as_str());
+    reason.into_iter().chain(verdict.notes.iter().map(String::as_str)).collect::<Vec<_>>().join("; ")
+}
+
+/// How the old side was obtained, in words.
+pub fn mode(mode: &CompareMode) -> String {
+    match mode {
+        CompareMode::Runs => "two runs".to_owned(),
+        CompareMode::Baseline { drift } => {
+            format!("against the stored baseline, drift allowance {}", percent(*drift))
+        }
+        CompareMode::Paired => "paired A/B, interleaved in one process".to_owned(),
+    }
+}
+
+/// The settings that produced the verdicts, on one line. `multiple_comparisons` comes from outside
+/// this module, so the caller says how to make it safe for its format.
+pub fn settings(comparison: &Comparison, safe: impl Fn(&str) -> String) -> String {
+    let control = match comparison.multiple_comparisons.trim() {
+        "" => "none".to_owned(),
+        control => safe(control),
+    };
+    format!(
+        "tolerance {}, confidence {}, mode: {}, multiple comparisons: {control}",
+        percent(comparison.tolerance),
+        percent(comparison.confidence),
+        mode(&comparison.mode),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_pick_a_unit_and_three_figures() {
+        let cases = [
+            (0.5, "0.50 ns"),
+            (812.0, "812 ns"),
+            (999.4, "999 ns"),
+            (999.7, "1.00 µs"),
+            (1_234.0, "1.23 µs"),
+            (45_600.0, "45.6 µs"),
+            (9_996.0, "10.0 µs"),
+            (123_456.0, "123 µs"),
+            (1_500_000.0, "1.50 ms"),
+            (2.5e9, "2.50 s"),
+            (4.2e12, "4200 s"),
+            (f64::NAN, NONE),
+            (-1.0, NONE),
+        ];
+        for (ns, want) in cases {
+            assert_eq!(duration(ns), want, "{ns} ns");
+        }
+    }
+
+    #[test]
+    fn changes_are_signed_percentages_with_their_interval() {
+        let estimate = |point, low, high| Estimate { point, low, high, confidence: 0.99 };
+        assert_eq!(change(Some(&estimate(1.041, 1.032, 1.050))), "+4.1% [+3.2, +5.0]");
+        assert_eq!(change(Some(&estimate(0.5, 0.45, 0.55))), "-50.0% [-55.0, -45.0]");
+        assert_eq!(change(Some(&estimate(0.99996, 0.999, 1.001))), "+0.0% [-0.1, +0.1]");
+        assert_eq!(change(Some(&estimate(f64::INFINITY, 1.0, 2.0))), NONE);
+        assert_eq!(change(None), NONE);
+    }
+
+    #[test]
+    fn percentages_drop_useless_decimals() {
+        assert_eq!(percent(0.02), "2%");
+        assert_eq!(percent(0.99), "99%");
+        assert_eq!(percent(0.995), "99.5%");
+        assert_eq!(percent(0.0125), "1.25%");
+        assert_eq!(percent(0.0), "0%");
+    }
+}
