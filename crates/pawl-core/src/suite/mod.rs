@@ -134,6 +134,8 @@ impl Bench {
     }
 }
 
+// A suite holds a handful of benches, so the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum BenchKind {
     Cuda(CudaBench),

@@ -1,0 +1,87 @@
+//! A harness that crashes, hangs or prints garbage fails only the cases it did not answer.
+
+use predicates::prelude::*;
+
+use crate::common::Workspace;
+
+fn statuses(ws: &Workspace, file: &str) -> Vec<String> {
+    let run: serde_json::Value = serde_json::from_str(&ws.read(file)).unwrap();
+    run["cases"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn a_crash_fails_only_the_unanswered_cases() {
+    let ws = Workspace::new();
+    ws.pawl()
+        .args(["run", "-o", "run.json"])
+        .env("REPLAY_MISBEHAVE", "crash-after-first")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("exited"));
+    assert_eq!(statuses(&ws, "run.json"), ["ok", "failed", "failed", "failed", "failed"]);
+    let run = ws.read("run.json");
+    assert!(run.contains("exit status: 3"), "{run}");
+}
+
+#[test]
+fn a_hang_times_out_and_keeps_what_was_answered() {
+    let ws = Workspace::new();
+    ws.pawl()
+        .args(["run", "-o", "run.json", "--timeout", "1"])
+        .env("REPLAY_MISBEHAVE", "hang-after-first")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("did not answer"));
+    assert_eq!(statuses(&ws, "run.json"), ["ok", "timeout", "timeout", "timeout", "timeout"]);
+}
+
+#[test]
+fn garbage_output_is_named_and_answered_cases_count() {
+    let ws = Workspace::new();
+    ws.pawl().args(["run", "-o", "run.json"]).env("REPLAY_MISBEHAVE", "garbage-first").assert().success();
+    assert_eq!(statuses(&ws, "run.json"), ["ok"; 5]);
+}
+
+#[test]
+fn a_wrong_result_is_reported_and_fails_the_check() {
+    let ws = Workspace::new();
+    ws.run("base.json", &[]);
+    ws.pawl().args(["run", "-o", "run.json"]).env("REPLAY_MISBEHAVE", "wrong").assert().code(1);
+    assert_eq!(statuses(&ws, "run.json")[0], "wrong");
+    ws.pawl()
+        .args(["compare", "base.json", "run.json"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("1 failed"));
+}
+
+#[test]
+fn a_missing_program_fails_its_cases_with_the_reason() {
+    let ws = Workspace::new();
+    let suite = ws.read("pawl.toml").replace("\"python3\"", "\"no-such-program-pawl\"");
+    ws.write("pawl.toml", &suite);
+    ws.pawl()
+        .args(["run", "-o", "run.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cannot start `no-such-program-pawl"));
+}
+
+#[test]
+fn cuda_benches_without_a_gpu_are_a_clear_error() {
+    let ws = Workspace::new();
+    if pawl_has_gpu(&ws) {
+        eprintln!("skipping: this machine has a GPU");
+        return;
+    }
+    ws.pawl()
+        .args(["env"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("GPU").or(predicate::str::contains("driver")));
+}
+
+fn pawl_has_gpu(ws: &Workspace) -> bool {
+    ws.pawl().args(["env"]).output().map(|o| o.status.success()).unwrap_or(false)
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `pawl` binary: every command, every format, every exit code, bad inputs.
+
+mod bad_input;
+mod common;
+mod compare;
+mod harness;
+mod ratchet;
+mod validate;
