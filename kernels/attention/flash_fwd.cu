@@ -62,6 +62,10 @@ constexpr int NT = BN / 8;           // 8-column tiles of S
 constexpr int KN = BN / 16;          // k-steps of O += P V
 constexpr int DT = D / 8;            // 8-column tiles of O
 constexpr int ROW_BYTES = D * 2;
+// Q's A fragments stay in registers for the whole key loop when they cost at most 32 registers;
+// otherwise (HEAD_DIM 128 with 32 rows per warp) they are re-read from shared memory at each k-step,
+// which keeps the output accumulators out of local memory.
+constexpr bool Q_IN_REGS = MT * KD * 4 <= 32;
 constexpr int STAGE_BYTES = 2 * BN * ROW_BYTES;  // one K tile and one V tile
 
 static_assert(D == 64 || D == 128, "HEAD_DIM must be 64 or 128");
@@ -190,15 +194,19 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     cp_async_wait<NS - 1>();
     __syncthreads();
 
-    // A-operand fragments of this warp's Q rows, for every k-step: read once, kept in registers.
+    // A-operand fragments of this warp's Q rows: matrices {rows 0-7, dims 0-7}, {rows 8-15, dims 0-7},
+    // {rows 0-7, dims 8-15}, {rows 8-15, dims 8-15}. The addressing is the same XOR scheme as for K and
+    // V below.
     const int warp_row0 = warp * WARP_ROWS;
-    u32 q_frag[MT][KD][4];
+    const u32 q_lane =
+        smem_u32(s_q) + (warp_row0 + lane % 16) * ROW_BYTES + (((lane / 16) ^ (lane % 8)) << 4);
+    u32 q_frag[Q_IN_REGS ? MT : 1][Q_IN_REGS ? KD : 1][4];
+    if (Q_IN_REGS) {
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
+        for (int mt = 0; mt < (Q_IN_REGS ? MT : 1); ++mt) {
 #pragma unroll
-        for (int kd = 0; kd < KD; ++kd) {
-            const int r = warp_row0 + mt * 16 + lane % 16;
-            ldmatrix_x4(q_frag[mt][kd], smem_u32(s_q + swizzle(r, kd * 2 + lane / 16)));
+            for (int kd = 0; kd < (Q_IN_REGS ? KD : 1); ++kd)
+                ldmatrix_x4(q_frag[mt][kd], (q_lane ^ (kd << 5)) + mt * 16 * ROW_BYTES);
         }
     }
 
@@ -257,14 +265,24 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         }
 #pragma unroll
         for (int kd = 0; kd < KD; ++kd) {
+            u32 a[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                if (Q_IN_REGS) {
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) a[mt][e] = q_frag[Q_IN_REGS ? mt : 0][Q_IN_REGS ? kd : 0][e];
+                } else {
+                    ldmatrix_x4(a[mt], (q_lane ^ (kd << 5)) + mt * 16 * ROW_BYTES);
+                }
+            }
 #pragma unroll
             for (int np = 0; np < NT / 2; ++np) {
                 u32 b[4];
                 ldmatrix_x4(b, (k_addr ^ (kd << 5)) + np * 16 * ROW_BYTES);
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
-                    mma16816(acc_s[mt][2 * np], q_frag[mt][kd], b[0], b[1]);
-                    mma16816(acc_s[mt][2 * np + 1], q_frag[mt][kd], b[2], b[3]);
+                    mma16816(acc_s[mt][2 * np], a[mt], b[0], b[1]);
+                    mma16816(acc_s[mt][2 * np + 1], a[mt], b[2], b[3]);
                 }
             }
         }
