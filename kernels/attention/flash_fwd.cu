@@ -6,8 +6,9 @@
 //
 // Compile-time parameters (-D): HEAD_DIM (64 or 128), IS_CAUSAL (0/1), USE_BF16 (0/1), and the tune
 // parameters BLOCK_M, BLOCK_N, NUM_WARPS, NUM_STAGES. Each warp owns BLOCK_M / NUM_WARPS query rows
-// (16 or 32), keeps its Q fragments, the output accumulator and the softmax statistics in registers for
-// the whole key loop, and never talks to another warp except through the shared K/V tiles.
+// (16 or 32), keeps the output accumulator and the softmax statistics in registers for the whole key
+// loop (Q's fragments too, where they fit in 32 registers; else they are re-read from shared memory),
+// and never talks to another warp except through the shared K/V tiles.
 //
 // The scheme follows FlashAttention-2 (Dao, 2023): tensor-core mma.sync m16n8k16 fed by ldmatrix, K/V
 // tiles streamed through a cp.async ring NUM_STAGES deep, online softmax with the scale folded into one
