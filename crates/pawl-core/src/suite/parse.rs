@@ -116,10 +116,14 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Suite, SuiteError> {
         let bench = bench(table, &dir)?;
         let (line, _) = src.line_column(name_field.span().start);
         if let Some(first_line) = seen.insert(bench.name.clone(), line) {
-            return Err(name_field.error(format!(
-                "`{}` is already the name of the bench at line {first_line}; bench names must be unique",
-                bench.name
-            )));
+            return Err(name_field.at(
+                &name_field.span(),
+                format!(
+                    "the bench name `{}` is already used by the bench at line {first_line}; bench names must \
+                     be unique",
+                    bench.name
+                ),
+            ));
         }
         benches.push(bench);
     }
@@ -238,8 +242,10 @@ fn bench(table: Table<'_>, dir: &Path) -> Result<Bench, SuiteError> {
     let name_field = table.require("name", "name the bench, like `name = \"flash_fwd\"`")?;
     let name = name_field.non_empty_str()?;
     if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+        let bad = if bad.is_whitespace() { "a space".to_owned() } else { format!("`{bad}`") };
         return Err(name_field.error(format!(
-            "`{name}` contains `{bad}`; bench names use letters, digits, `_`, `-` and `.` (they start case ids)"
+            "is \"{name}\", which contains {bad}; bench names use letters, digits, `_`, `-` and `.` (they \
+             start case ids)"
         )));
     }
     let table = table.named(format!("bench `{name}`"));
@@ -282,7 +288,7 @@ fn bench(table: Table<'_>, dir: &Path) -> Result<Bench, SuiteError> {
 }
 
 fn params<'a>(field: &Field<'a>) -> Result<Vec<Axis<'a>>, SuiteError> {
-    let table = field.table(field.key())?;
+    let table = field.table(format!("{} params", field.owner()))?;
     let mut axes = Vec::new();
     for axis in table.fields() {
         let name = axis.key().to_owned();
@@ -475,7 +481,7 @@ fn existing_dir(field: &Field<'_>, dir: &Path) -> Result<PathBuf, SuiteError> {
 }
 
 fn tune(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<Vec<TuneParam>, SuiteError> {
-    let table = field.table(field.key())?;
+    let table = field.table(format!("{} tune", field.owner()))?;
     let mut tune = Vec::new();
     for entry in table.fields() {
         let name = entry.key().to_owned();
@@ -491,7 +497,7 @@ fn tune(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<Vec<TuneParam>, SuiteErr
             );
         }
         let (default, candidates) = if entry.is_table() {
-            let spec = entry.table(format!("tune parameter `{name}`"))?;
+            let spec = entry.table(format!("{} tune parameter `{name}`", field.owner()))?;
             spec.check_keys(TUNE_KEYS, |_| None)?;
             let default_field =
                 spec.require("default", "give the value used when not autotuning, like `default = 128`")?;
@@ -512,7 +518,7 @@ fn tune(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<Vec<TuneParam>, SuiteErr
                     }
                     if !values.contains(&default) {
                         return Err(default_field.error(format!(
-                            "`{default}` is not among the candidates [{}]; add it to `candidates` or change the \
+                            "is {default}, which is not among the candidates [{}]; add it to `candidates` or change the \
                              default",
                             values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
                         )));
@@ -532,7 +538,7 @@ fn tune(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<Vec<TuneParam>, SuiteErr
 }
 
 fn defines(field: &Field<'_>, tune: &[TuneParam]) -> Result<Vec<(String, Expr)>, SuiteError> {
-    let table = field.table(field.key())?;
+    let table = field.table(format!("{} {}", field.owner(), field.key()))?;
     let mut defines = Vec::new();
     for entry in table.fields() {
         let name = entry.key().to_owned();
@@ -573,19 +579,20 @@ fn dims(field: &Field<'_>) -> Result<Vec<Expr>, SuiteError> {
 
 fn arg(field: &Field<'_>, index: usize, bench: &str, axes: &[Axis<'_>]) -> Result<Arg, SuiteError> {
     let table = field.table(format!("{bench} args[{index}]"))?;
-    table.check_keys(ARG_KEYS, |key| {
-        REFERENCE_KEYS
-            .contains(&key)
-            .then(|| format!("`{key}` belongs in [bench.reference], not in an argument"))
-    })?;
     let name_field = table.require("name", "name the argument, like `name = \"q\"`")?;
     let name = name_field.non_empty_str()?.to_owned();
     if !is_c_identifier(&name) {
         return Err(name_field.error(format!("is `{name}`; argument names use letters, digits and `_`")));
     }
     let table = table.named(format!("{bench} arg `{name}`"));
+    table.check_keys(ARG_KEYS, |key| {
+        REFERENCE_KEYS
+            .contains(&key)
+            .then(|| format!("`{key}` belongs in [bench.reference], not in an argument"))
+    })?;
     let dtype = dtype_spec(
         &table.require("dtype", "give the element type, like `dtype = \"f32\"` or `\"{dtype}\"`")?,
+        &name,
         axes,
     )?;
     match (table.get("count"), table.get("value")) {
@@ -614,8 +621,9 @@ fn arg(field: &Field<'_>, index: usize, bench: &str, axes: &[Axis<'_>]) -> Resul
                     let init = init(&f)?;
                     if output && init != Init::Zeros {
                         return Err(f.error(format!(
-                            "`{name}` is an output, which starts zeroed (or untouched, for the kernel to \
-                             overwrite); only `init = \"zeros\"` is allowed on outputs; remove `init`"
+                            "is `{}`, but `{name}` is an output: outputs start zeroed, and `init = \"zeros\"` \
+                             is the only init they take; remove `init`",
+                            f.quoted()
                         )));
                     }
                     if !output && init == Init::Zeros {
@@ -635,7 +643,8 @@ fn arg(field: &Field<'_>, index: usize, bench: &str, axes: &[Axis<'_>]) -> Resul
     }
 }
 
-fn dtype_spec(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<DtypeSpec, SuiteError> {
+/// The dtype of argument `arg`, written as a name or as `{param}`.
+fn dtype_spec(field: &Field<'_>, arg: &str, axes: &[Axis<'_>]) -> Result<DtypeSpec, SuiteError> {
     let text = field.str()?;
     let Some(param) = text.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) else {
         return text.parse::<Dtype>().map(DtypeSpec::Fixed).map_err(|message| {
@@ -660,9 +669,9 @@ fn dtype_spec(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<DtypeSpec, SuiteEr
         if !matches!(parsed, Some(Ok(_))) {
             let names: Vec<&str> = Dtype::ALL.iter().map(|d| d.name()).collect();
             return Err(value_field.error(format!(
-                "is `{}`, but param `{param}` gives the dtype of `{}`; its values must be dtype names: {}",
+                "is `{}`, but param `{param}` gives the dtype of argument `{arg}`; its values must be dtype \
+                 names: {}",
                 value_field.quoted(),
-                field.key(),
                 names.join(", ")
             )));
         }
@@ -673,7 +682,7 @@ fn dtype_spec(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<DtypeSpec, SuiteEr
 fn init(field: &Field<'_>) -> Result<Init, SuiteError> {
     let kinds = INIT_KINDS.join(", ");
     if field.is_table() {
-        let table = field.table(format!("`{}`", field.key()))?;
+        let table = field.table(format!("{} {}", field.owner(), field.key()))?;
         let kind_field = table.require("kind", &format!("name the distribution: one of {kinds}"))?;
         let kind = kind_field.str()?;
         let number = |key: &str, default: f64| table.get(key).map_or(Ok(default), |f| f.f64());

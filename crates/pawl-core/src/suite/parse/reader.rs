@@ -163,6 +163,11 @@ impl<'a> Field<'a> {
         &self.key
     }
 
+    /// What holds the key, as messages name it.
+    pub(super) fn owner(&self) -> &str {
+        &self.owner
+    }
+
     pub(super) fn span(&self) -> Range<usize> {
         self.value.span()
     }
