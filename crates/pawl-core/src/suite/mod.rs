@@ -135,6 +135,8 @@ impl Bench {
     }
 }
 
+// A suite holds a handful of benches, built once: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum BenchKind {
     Cuda(CudaBench),
