@@ -241,3 +241,18 @@ fn a_bare_file_name_resolves_against_the_current_folder() {
     assert_eq!(suite.baseline, Some(PathBuf::from("base.json")));
     assert_eq!(command(&suite, "b").cwd, PathBuf::from("."));
 }
+
+#[test]
+fn the_example_in_the_docs_loads_and_expands() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/suite.md");
+    let docs = std::fs::read_to_string(docs).unwrap();
+    let start =
+        docs.find("```toml\n[suite]").expect("docs/suite.md has a complete example") + "```toml\n".len();
+    let example = &docs[start..start + docs[start..].find("```").unwrap()];
+    let suite = Suite::from_str(example, &attention_dir().join("docs-example.toml")).unwrap();
+    let flash = suite.bench("flash_fwd").unwrap().cases().unwrap();
+    assert_eq!(flash.len(), 24, "the docs say 24 cases");
+    assert_eq!(flash[0].id.as_str(), "flash_fwd/B=4,H=8,S=512,D=64,causal=false,dtype=f16");
+    let plans = pawl_core::plan::plan(&suite, &pawl_core::plan::Selection::default()).unwrap();
+    assert_eq!(plans.iter().map(|p| p.cases.len()).sum::<usize>(), 24 + 4);
+}
