@@ -165,8 +165,8 @@ impl Check<'_> {
                     "exclude such cases with the bench's `where`".to_owned()
                 } else {
                     format!(
-                        "the default tune configuration ({}) must meet every constraint: change the defaults, \
-                         the constraint, or exclude such cases with `where`",
+                        "the default tune configuration ({}) must meet every constraint: change the \
+                         defaults, the constraint, or exclude such cases with `where`",
                         tune.to_id_string()
                     )
                 };
@@ -189,7 +189,8 @@ impl Check<'_> {
                     }
                     if count.checked_mul(dtype.size_bytes() as i64).is_none() {
                         return Err(self.fail(format!(
-                            "{what} = `{}` gives {count} elements of {dtype}, more bytes than can be addressed",
+                            "{what} = `{}` gives {count} elements of {dtype}, more bytes than can be \
+                             addressed",
                             buffer.count.source()
                         )));
                     }

@@ -262,7 +262,8 @@ rtol = 'if dtype == "bf16" { 2e-2 } else { 5e-3 }'
     let values = |n: i64| (1..=n).map(|i| (i * 16).to_string()).collect::<Vec<_>>().join(", ");
     let params =
         format!("{{ B = [{}], S = [{}], D = [64], dtype = [\"f16\", \"bf16\"] }}", values(50), values(100));
-    let launch = "grid = [\"ceil_div(S, BLOCK_M)\", \"B\"]\nblock = \"NUM_WARPS * 32\"\nshared_mem = \"BLOCK_M * D * 2\"\n\
+    let launch = "grid = [\"ceil_div(S, BLOCK_M)\", \"B\"]\nblock = \"NUM_WARPS * 32\"\n\
+                  shared_mem = \"BLOCK_M * D * 2\"\n\
                   flops = \"4 * B * S * S * D\"\nbytes = \"2 * 4 * B * S * D\"\n\
                   defines = { HEAD_DIM = \"D\", USE_BF16 = 'dtype == \"bf16\"' }\n\
                   constraints = [\"BLOCK_M * D * 2 <= 49152\"]\n\

@@ -236,7 +236,8 @@ fn omitted_keys_take_their_defaults() {
 
 #[test]
 fn a_bare_file_name_resolves_against_the_current_folder() {
-    let text = "[suite]\nname = \"x\"\nbaseline = \"base.json\"\n[[bench]]\nname = \"b\"\nkind = \"command\"\nrun = [\"true\"]\n";
+    let text = "[suite]\nname = \"x\"\nbaseline = \"base.json\"\n\
+                [[bench]]\nname = \"b\"\nkind = \"command\"\nrun = [\"true\"]\n";
     let suite = Suite::from_str(text, Path::new("pawl.toml")).unwrap();
     assert_eq!(suite.baseline, Some(PathBuf::from("base.json")));
     assert_eq!(command(&suite, "b").cwd, PathBuf::from("."));

@@ -191,6 +191,15 @@ pub enum Arg {
     Scalar(ScalarArg),
 }
 
+impl Arg {
+    pub fn name(&self) -> &str {
+        match self {
+            Arg::Buffer(buffer) => &buffer.name,
+            Arg::Scalar(scalar) => &scalar.name,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct BufferArg {
     pub name: String,

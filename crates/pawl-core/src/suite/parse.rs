@@ -294,8 +294,8 @@ fn params<'a>(field: &Field<'a>) -> Result<Vec<Axis<'a>>, SuiteError> {
         let name = axis.key().to_owned();
         if !is_variable_name(&name) {
             return Err(axis.key_error(format!(
-                "param name `{name}` cannot be used in expressions; use letters, digits and `_`, not starting \
-                 with a digit, and not a keyword such as `true` or `if`"
+                "param name `{name}` cannot be used in expressions; use letters, digits and `_`, not \
+                 starting with a digit, and not a keyword such as `true` or `if`"
             )));
         }
         if axis.is_table() || axis.scalar().is_ok() {
@@ -311,6 +311,8 @@ fn params<'a>(field: &Field<'a>) -> Result<Vec<Axis<'a>>, SuiteError> {
             )));
         }
         let mut values: Vec<(Value, Field<'a>)> = Vec::with_capacity(items.len());
+        // Each value as case ids print it, with its position, to find two that print the same.
+        let mut printed: HashMap<String, usize> = HashMap::with_capacity(items.len());
         for item in items {
             let value = item.scalar()?;
             if let Value::Str(s) = &value
@@ -323,12 +325,13 @@ fn params<'a>(field: &Field<'a>) -> Result<Vec<Axis<'a>>, SuiteError> {
                 )));
             }
             let shown = value.to_string();
-            if let Some((_, first)) = values.iter().find(|(v, _)| v.to_string() == shown) {
+            if let Some(&first) = printed.get(&shown) {
                 return Err(item.error(format!(
                     "gives `{name}={shown}` in case ids, as `{}` does already; remove one of them",
-                    first.key()
+                    values[first].1.key()
                 )));
             }
+            printed.insert(shown, values.len());
             values.push((value, item));
         }
         axes.push(Axis { name, values });
@@ -395,17 +398,9 @@ fn cuda(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CudaBench, S
     let mut args: Vec<Arg> = Vec::new();
     for (index, arg_field) in args_field.array()?.iter().enumerate() {
         let arg = arg(arg_field, index, table.what(), axes)?;
-        let arg_name = match &arg {
-            Arg::Buffer(b) => &b.name,
-            Arg::Scalar(s) => &s.name,
-        };
-        if args.iter().any(|a| match a {
-            Arg::Buffer(b) => &b.name == arg_name,
-            Arg::Scalar(s) => &s.name == arg_name,
-        }) {
-            return Err(
-                arg_field.error(format!("names `{arg_name}` a second time; argument names must be unique"))
-            );
+        if args.iter().any(|a| a.name() == arg.name()) {
+            return Err(arg_field
+                .error(format!("names `{}` a second time; argument names must be unique", arg.name())));
         }
         args.push(arg);
     }
@@ -423,7 +418,9 @@ fn cuda(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CudaBench, S
         ));
     }
     let reference = match table.get("reference") {
-        Some(f) => Some(reference(&f.table(format!("{} reference", table.what()))?, &source, &defines, dir)?),
+        Some(f) => {
+            Some(reference(&f.table(format!("{} reference", table.what()))?, &source, &defines, &tune, dir)?)
+        }
         None => {
             return Err(table.error(format!(
                 "output `{}` has nothing to be checked against; add a [bench.reference] table naming a \
@@ -518,8 +515,8 @@ fn tune(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<Vec<TuneParam>, SuiteErr
                     }
                     if !values.contains(&default) {
                         return Err(default_field.error(format!(
-                            "is {default}, which is not among the candidates [{}]; add it to `candidates` or change the \
-                             default",
+                            "is {default}, which is not among the candidates [{}]; add it to `candidates` or \
+                             change the default",
                             values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
                         )));
                     }
@@ -621,16 +618,17 @@ fn arg(field: &Field<'_>, index: usize, bench: &str, axes: &[Axis<'_>]) -> Resul
                     let init = init(&f)?;
                     if output && init != Init::Zeros {
                         return Err(f.error(format!(
-                            "is `{}`, but `{name}` is an output: outputs start zeroed, and `init = \"zeros\"` \
-                             is the only init they take; remove `init`",
+                            "is `{}`, but `{name}` is an output: outputs start zeroed, and \
+                             `init = \"zeros\"` is the only init they take; remove `init`",
                             f.quoted()
                         )));
                     }
                     if !output && init == Init::Zeros {
                         return Err(f.error(format!(
-                            "makes input `{name}` all zeros; inputs of zeros hide outputs the kernel never \
-                             writes (the reference gives zeros there too) and time unrealistically (zeros draw \
-                             less power and trigger shortcuts); use \"randn\", \"uniform\" or \"index\""
+                            "makes input `{name}` all zeros; inputs of zeros hide outputs the kernel \
+                             never writes (the reference gives zeros there too) and time unrealistically \
+                             (zeros draw less power and trigger shortcuts); use \"randn\", \"uniform\" or \
+                             \"index\""
                         )));
                     }
                     init
@@ -719,7 +717,8 @@ fn init(field: &Field<'_>) -> Result<Init, SuiteError> {
             "index" => Ok(Init::Index),
             "zeros" => Ok(Init::Zeros),
             _ => Err(field.error(format!(
-                "is `{}`; it must be one of {kinds}, or a table like {{ kind = \"uniform\", low = 0, high = 1 }}",
+                "is `{}`; it must be one of {kinds}, or a table like \
+                 {{ kind = \"uniform\", low = 0, high = 1 }}",
                 field.quoted()
             ))),
         }
@@ -730,6 +729,7 @@ fn reference(
     table: &Table<'_>,
     bench_source: &Path,
     bench_defines: &[(String, Expr)],
+    tune: &[TuneParam],
     dir: &Path,
 ) -> Result<Reference, SuiteError> {
     table.check_keys(REFERENCE_KEYS, |key| {
@@ -745,7 +745,7 @@ fn reference(
         &table.require("kernel", "name the reference kernel, like `kernel = \"attention_ref\"`")?,
     )?;
     let defines = match table.get("defines") {
-        Some(f) => defines(&f, &[])?,
+        Some(f) => defines(&f, tune)?,
         None => bench_defines.to_vec(),
     };
     let launch = launch(table)?;
@@ -766,7 +766,8 @@ fn reference(
 fn command(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CommandBench, SuiteError> {
     let run_field = table.require(
         "run",
-        "give the command to start, as an argv list, like `run = [\"python3\", \"bench.py\", \"--size\", \"{S}\"]`",
+        "give the command to start, as an argv list, like \
+         `run = [\"python3\", \"bench.py\", \"--size\", \"{S}\"]`",
     )?;
     let items = run_field.array()?;
     if items.is_empty() {
