@@ -6,6 +6,7 @@
 mod expand;
 mod parse;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::case::Case;
@@ -134,7 +135,7 @@ impl Bench {
     }
 }
 
-// A suite holds a handful of benches, so the size difference between the variants costs nothing.
+// A suite holds a handful of benches, built once: boxing the larger variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum BenchKind {
@@ -188,6 +189,15 @@ pub struct TuneParam {
 pub enum Arg {
     Buffer(BufferArg),
     Scalar(ScalarArg),
+}
+
+impl Arg {
+    pub fn name(&self) -> &str {
+        match self {
+            Arg::Buffer(buffer) => &buffer.name,
+            Arg::Scalar(scalar) => &scalar.name,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -324,4 +334,76 @@ pub struct CommandBench {
     /// Seconds the process may run in all before it is stopped (default: the suite's `timeout_s`
     /// times the number of cases it was given).
     pub timeout_s: Option<f64>,
+}
+
+impl CommandBench {
+    /// The argv of one case: every `{NAME}` replaced by the case's param `NAME`.
+    ///
+    /// Braces that do not hold a param name (`{"a": 1}`) are left as they are; loading the suite has
+    /// checked that every placeholder names a param.
+    pub fn argv(&self, params: &Params) -> Vec<String> {
+        self.run
+            .iter()
+            .map(|word| {
+                let mut out = String::with_capacity(word.len());
+                let mut rest = 0;
+                for (range, name) in placeholders(word) {
+                    if let Some(value) = params.get(name) {
+                        out.push_str(&word[rest..range.start]);
+                        out.push_str(&value.to_string());
+                        rest = range.end;
+                    }
+                }
+                out.push_str(&word[rest..]);
+                out
+            })
+            .collect()
+    }
+}
+
+/// The `{NAME}` placeholders of an argv word (`NAME` an identifier): each one's byte range and name.
+fn placeholders(word: &str) -> impl Iterator<Item = (Range<usize>, &str)> {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(open) = word[from..].find('{').map(|i| from + i) {
+            let name_len = word[open + 1..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(word.len() - open - 1);
+            let name = &word[open + 1..open + 1 + name_len];
+            let close = open + 1 + name_len;
+            from = open + 1;
+            let starts_well = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+            if starts_well && word[close..].starts_with('}') {
+                from = close + 1;
+                return Some((open..close + 1, name));
+            }
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_braced_identifiers() {
+        let found: Vec<_> = placeholders("{S}x{dtype}{9}{}{a b}{\"k\": 1}{_y}").collect();
+        assert_eq!(found, vec![(0..3, "S"), (4..11, "dtype"), (29..33, "_y")]);
+        assert_eq!(placeholders("plain").count(), 0);
+        assert_eq!(placeholders("{unclosed").count(), 0);
+    }
+
+    #[test]
+    fn argv_substitutes_params() {
+        let bench = CommandBench {
+            run: vec!["python3".into(), "--size={S}".into(), "{backend}".into(), "{missing}".into()],
+            cwd: PathBuf::from("."),
+            timeout_s: None,
+        };
+        let mut params = Params::new();
+        params.insert("S", Value::Int(512));
+        params.insert("backend", Value::from("flash"));
+        assert_eq!(bench.argv(&params), ["python3", "--size=512", "flash", "{missing}"]);
+    }
 }
