@@ -104,6 +104,29 @@ pub fn log_median_se(sample: &Sample) -> Result<f64, StatsError> {
     Ok(span / (2.0 * z))
 }
 
+/// How far apart (as a factor) the two standard errors of [`smooth_near_median`] may be.
+pub const SMOOTHNESS_FACTOR: f64 = 1.5;
+
+/// Whether the data around the median look like a smooth density, as the normal approximation behind
+/// [`log_median_se`] assumes: the standard error from the Bonett–Price pair of order statistics (ranks
+/// n/2 ± √n) and the one implied by the `confidence`-level interval of [`median_ci`] (ranks
+/// n/2 ± z·√n/2) agree within [`SMOOTHNESS_FACTOR`]. Both estimate the same quantity when the density is
+/// locally flat (Hettmansperger & Sheather 1986, "Confidence intervals based on interpolated order
+/// statistics", Statist. Probab. Lett. 4, 75–79, study this family of estimators); they part when the
+/// median sits in a narrow mode between gaps — GPU clocks stepping between levels — or on heavily
+/// tied values, and then the interval should come from the bootstrap.
+pub fn smooth_near_median(sample: &Sample, confidence: f64) -> bool {
+    let (Ok(near), Ok(ci)) = (log_median_se(sample), median_ci(sample, confidence)) else {
+        return false;
+    };
+    let z = normal::two_sided_critical(ci.coverage);
+    if !(near > 0.0 && z > 0.0) {
+        return false;
+    }
+    let far = (ci.high.ln() - ci.low.ln()) / (2.0 * z);
+    (1.0 / SMOOTHNESS_FACTOR..=SMOOTHNESS_FACTOR).contains(&(far / near))
+}
+
 /// The sample size below which no order-statistic interval of the median reaches `confidence`
 /// (8 at 99%, 6 at 95%): the interval [min, max] covers with probability 1 − 2^(1−n).
 pub fn min_samples_for(confidence: f64) -> usize {
@@ -174,6 +197,22 @@ mod tests {
         let tiny = median_ci(&Sample::new(&[1.0, 1.0, 1.0]).unwrap(), 0.99).unwrap();
         assert!(!tiny.is_within(1.0), "three samples cannot reach 99%");
         assert_eq!(median_ci(&Sample::new(&[1.0]).unwrap(), 0.0), Err(StatsError::BadConfidence(0.0)));
+    }
+
+    #[test]
+    fn smoothness() {
+        // Evenly spread values: a flat density.
+        let flat: Vec<f64> = (1..=400).map(|i| 100.0 + f64::from(i) * 0.01).collect();
+        assert!(smooth_near_median(&Sample::new(&flat).unwrap(), 0.99));
+        // The median in a narrow mode with gaps on both sides (clock steps).
+        // 700 values: ranks 321..=380 in the middle mode. The Bonett–Price pair (ranks 324 and 377)
+        // stays inside it; the 99% pair (ranks n/2 ± 34) reaches the modes either side.
+        let mut modes: Vec<f64> = (0..60).map(|i| 100.0 + f64::from(i) * 0.001).collect();
+        modes.extend((0..320).map(|i| 95.0 + f64::from(i) * 0.001));
+        modes.extend((0..320).map(|i| 105.0 + f64::from(i) * 0.001));
+        assert!(!smooth_near_median(&Sample::new(&modes).unwrap(), 0.99));
+        assert!(!smooth_near_median(&Sample::new(&[3.0; 50]).unwrap(), 0.99));
+        assert!(!smooth_near_median(&Sample::new(&[3.0]).unwrap(), 0.99));
     }
 
     proptest! {
