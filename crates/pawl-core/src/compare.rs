@@ -1,1 +1,747 @@
-//! Comparison. (Being written.)
+//! Comparison: the only place verdicts are decided.
+//!
+//! Per case, the ratio r = new median / old median with a confidence interval on the log scale:
+//! Price–Bonett where it is valid, the exact median bootstrap where it is not (small samples, heavy
+//! ties, data that are not smooth around the median, an interval near a decision boundary). Against a stored baseline, the old side is a median
+//! with a stored interval and the drift allowance widens every interval. Each case's p-value of "no
+//! change" then goes through Benjamini–Hochberg across the run, and the verdict follows DESIGN.md
+//! "Comparing honestly": significant (q ≤ α) and beyond the tolerance is a regression or an
+//! improvement; within the tolerance is unchanged; anything else is inconclusive.
+//!
+//! Deterministic: the same inputs and seed give the same [`Comparison`], whatever the thread count.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use crate::baseline::{Baseline, BaselineEntry, Testbed, TestbedBaseline};
+use crate::case::CaseId;
+use crate::run::{CaseResult, CaseStatus, Run};
+use crate::stats::bootstrap::{self, BootstrapSettings, DEFAULT_RESAMPLES};
+use crate::stats::median_ci::{min_samples_for, smooth_near_median};
+use crate::stats::ratio::log_se_from_interval;
+use crate::stats::{
+    RatioInterval, Sample, StatsError, benjamini_hochberg, log_median_se, median_ci, price_bonett,
+    tukey_outliers,
+};
+use crate::suite::Thresholds;
+use crate::verdict::{CompareMode, Comparison, Estimate, SideSummary, Verdict, VerdictKind};
+
+/// Below this many samples on a side, intervals come from the bootstrap.
+pub const SMALL_SAMPLE: usize = 30;
+/// Fewer distinct values than this among the order statistics the analytic interval rests on count as
+/// heavy ties (timer resolution, say), and send a case to the bootstrap.
+const MIN_DISTINCT_CENTRAL: usize = 10;
+/// An analytic interval whose end lies within this share of its half-width of a decision boundary (1,
+/// or the tolerance either side) is recomputed by bootstrap, so that borderline calls do not rest on a
+/// normal approximation.
+const BOUNDARY_MARGIN: f64 = 0.1;
+/// Notes flag a side with more outliers than this share.
+const OUTLIER_NOTE_SHARE: f64 = 0.05;
+
+/// How to compare.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompareOptions {
+    pub thresholds: Thresholds,
+    /// Compare across testbeds anyway.
+    pub force: bool,
+    /// Seed of every bootstrap; the same seed gives the same intervals.
+    pub seed: u64,
+}
+
+/// Why two sides could not be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("{}", mismatch_message(baseline, run, differences, available))]
+    TestbedMismatch {
+        /// The old side's testbed (the closest one a baseline holds).
+        baseline: Testbed,
+        run: Testbed,
+        /// How `baseline` differs from `run`, in words.
+        differences: Vec<String>,
+        /// Every testbed the baseline holds, closest first; empty when comparing two runs.
+        available: Vec<Testbed>,
+    },
+    #[error(
+        "the baseline has no figures for `{run}` and holds {} other testbeds ({}): --force can only \
+         compare with a baseline that holds a single testbed; record a baseline on this testbed instead",
+        available.len(),
+        list_testbeds(available)
+    )]
+    AmbiguousTestbed { run: Testbed, available: Vec<Testbed> },
+    #[error("invalid thresholds: {0}")]
+    InvalidThresholds(String),
+}
+
+fn list_testbeds(testbeds: &[Testbed]) -> String {
+    testbeds.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn mismatch_message(baseline: &Testbed, run: &Testbed, differences: &[String], available: &[Testbed]) -> String {
+    let how = differences.join(", ");
+    if available.is_empty() {
+        format!(
+            "the old run was measured on `{baseline}` and the new one on `{run}` ({how}): timings from \
+             different testbeds are not comparable; measure both on one testbed, or pass --force to \
+             compare anyway"
+        )
+    } else {
+        format!(
+            "the baseline has no figures for `{run}`; it holds {} (closest first; the closest differs in \
+             {how}): record a baseline on this testbed, or pass --force to compare with the closest anyway",
+            list_testbeds(available)
+        )
+    }
+}
+
+/// Compares two runs with raw samples. Refuses runs from different testbeds unless `opts.force`.
+pub fn compare_runs(
+    old: &Run,
+    new: &Run,
+    old_label: &str,
+    new_label: &str,
+    opts: &CompareOptions,
+) -> Result<Comparison, CompareError> {
+    check_thresholds(&opts.thresholds, false)?;
+    let (old_tb, new_tb) = (Testbed::from_env(&old.env), Testbed::from_env(&new.env));
+    let differences = old_tb.differences(&new_tb);
+    if !differences.is_empty() && !opts.force {
+        return Err(CompareError::TestbedMismatch {
+            baseline: old_tb,
+            run: new_tb,
+            differences,
+            available: Vec::new(),
+        });
+    }
+    let mut pairs: BTreeMap<&CaseId, (Option<OldSide>, Option<&CaseResult>)> = BTreeMap::new();
+    for case in &old.cases {
+        pairs.entry(&case.id).or_default().0 = Some(OldSide::Run(case));
+    }
+    for case in &new.cases {
+        pairs.entry(&case.id).or_default().1 = Some(case);
+    }
+    let ctx = Context::new(opts, 0.0, "the old run");
+    let testbed = testbed_words(&new_tb, &old_tb);
+    Ok(finish(ctx, pairs, new, old_label, new_label, CompareMode::Runs, testbed))
+}
+
+/// Compares a run with a stored baseline: the entries of the run's testbed, or with `opts.force` and no
+/// such entries, those of the baseline's single testbed. An empty baseline makes every case new.
+pub fn compare_baseline(
+    baseline: &Baseline,
+    new: &Run,
+    baseline_label: &str,
+    new_label: &str,
+    opts: &CompareOptions,
+) -> Result<Comparison, CompareError> {
+    check_thresholds(&opts.thresholds, true)?;
+    let run_tb = Testbed::from_env(&new.env);
+    let chosen = choose_testbed(baseline, &run_tb, opts.force)?;
+    let mut pairs: BTreeMap<&CaseId, (Option<OldSide>, Option<&CaseResult>)> = BTreeMap::new();
+    if let Some(tb) = chosen {
+        for (id, entry) in &tb.cases {
+            pairs.entry(id).or_default().0 = Some(OldSide::Entry(entry));
+        }
+    }
+    for case in &new.cases {
+        pairs.entry(&case.id).or_default().1 = Some(case);
+    }
+    let drift = opts.thresholds.drift;
+    let ctx = Context::new(opts, drift, "the baseline");
+    let testbed = match chosen {
+        Some(tb) => testbed_words(&run_tb, &tb.testbed),
+        None => run_tb.to_string(),
+    };
+    Ok(finish(ctx, pairs, new, baseline_label, new_label, CompareMode::Baseline { drift }, testbed))
+}
+
+fn check_thresholds(t: &Thresholds, with_drift: bool) -> Result<(), CompareError> {
+    let bad = |what: String| Err(CompareError::InvalidThresholds(what));
+    if !(t.tolerance.is_finite() && t.tolerance >= 0.0) {
+        return bad(format!("tolerance {} must be a finite fraction ≥ 0, such as 0.02 for 2%", t.tolerance));
+    }
+    if !(t.confidence > 0.0 && t.confidence < 1.0) {
+        return bad(format!("confidence {} must lie strictly between 0 and 1, such as 0.99", t.confidence));
+    }
+    if with_drift && !(t.drift.is_finite() && t.drift >= 0.0) {
+        return bad(format!("drift {} must be a finite fraction ≥ 0, such as 0.01 for 1%", t.drift));
+    }
+    Ok(())
+}
+
+/// The baseline section to compare with, `None` for an empty baseline.
+fn choose_testbed<'b>(
+    baseline: &'b Baseline,
+    run: &Testbed,
+    force: bool,
+) -> Result<Option<&'b TestbedBaseline>, CompareError> {
+    if let Some(tb) = baseline.testbed(run) {
+        return Ok(Some(tb));
+    }
+    let mut others: Vec<&TestbedBaseline> = baseline.testbeds.values().collect();
+    if others.is_empty() {
+        return Ok(None);
+    }
+    // Closest first: a different GPU matters most, then the driver, then CUDA.
+    let distance = |t: &Testbed| {
+        4 * usize::from(t.gpu != run.gpu)
+            + 2 * usize::from(t.driver_major != run.driver_major)
+            + usize::from(t.cuda_major != run.cuda_major)
+    };
+    others.sort_by(|a, b| distance(&a.testbed).cmp(&distance(&b.testbed)).then(a.testbed.cmp(&b.testbed)));
+    let available: Vec<Testbed> = others.iter().map(|t| t.testbed.clone()).collect();
+    match (force, others.as_slice()) {
+        (true, [only]) => Ok(Some(only)),
+        (true, _) => Err(CompareError::AmbiguousTestbed { run: run.clone(), available }),
+        (false, _) => Err(CompareError::TestbedMismatch {
+            baseline: available[0].clone(),
+            run: run.clone(),
+            differences: available[0].differences(run),
+            available,
+        }),
+    }
+}
+
+fn testbed_words(new: &Testbed, old: &Testbed) -> String {
+    if new == old { new.to_string() } else { format!("{new} (compared with `{old}`, forced)") }
+}
+
+/// The old side of one case.
+#[derive(Clone, Copy, Debug)]
+enum OldSide<'a> {
+    Run(&'a CaseResult),
+    Entry(&'a BaselineEntry),
+}
+
+/// Settings every case shares.
+#[derive(Clone, Debug)]
+struct Context {
+    tolerance: f64,
+    confidence: f64,
+    /// Drift allowance (0 between runs).
+    drift: f64,
+    seed: u64,
+    /// "the old run" or "the baseline", for reasons.
+    old_name: &'static str,
+}
+
+impl Context {
+    fn new(opts: &CompareOptions, drift: f64, old_name: &'static str) -> Context {
+        Context {
+            tolerance: opts.thresholds.tolerance,
+            confidence: opts.thresholds.confidence,
+            drift,
+            seed: opts.seed,
+            old_name,
+        }
+    }
+
+    fn alpha(&self) -> f64 {
+        1.0 - self.confidence
+    }
+}
+
+/// A case decided without statistics, or one waiting for its q-value.
+enum Outcome {
+    Decided(Verdict),
+    Measured { verdict: Verdict, interval: RatioInterval },
+}
+
+fn finish(
+    ctx: Context,
+    pairs: BTreeMap<&CaseId, (Option<OldSide>, Option<&CaseResult>)>,
+    new: &Run,
+    old_label: &str,
+    new_label: &str,
+    mode: CompareMode,
+    testbed: String,
+) -> Comparison {
+    let jobs: Vec<_> = pairs.into_iter().collect();
+    let outcomes: Vec<Outcome> =
+        jobs.par_iter().map(|(id, (old, new_case))| judge(id, *old, *new_case, &ctx)).collect();
+
+    let p_values: Vec<f64> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Measured { interval, .. } => Some(interval.p_value),
+            Outcome::Decided(_) => None,
+        })
+        .collect();
+    let measured = p_values.len();
+    let mut q_values = benjamini_hochberg(&p_values).into_iter();
+    let mut verdicts: Vec<Verdict> = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::Decided(verdict) => verdict,
+            Outcome::Measured { verdict, interval } => {
+                let q = q_values.next().unwrap_or(1.0);
+                decide(verdict, &interval, q, measured, &ctx)
+            }
+        })
+        .collect();
+    let rank = |kind: VerdictKind| VerdictKind::ALL.iter().position(|&k| k == kind).unwrap_or(usize::MAX);
+    verdicts.sort_by(|a, b| rank(a.kind).cmp(&rank(b.kind)).then_with(|| a.id.cmp(&b.id)));
+
+    Comparison {
+        suite: new.suite.clone(),
+        old_label: old_label.to_owned(),
+        new_label: new_label.to_owned(),
+        mode,
+        tolerance: ctx.tolerance,
+        confidence: ctx.confidence,
+        multiple_comparisons: multiple_comparisons_words(measured, ctx.alpha()),
+        testbed,
+        verdicts,
+    }
+}
+
+fn multiple_comparisons_words(measured: usize, alpha: f64) -> String {
+    match measured {
+        0 => "none: no case was measured on both sides".to_owned(),
+        1 => format!("Benjamini–Hochberg, false discovery rate {} over 1 case", percent(alpha)),
+        m => format!("Benjamini–Hochberg, false discovery rate {} over {m} cases", percent(alpha)),
+    }
+}
+
+/// Everything about one case except what needs the other cases (its q-value).
+fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Context) -> Outcome {
+    let shell = |kind: VerdictKind, case: Option<&CaseResult>, reason: String| Verdict {
+        id: id.clone(),
+        bench: case.map_or_else(|| id.bench().to_owned(), |c| c.bench.clone()),
+        params: case.map(|c| c.params.clone()).unwrap_or_default(),
+        kind,
+        ratio: None,
+        p_value: None,
+        q_value: None,
+        old: None,
+        new: None,
+        reason,
+        notes: Vec::new(),
+    };
+    let old_case = match old {
+        Some(OldSide::Run(case)) => Some(case),
+        _ => None,
+    };
+    let old_summary = |ctx: &Context| old.and_then(|o| old_side_summary(o, new, ctx.confidence));
+
+    let Some(new_case) = new else {
+        let mut v = shell(VerdictKind::Missing, old_case, format!("not in the new run; it is in {}", ctx.old_name));
+        v.old = old_summary(ctx);
+        return Outcome::Decided(v);
+    };
+    match new_case.status {
+        CaseStatus::Failed | CaseStatus::Wrong | CaseStatus::Timeout => {
+            let mut v = shell(VerdictKind::Failed, Some(new_case), status_words(new_case));
+            v.old = old_summary(ctx);
+            return Outcome::Decided(v);
+        }
+        CaseStatus::Skipped => {
+            let mut v = shell(VerdictKind::Missing, Some(new_case), status_words(new_case));
+            v.old = old_summary(ctx);
+            return Outcome::Decided(v);
+        }
+        CaseStatus::Ok => {}
+    }
+    let new_sample = match Sample::new(&new_case.samples_ns) {
+        Ok(sample) => sample,
+        Err(e) => {
+            let mut v = shell(VerdictKind::Failed, Some(new_case), format!("the new samples are unusable: {e}"));
+            v.old = old_summary(ctx);
+            return Outcome::Decided(v);
+        }
+    };
+    let new_summary = run_side_summary(new_case, &new_sample, ctx.confidence);
+    let mut notes = Vec::new();
+    side_notes("new", new_case, &new_sample, &mut notes);
+
+    let Some(old) = old else {
+        let mut v = shell(VerdictKind::New, Some(new_case), format!("new: not in {}", ctx.old_name));
+        v.new = Some(new_summary);
+        v.notes = notes;
+        return Outcome::Decided(v);
+    };
+    let old_sample = match old {
+        OldSide::Run(case) if case.status != CaseStatus::Ok => {
+            let mut v = shell(
+                VerdictKind::New,
+                Some(new_case),
+                format!("measured now; it was {} in the old run", case.status.as_str()),
+            );
+            notes.push(format!("old run: {}", status_words(case)));
+            v.new = Some(new_summary);
+            v.notes = notes;
+            return Outcome::Decided(v);
+        }
+        OldSide::Run(case) => match Sample::new(&case.samples_ns) {
+            Ok(sample) => {
+                side_notes("old", case, &sample, &mut notes);
+                Some(sample)
+            }
+            Err(e) => {
+                let mut v = shell(
+                    VerdictKind::Inconclusive,
+                    Some(new_case),
+                    format!("cannot compare: the old samples are unusable: {e}"),
+                );
+                v.new = Some(new_summary);
+                v.notes = notes;
+                return Outcome::Decided(v);
+            }
+        },
+        OldSide::Entry(_) => None,
+    };
+
+    let mut verdict = shell(VerdictKind::Inconclusive, Some(new_case), String::new());
+    verdict.old = old_side_summary(old, Some(new_case), ctx.confidence);
+    verdict.new = Some(new_summary);
+
+    let need = min_samples_for(ctx.confidence);
+    let old_n = old_sample.as_ref().map_or(usize::MAX, Sample::n);
+    if new_sample.n() < need || old_n < need {
+        let point = match old {
+            OldSide::Run(_) => old_sample.as_ref().map_or(1.0, |s| new_sample.median() / s.median()),
+            OldSide::Entry(e) => new_sample.median() / e.median_ns,
+        };
+        verdict.reason = format!(
+            "{}, but too few samples to judge at {}: {} new{}; measure at least {need} on each side",
+            change_words(point),
+            percent(ctx.confidence),
+            new_sample.n(),
+            old_sample.as_ref().map_or_else(String::new, |s| format!(", {} old", s.n())),
+        );
+        verdict.notes = notes;
+        return Outcome::Decided(verdict);
+    }
+
+    let seed = bootstrap::mix_seed(ctx.seed, fnv1a(id.as_str()));
+    let computed = match (old, &old_sample) {
+        (OldSide::Run(_), Some(old_sample)) => runs_interval(old_sample, &new_sample, ctx, seed),
+        (OldSide::Entry(entry), _) => baseline_interval(entry, &new_sample, ctx, seed, &mut notes),
+        (OldSide::Run(_), None) => Err(StatsError::Empty),
+    };
+    match computed {
+        Ok((interval, method)) => {
+            if let Method::Bootstrap(why) = method {
+                notes.push(format!(
+                    "interval from {DEFAULT_RESAMPLES} bootstrap resamples (seed {seed:#018x}) because {why}"
+                ));
+            }
+            verdict.ratio = Some(Estimate {
+                point: interval.ratio,
+                low: interval.low,
+                high: interval.high,
+                confidence: ctx.confidence,
+            });
+            verdict.p_value = Some(interval.p_value);
+            verdict.notes = notes;
+            Outcome::Measured { verdict, interval }
+        }
+        Err(e) => {
+            verdict.reason = format!("cannot compare: {e}");
+            verdict.notes = notes;
+            Outcome::Decided(verdict)
+        }
+    }
+}
+
+const NOT_SMOOTH: &str = "the data around a median are not smooth (the median sits in a narrow mode)";
+
+/// How a case's interval was computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Analytic,
+    Bootstrap(&'static str),
+}
+
+/// Runs against runs: Price–Bonett, or the bootstrap where it is not to be trusted.
+fn runs_interval(
+    old: &Sample,
+    new: &Sample,
+    ctx: &Context,
+    seed: u64,
+) -> Result<(RatioInterval, Method), StatsError> {
+    let why = if old.n().min(new.n()) < SMALL_SAMPLE {
+        "a side has fewer than 30 samples"
+    } else if heavy_ties(old) || heavy_ties(new) {
+        "the values around a median are heavily tied"
+    } else if !smooth_near_median(old, ctx.confidence) || !smooth_near_median(new, ctx.confidence) {
+        NOT_SMOOTH
+    } else {
+        let analytic = price_bonett(old, new, ctx.confidence)?;
+        if !near_boundary(&analytic, ctx.tolerance) {
+            return Ok((analytic, Method::Analytic));
+        }
+        "the analytic interval lies near a decision boundary"
+    };
+    let settings = BootstrapSettings { resamples: DEFAULT_RESAMPLES, seed };
+    Ok((bootstrap::ratio_of_medians(old, new, ctx.confidence, settings)?, Method::Bootstrap(why)))
+}
+
+/// A run against a stored figure: the stored interval gives the old side's standard error on the log
+/// scale; the drift allowance widens the interval and shifts the null of the p-value.
+fn baseline_interval(
+    entry: &BaselineEntry,
+    new: &Sample,
+    ctx: &Context,
+    seed: u64,
+    notes: &mut Vec<String>,
+) -> Result<(RatioInterval, Method), StatsError> {
+    let old_se = log_se_from_interval(entry.ci_low_ns, entry.ci_high_ns, entry.confidence).unwrap_or_else(|_| {
+        notes.push(format!(
+            "the baseline entry's confidence {} is not a level between 0 and 1; its interval was ignored",
+            entry.confidence
+        ));
+        0.0
+    });
+    let why = if new.n() < SMALL_SAMPLE {
+        "the new side has fewer than 30 samples"
+    } else if heavy_ties(new) {
+        "the values around the new median are heavily tied"
+    } else if !smooth_near_median(new, ctx.confidence) {
+        NOT_SMOOTH
+    } else {
+        let log_ratio = new.median().ln() - entry.median_ns.ln();
+        let se = old_se.hypot(log_median_se(new)?);
+        let analytic = RatioInterval::from_log_normal(log_ratio, se, ctx.confidence, ctx.drift);
+        if !near_boundary(&analytic, ctx.tolerance) {
+            return Ok((analytic, Method::Analytic));
+        }
+        "the analytic interval lies near a decision boundary"
+    };
+    let settings = BootstrapSettings { resamples: DEFAULT_RESAMPLES, seed };
+    let interval =
+        bootstrap::ratio_to_reference(entry.median_ns, old_se, new, ctx.confidence, ctx.drift, settings)?;
+    Ok((interval, Method::Bootstrap(why)))
+}
+
+/// Whether the order statistics Price–Bonett rests on take too few distinct values for a
+/// continuous-distribution approximation.
+fn heavy_ties(sample: &Sample) -> bool {
+    let n = sample.n();
+    let a = ((n as f64 / 2.0 - (n as f64).sqrt()).round() as usize).clamp(1, n / 2);
+    let central = &sample.sorted()[a - 1..=n - a];
+    let distinct = 1 + central.windows(2).filter(|w| w[0] != w[1]).count();
+    distinct < MIN_DISTINCT_CENTRAL
+}
+
+/// Whether an end of the interval lies within [`BOUNDARY_MARGIN`] of its half-width of 1 or of the
+/// tolerance on either side (all on the log scale).
+fn near_boundary(interval: &RatioInterval, tolerance: f64) -> bool {
+    let (low, high) = (interval.low.ln(), interval.high.ln());
+    let margin = BOUNDARY_MARGIN * (high - low) / 2.0;
+    let edge = tolerance.ln_1p();
+    [0.0, edge, -edge].iter().any(|b| (low - b).abs() < margin || (high - b).abs() < margin)
+}
+
+/// The verdict of a measured case, now that its q-value is known.
+fn decide(mut v: Verdict, interval: &RatioInterval, q: f64, measured: usize, ctx: &Context) -> Verdict {
+    let alpha = ctx.alpha();
+    let r = interval.ratio;
+    let upper = 1.0 + ctx.tolerance;
+    let lower = 1.0 / upper;
+    let significant = q <= alpha;
+    let ci = format!(
+        "{} CI {} to {}",
+        percent(ctx.confidence),
+        signed_percent(interval.low - 1.0),
+        signed_percent(interval.high - 1.0)
+    );
+    let tolerance = percent(ctx.tolerance);
+    let drift = if ctx.drift > 0.0 {
+        format!("; the interval includes the {} drift allowance for a stored baseline", percent(ctx.drift))
+    } else {
+        String::new()
+    };
+    let conf = percent(ctx.confidence);
+    let (kind, reason) = if significant && r > upper {
+        (VerdictKind::Regressed, format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)))
+    } else if significant && r < lower {
+        (VerdictKind::Improved, format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)))
+    } else if (lower..=upper).contains(&r) {
+        let reason = if significant {
+            format!(
+                "{}, significant at {conf} but within the {tolerance} tolerance ({ci}){drift}",
+                change_words(r)
+            )
+        } else {
+            format!("{}, within the {tolerance} tolerance ({ci}){drift}", change_words(r))
+        };
+        (VerdictKind::Unchanged, reason)
+    } else if interval.p_value <= alpha {
+        (
+            VerdictKind::Inconclusive,
+            format!(
+                "{} but not significant at {conf} after the Benjamini–Hochberg adjustment over {measured} \
+                 cases (p = {}, q = {}): interval {} to {}{drift}",
+                change_words(r),
+                probability(interval.p_value),
+                probability(q),
+                signed_percent(interval.low - 1.0),
+                signed_percent(interval.high - 1.0)
+            ),
+        )
+    } else {
+        (
+            VerdictKind::Inconclusive,
+            format!(
+                "{} but not significant at {conf}: interval {} to {}{drift}",
+                change_words(r),
+                signed_percent(interval.low - 1.0),
+                signed_percent(interval.high - 1.0)
+            ),
+        )
+    };
+    v.kind = kind;
+    v.reason = reason;
+    v.q_value = Some(q);
+    v
+}
+
+fn run_side_summary(case: &CaseResult, sample: &Sample, confidence: f64) -> SideSummary {
+    let median = sample.median();
+    let (low, high) = median_ci(sample, confidence).map_or((median, median), |ci| (ci.low, ci.high));
+    SideSummary {
+        median_ns: Estimate { point: median, low, high, confidence },
+        rel_noise: sample.rel_noise(),
+        samples: sample.n(),
+        tflops: rate(case.flops, median, 1e3),
+        gbps: rate(case.bytes, median, 1.0),
+    }
+}
+
+fn old_side_summary(old: OldSide, new: Option<&CaseResult>, confidence: f64) -> Option<SideSummary> {
+    match old {
+        OldSide::Run(case) => {
+            let sample = Sample::new(&case.samples_ns).ok()?;
+            Some(run_side_summary(case, &sample, confidence))
+        }
+        OldSide::Entry(e) => Some(SideSummary {
+            median_ns: Estimate {
+                point: e.median_ns,
+                low: e.ci_low_ns,
+                high: e.ci_high_ns,
+                confidence: e.confidence,
+            },
+            rel_noise: e.rel_noise,
+            samples: e.samples,
+            // The work of a case does not change between sides.
+            tflops: new.and_then(|c| rate(c.flops, e.median_ns, 1e3)),
+            gbps: new.and_then(|c| rate(c.bytes, e.median_ns, 1.0)),
+        }),
+    }
+}
+
+/// `amount` per nanosecond over `scale`: FLOPs / (ns · 1e3) is TFLOP/s, bytes / ns is GB/s.
+fn rate(amount: Option<f64>, median_ns: f64, scale: f64) -> Option<f64> {
+    amount.filter(|a| a.is_finite() && *a > 0.0).map(|a| a / (median_ns * scale))
+}
+
+fn side_notes(side: &str, case: &CaseResult, sample: &Sample, notes: &mut Vec<String>) {
+    let n = sample.n();
+    if case.throttled_samples > 0 {
+        notes.push(format!(
+            "{} of {n} {side} samples were taken while the GPU reported throttling",
+            case.throttled_samples
+        ));
+    }
+    let outliers = tukey_outliers(sample);
+    let share = outliers.total() as f64 / n as f64;
+    if share > OUTLIER_NOTE_SHARE {
+        notes.push(format!(
+            "{:.1}% of the {side} samples are outliers by Tukey's fences ({} low, {} high); kept, the \
+             median is robust to them",
+            share * 100.0,
+            outliers.low,
+            outliers.high
+        ));
+    }
+    if n < SMALL_SAMPLE {
+        notes.push(format!("only {n} {side} samples"));
+    }
+}
+
+fn status_words(case: &CaseResult) -> String {
+    match &case.error {
+        Some(error) if !error.is_empty() => format!("{}: {error}", case.status.as_str()),
+        _ => case.status.as_str().to_owned(),
+    }
+}
+
+/// "4.1% slower", "3.0% faster", "no change".
+fn change_words(ratio: f64) -> String {
+    if ratio > 1.0 {
+        format!("{} slower", magnitude_percent(ratio - 1.0))
+    } else if ratio < 1.0 {
+        format!("{} faster", magnitude_percent(1.0 - ratio))
+    } else {
+        "no change".to_owned()
+    }
+}
+
+/// A fraction as a percentage with one decimal, two below 0.1%: "4.1%", "0.05%".
+fn magnitude_percent(fraction: f64) -> String {
+    let pct = fraction.abs() * 100.0;
+    if pct < 0.095 { format!("{pct:.2}%") } else { format!("{pct:.1}%") }
+}
+
+/// "+3.2%", "−1.0%" (with a minus sign, not a hyphen).
+fn signed_percent(fraction: f64) -> String {
+    let sign = if fraction < 0.0 { "−" } else { "+" };
+    format!("{sign}{}", magnitude_percent(fraction))
+}
+
+/// A level or threshold as a short percentage: 0.99 → "99%", 0.02 → "2%", 0.005 → "0.5%".
+fn percent(fraction: f64) -> String {
+    let text = format!("{:.4}", fraction * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+/// A p- or q-value: three decimals, or scientific notation below 0.001: "0.031", "1.2e-7".
+fn probability(p: f64) -> String {
+    if p >= 0.001 { format!("{p:.3}").trim_end_matches('0').to_owned() } else { format!("{p:.1e}") }
+}
+
+/// FNV-1a of a case id: a stable per-case stream for the seed (std's hasher may change between
+/// releases, which would change intervals).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(change_words(1.041), "4.1% slower");
+        assert_eq!(change_words(0.97), "3.0% faster");
+        assert_eq!(change_words(1.0004), "0.04% slower");
+        assert_eq!(change_words(1.0), "no change");
+        assert_eq!(signed_percent(-0.01), "−1.0%");
+        assert_eq!(signed_percent(0.092), "+9.2%");
+        assert_eq!(percent(0.99), "99%");
+        assert_eq!(percent(0.02), "2%");
+        assert_eq!(percent(0.005), "0.5%");
+        assert_eq!(probability(0.0312), "0.031");
+        assert_eq!(probability(1.234e-7), "1.2e-7");
+        assert_eq!(
+            multiple_comparisons_words(240, 0.01),
+            "Benjamini–Hochberg, false discovery rate 1% over 240 cases"
+        );
+    }
+
+    #[test]
+    fn boundaries() {
+        let r = RatioInterval::from_log_normal(0.0, 0.01, 0.99, 0.0);
+        assert!(!near_boundary(&r, 0.02));
+        // Low end right at 1.
+        let z = crate::stats::normal::two_sided_critical(0.99);
+        let r = RatioInterval::from_log_normal(z * 0.01, 0.01, 0.99, 0.0);
+        assert!(near_boundary(&r, 0.5));
+        let tied = Sample::new(&[1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 3.0]).unwrap();
+        assert!(heavy_ties(&tied));
+        let spread = Sample::new(&(1..=100).map(f64::from).collect::<Vec<_>>()).unwrap();
+        assert!(!heavy_ties(&spread));
+    }
+}
