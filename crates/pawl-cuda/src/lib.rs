@@ -1,1 +1,6 @@
-//! pawl's native CUDA backend. (Being written.)
+//! pawl's native CUDA backend.
+mod cache;
+mod compile;
+mod driver;
+mod error;
+pub use error::CudaError;
