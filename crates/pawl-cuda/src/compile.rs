@@ -48,7 +48,8 @@ pub struct Options {
 impl Options {
     /// The NVRTC command line for `source`.
     pub fn to_args(&self, source: &Source) -> Vec<String> {
-        let mut args = vec![format!("--gpu-architecture={}", self.arch), "-lineinfo".into(), "--std=c++17".into()];
+        let mut args =
+            vec![format!("--gpu-architecture={}", self.arch), "-lineinfo".into(), "--std=c++17".into()];
         if let Some(dir) = &source.dir {
             args.push(format!("-I{}", dir.display()));
         }
@@ -133,8 +134,6 @@ fn quoted_includes(text: &str) -> Vec<String> {
 #[derive(Clone, Debug)]
 pub struct Compiled {
     pub cubin: Vec<u8>,
-    pub from_cache: bool,
-    pub key: String,
 }
 
 /// Compiles `source` to a cubin, or takes it from `cache`.
@@ -142,11 +141,11 @@ pub fn compile(source: &Source, options: &Options, cache: &Cache) -> Result<Comp
     let version = nvrtc_version()?;
     let key = cache_key(source, options, version);
     if let Some(cubin) = cache.get(&key) {
-        return Ok(Compiled { cubin, from_cache: true, key });
+        return Ok(Compiled { cubin });
     }
     let cubin = run_nvrtc(source, &options.to_args(source))?;
     cache.put(&key, &cubin);
-    Ok(Compiled { cubin, from_cache: false, key })
+    Ok(Compiled { cubin })
 }
 
 /// Destroys an NVRTC program on every path out of [`run_nvrtc`].
@@ -174,7 +173,8 @@ fn run_nvrtc(source: &Source, args: &[String]) -> Result<Vec<u8>, CudaError> {
     let compiled = unsafe { nvrtc::compile_program(program.0, args) };
     if let Err(e) = compiled {
         // SAFETY: the program is live.
-        let log = unsafe { nvrtc::get_program_log(program.0) }.map(|l| c_chars_to_string(&l)).unwrap_or_default();
+        let log =
+            unsafe { nvrtc::get_program_log(program.0) }.map(|l| c_chars_to_string(&l)).unwrap_or_default();
         if e.0 == nvrtc_sys::nvrtcResult::NVRTC_ERROR_COMPILATION {
             return Err(CudaError::Compile {
                 source_path: PathBuf::from(&source.name),
@@ -250,7 +250,14 @@ mod tests {
         let args = options().to_args(&source("", Some(Path::new("/k"))));
         assert_eq!(
             args,
-            ["--gpu-architecture=sm_90a", "-lineinfo", "--std=c++17", "-I/k", "-DBLOCK=128", "--use_fast_math"]
+            [
+                "--gpu-architecture=sm_90a",
+                "-lineinfo",
+                "--std=c++17",
+                "-I/k",
+                "-DBLOCK=128",
+                "--use_fast_math"
+            ]
         );
     }
 
@@ -259,7 +266,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.cuh"), "#include \"b.cuh\"\n#define A 1\n").unwrap();
         std::fs::write(dir.path().join("b.cuh"), "#define B 1\n").unwrap();
-        let src = source("#include \"a.cuh\"\n#include <cuda_fp16.h>\n__global__ void k(){}", Some(dir.path()));
+        let src =
+            source("#include \"a.cuh\"\n#include <cuda_fp16.h>\n__global__ void k(){}", Some(dir.path()));
         let base = cache_key(&src, &options(), (13, 0));
         assert_eq!(base, cache_key(&src, &options(), (13, 0)), "the key is deterministic");
         assert_eq!(base.len(), 64);
@@ -313,10 +321,11 @@ mod tests {
         let good = source("extern \"C\" __global__ void k(float* x) { x[threadIdx.x] = BLOCK; }", None);
         let first = compile(&good, &options(), &cache).unwrap();
         assert!(first.cubin.starts_with(b"\x7fELF"), "a cubin is an ELF image");
-        assert!(!first.from_cache);
-        let second = compile(&good, &options(), &cache).unwrap();
-        assert!(second.from_cache);
-        assert_eq!(first.cubin, second.cubin);
+        let key = cache_key(&good, &options(), nvrtc_version().unwrap());
+        assert_eq!(cache.get(&key).as_deref(), Some(&first.cubin[..]), "stored under its key");
+        // A planted entry is served from the cache without compiling.
+        cache.put(&key, b"\x7fELF planted");
+        assert_eq!(compile(&good, &options(), &cache).unwrap().cubin, b"\x7fELF planted");
 
         let bad = source("extern \"C\" __global__ void k() {\n  undefined_thing();\n}\n", None);
         let err = compile(&bad, &options(), &cache).unwrap_err();

@@ -84,7 +84,8 @@ impl Gpu {
 
 /// `sm_90a` for Hopper and later data-centre parts with arch-specific features, `sm_XY` otherwise.
 pub fn arch_for((major, minor): (i32, i32)) -> String {
-    let suffix = if matches!((major, minor), (9, 0) | (10, 0) | (10, 3) | (12, 0) | (12, 1)) { "a" } else { "" };
+    let suffix =
+        if matches!((major, minor), (9, 0) | (10, 0) | (10, 3) | (12, 0) | (12, 1)) { "a" } else { "" };
     format!("sm_{major}{minor}{suffix}")
 }
 
