@@ -19,7 +19,7 @@ use crate::compile::{self, Options, Source};
 use crate::driver::Gpu;
 use crate::env::Monitor;
 use crate::error::CudaError;
-use crate::launch::{Geometry, Kernel};
+use crate::launch::{Geometry, Kernel, KernelArg};
 use crate::timing::{Timer, TimingMode};
 
 /// A GPU opened for measuring, with what is shared between cases: built-in kernels, the timer and the
@@ -116,26 +116,9 @@ impl Session {
     ) -> Result<(), Failure> {
         let vars = case.vars();
         progress("compiling");
-        let kernel = self.kernel(
-            bench,
-            &bench.source,
-            &bench.kernel,
-            &bench.defines,
-            &bench.launch,
-            &case.tune,
-            &vars,
-        )?;
+        let (kernel, plans, buffers, args) = self.prepare(bench, case, settings)?;
         result.kernel = Some(kernel.info()?);
-
-        let plans = plan_args(&bench.args, &vars, settings.seed)?;
         let stream = self.gpu.stream.clone();
-        let mut buffers = Vec::new();
-        for plan in plans.iter().filter_map(|p| if let ArgPlan::Buffer(b) = p { Some(b) } else { None }) {
-            let mut buffer = DeviceBuffer::alloc(&stream, plan)?;
-            buffer.fill(&stream, &self.builtins, self.gpu.sm_count)?;
-            buffers.push(buffer);
-        }
-        let args = kernel_args(&plans, &buffers, &stream);
 
         progress("checking");
         kernel.launch(&stream, &args)?;
@@ -158,8 +141,8 @@ impl Session {
                 plans
                     .iter()
                     .filter_map(|p| match p {
-                        ArgPlan::Buffer(_) => ptrs.next().map(crate::launch::KernelArg::Pointer),
-                        ArgPlan::Scalar(s) => Some(crate::launch::KernelArg::Scalar(*s)),
+                        ArgPlan::Buffer(_) => ptrs.next().map(KernelArg::Pointer),
+                        ArgPlan::Scalar(s) => Some(KernelArg::Scalar(*s)),
                     })
                     .collect::<Vec<_>>()
             };
@@ -210,6 +193,52 @@ impl Session {
         result.throttled_samples = timing.throttled_samples;
         result.timing = Some(timing.mode.as_str().to_owned());
         Ok(())
+    }
+
+    /// Compiles the case's kernel and allocates and initialises its buffers.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &mut self,
+        bench: &CudaBench,
+        case: &PlannedCase,
+        settings: &MeasureSettings,
+    ) -> Result<(Kernel, Vec<ArgPlan>, Vec<DeviceBuffer>, Vec<KernelArg>), CudaError> {
+        let vars = case.vars();
+        let kernel = self.kernel(
+            bench,
+            &bench.source,
+            &bench.kernel,
+            &bench.defines,
+            &bench.launch,
+            &case.tune,
+            &vars,
+        )?;
+        let plans = plan_args(&bench.args, &vars, settings.seed)?;
+        let stream = self.gpu.stream.clone();
+        let mut buffers = Vec::new();
+        for plan in plans.iter().filter_map(|p| if let ArgPlan::Buffer(b) = p { Some(b) } else { None }) {
+            let mut buffer = DeviceBuffer::alloc(&stream, plan)?;
+            buffer.fill(&stream, &self.builtins, self.gpu.sm_count)?;
+            buffers.push(buffer);
+        }
+        let args = kernel_args(&plans, &buffers, &stream);
+        Ok((kernel, plans, buffers, args))
+    }
+
+    /// Launches the case's kernel `launches` times, one after another, with nothing timed: for an
+    /// external profiler (Nsight Compute) to time the same kernel pawl times.
+    pub fn launch_only(
+        &mut self,
+        bench: &CudaBench,
+        case: &PlannedCase,
+        settings: &MeasureSettings,
+        launches: usize,
+    ) -> Result<(), CudaError> {
+        let (kernel, _plans, _buffers, args) = self.prepare(bench, case, settings)?;
+        for _ in 0..launches {
+            kernel.launch(&self.gpu.stream, &args)?;
+        }
+        self.gpu.stream.synchronize().map_err(CudaError::driver("running the kernel"))
     }
 
     /// Compiles (or finds) `kernel` from `source` with the case's tune values and `defines`, and checks
