@@ -2,7 +2,7 @@
 //! `pawl run` does; for scripts/gpu-check.sh while the CLI is written, and for profiling.
 //!
 //! ```text
-//! measure SUITE --out RUN.json [--worker PATH] [--bench NAME] [--graph]
+//! measure SUITE --out RUN.json [--worker PATH] [--bench NAME,NAME] [--graph]
 //! measure SUITE --launch-only N [--bench NAME]     # launch each case N times, untimed (for ncu)
 //! ```
 //! Next to RUN.json it writes RUN.wall.json: the wall time each case took, in seconds.
@@ -96,7 +96,7 @@ fn run() -> Result<(), String> {
         .benches
         .iter()
         .filter(|b| matches!(b.kind, BenchKind::Cuda(_)))
-        .filter(|b| args.bench.as_ref().is_none_or(|name| &b.name == name))
+        .filter(|b| args.bench.as_ref().is_none_or(|names| names.split(',').any(|n| n == b.name)))
         .collect();
 
     if let Some(launches) = args.launch_only {

@@ -23,8 +23,18 @@ fn gpu_present() -> bool {
     true
 }
 
+/// `kernels/testing`; `PAWL_TEST_KERNELS` overrides it where the test binary runs away from the source
+/// tree (the GPU machine).
 fn kernels() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../kernels/testing")
+    match std::env::var_os("PAWL_TEST_KERNELS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../kernels/testing"),
+    }
+}
+
+/// The worker binary; `PAWL_CUDA_WORKER` overrides the path cargo built it at.
+fn worker() -> std::ffi::OsString {
+    std::env::var_os("PAWL_CUDA_WORKER").unwrap_or_else(|| env!("CARGO_BIN_EXE_pawl-cuda-worker").into())
 }
 
 fn e(s: &str) -> Expr {
@@ -143,7 +153,7 @@ fn measure(bench: &Bench, settings: &MeasureSettings) -> Vec<CaseResult> {
         })
         .map(|case| PlannedCase { case, tune: Params::new(), flops: None, bytes: None })
         .collect();
-    let mut backend = CudaBackend::new(vec![env!("CARGO_BIN_EXE_pawl-cuda-worker").into()]);
+    let mut backend = CudaBackend::new(vec![worker()]);
     let mut results = Vec::new();
     backend.measure(&suite, bench, &cases, settings, &mut |r| results.push(r)).unwrap();
     for r in &results {
@@ -188,8 +198,7 @@ fn gpu_graph_timing_reports_per_launch() {
     }
     let settings = MeasureSettings { max_time_s: 1.0, warmup_ms: 20.0, ..MeasureSettings::default() };
     let suite_bench = copy_bench();
-    let mut backend =
-        CudaBackend::new(vec![env!("CARGO_BIN_EXE_pawl-cuda-worker").into()]).with_graph_timing(true);
+    let mut backend = CudaBackend::new(vec![worker()]).with_graph_timing(true);
     let mut params = Params::new();
     params.insert("N", Value::Int(1 << 20));
     let cases =
