@@ -1,0 +1,157 @@
+//! Measures a suite's `kind = "cuda"` benches with the CUDA backend and writes a run file, the way
+//! `pawl run` does; for scripts/gpu-check.sh while the CLI is written, and for profiling.
+//!
+//! ```text
+//! measure SUITE --out RUN.json [--worker PATH] [--bench NAME,NAME] [--graph]
+//! measure SUITE --launch-only N [--bench NAME]     # launch each case N times, untimed (for ncu)
+//! ```
+//! Next to RUN.json it writes RUN.wall.json: the wall time each case took, in seconds.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use pawl_core::backend::{Backend, PlannedCase};
+use pawl_core::run::Run;
+use pawl_core::suite::{Bench, BenchKind, Suite};
+use pawl_core::value::Params;
+use pawl_cuda::{Cache, CudaBackend, Session};
+
+struct Args {
+    suite: PathBuf,
+    out: Option<PathBuf>,
+    worker: Option<PathBuf>,
+    bench: Option<String>,
+    graph: bool,
+    launch_only: Option<usize>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let mut parsed =
+        Args { suite: PathBuf::new(), out: None, worker: None, bench: None, graph: false, launch_only: None };
+    let mut suite = None;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--out" => parsed.out = Some(value("--out")?.into()),
+            "--worker" => parsed.worker = Some(value("--worker")?.into()),
+            "--bench" => parsed.bench = Some(value("--bench")?),
+            "--graph" => parsed.graph = true,
+            "--launch-only" => {
+                let n = value("--launch-only")?;
+                parsed.launch_only =
+                    Some(n.parse().map_err(|_| format!("--launch-only takes a count, not `{n}`"))?);
+            }
+            other if suite.is_none() && !other.starts_with("--") => suite = Some(PathBuf::from(other)),
+            other => return Err(format!("unexpected argument `{other}`")),
+        }
+    }
+    parsed.suite =
+        suite.ok_or("usage: measure SUITE --out RUN.json [--worker PATH] [--bench NAME] [--graph]")?;
+    if parsed.out.is_none() && parsed.launch_only.is_none() {
+        return Err("give --out RUN.json (or --launch-only N)".into());
+    }
+    Ok(parsed)
+}
+
+/// Cases with default tune values and evaluated work, as the CLI plans them.
+fn plan(bench: &Bench) -> Result<Vec<PlannedCase>, String> {
+    let BenchKind::Cuda(cuda) = &bench.kind else { return Ok(Vec::new()) };
+    let mut tune = Params::new();
+    for param in &cuda.tune {
+        tune.insert(param.name.clone(), param.default.clone());
+    }
+    let cases = bench.cases().map_err(|e| e.to_string())?;
+    cases
+        .into_iter()
+        .map(|case| {
+            let mut planned = PlannedCase { case, tune: tune.clone(), flops: None, bytes: None };
+            let vars = planned.vars();
+            planned.flops =
+                bench.flops.as_ref().map(|e| e.eval_f64(&vars)).transpose().map_err(|e| e.to_string())?;
+            planned.bytes =
+                bench.bytes.as_ref().map(|e| e.eval_f64(&vars)).transpose().map_err(|e| e.to_string())?;
+            Ok(planned)
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let suite = Suite::load(&args.suite).map_err(|e| e.to_string())?;
+    let benches: Vec<&Bench> = suite
+        .benches
+        .iter()
+        .filter(|b| matches!(b.kind, BenchKind::Cuda(_)))
+        .filter(|b| args.bench.as_ref().is_none_or(|names| names.split(',').any(|n| n == b.name)))
+        .collect();
+
+    if let Some(launches) = args.launch_only {
+        let mut session = Session::open(Cache::from_env()).map_err(|e| e.to_string())?;
+        for bench in benches {
+            let BenchKind::Cuda(cuda) = &bench.kind else { continue };
+            for case in plan(bench)? {
+                match session.launch_only(cuda, &case, &suite.measure, launches) {
+                    Ok(()) => eprintln!("launched {} × {launches}", case.case.id),
+                    Err(e) => eprintln!("{}: {e}", case.case.id),
+                }
+            }
+        }
+        return Ok(());
+    }
+
+    let worker: OsString = match &args.worker {
+        Some(path) => path.clone().into(),
+        None => std::env::current_exe().map_err(|e| e.to_string())?.with_file_name("pawl-cuda-worker").into(),
+    };
+    let env = pawl_cuda::environment().map_err(|e| e.to_string())?;
+    let timestamp = jiff::Timestamp::now().to_string();
+    let mut run = Run::new(suite.name.clone(), timestamp, env, suite.measure.clone());
+    let mut backend = CudaBackend::new(vec![worker]).with_graph_timing(args.graph);
+    let mut wall = BTreeMap::new();
+    for bench in benches {
+        let cases = plan(bench)?;
+        let mut last = Instant::now();
+        backend
+            .measure(&suite, bench, &cases, &suite.measure, &mut |result| {
+                let seconds = last.elapsed().as_secs_f64();
+                last = Instant::now();
+                let mut samples = result.samples_ns.clone();
+                samples.sort_by(f64::total_cmp);
+                let median = samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN);
+                eprintln!(
+                    "{:<40} {:<7} n={:<5} median {:>12.1} ns  wall {seconds:.2} s  {}",
+                    result.id.to_string(),
+                    result.status.as_str(),
+                    result.samples_ns.len(),
+                    median,
+                    result.error.as_deref().unwrap_or("").lines().next().unwrap_or("")
+                );
+                wall.insert(result.id.to_string(), seconds);
+                run.cases.push(result);
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    if let Ok(state) = pawl_cuda::gpu_state() {
+        run.env.clocks_end = state.environment.clocks_start;
+    }
+    let out = args.out.unwrap_or_default();
+    run.save(&out).map_err(|e| e.to_string())?;
+    let wall_path = out.with_extension("wall.json");
+    std::fs::write(&wall_path, serde_json::to_string_pretty(&wall).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("cannot write {}: {e}", wall_path.display()))?;
+    Ok(())
+}

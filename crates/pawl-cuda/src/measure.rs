@@ -1,0 +1,328 @@
+//! Measuring one case in this process: compile, allocate and initialise, check against the reference,
+//! time. Runs inside the worker process, where a fault can only take the worker down.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cudarc::driver::{CudaFunction, CudaModule};
+use cudarc::nvrtc::Ptx;
+use pawl_core::backend::PlannedCase;
+use pawl_core::run::{CaseResult, CaseStatus};
+use pawl_core::suite::{CudaBench, Launch, MeasureSettings};
+use pawl_core::value::{Params, Value};
+
+use crate::buffers::{ArgPlan, DeviceBuffer, kernel_args, plan_args};
+use crate::builtin::Builtins;
+use crate::cache::Cache;
+use crate::check::Comparison;
+use crate::compile::{self, Options, Source};
+use crate::driver::Gpu;
+use crate::env::Monitor;
+use crate::error::CudaError;
+use crate::launch::{Geometry, Kernel, KernelArg};
+use crate::timing::{Timer, TimingMode};
+
+/// A GPU opened for measuring, with what is shared between cases: built-in kernels, the timer and the
+/// modules compiled so far.
+pub struct Session {
+    gpu: Gpu,
+    cache: Cache,
+    builtins: Builtins,
+    timer: Timer,
+    monitor: Option<Monitor>,
+    modules: HashMap<String, Arc<CudaModule>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("gpu", &self.gpu.name).field("modules", &self.modules.len()).finish()
+    }
+}
+
+/// How one case ended, before it becomes a [`CaseResult`].
+#[derive(Debug)]
+pub enum Failure {
+    /// The output did not match the reference.
+    Wrong { message: String, correctness: pawl_core::run::Correctness },
+    /// Anything else; `error.is_sticky()` says whether the context survived.
+    Error(CudaError),
+}
+
+impl From<CudaError> for Failure {
+    fn from(e: CudaError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl Session {
+    pub fn open(cache: Cache) -> Result<Session, CudaError> {
+        let gpu = Gpu::open()?;
+        let builtins = Builtins::load(&gpu, &cache)?;
+        let timer = Timer::new(&gpu)?;
+        let monitor = Monitor::open(&gpu.uuid).ok();
+        Ok(Session { gpu, cache, builtins, timer, monitor, modules: HashMap::new() })
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// Measures one case. Never panics; every failure is in the result. The second value is true when
+    /// the CUDA context is no longer usable and this process must not measure another case.
+    pub fn measure(
+        &mut self,
+        bench: &CudaBench,
+        case: &PlannedCase,
+        settings: &MeasureSettings,
+        mode: TimingMode,
+        progress: &mut dyn FnMut(&str),
+    ) -> (CaseResult, bool) {
+        let mut result = CaseResult::not_measured(
+            case.case.id.clone(),
+            case.case.bench.clone(),
+            case.case.params.clone(),
+            CaseStatus::Failed,
+            "",
+        );
+        result.tune = case.tune.clone();
+        result.flops = case.flops;
+        result.bytes = case.bytes;
+        match self.run(bench, case, settings, mode, progress, &mut result) {
+            Ok(()) => (result, false),
+            Err(Failure::Wrong { message, correctness }) => {
+                result.status = CaseStatus::Wrong;
+                result.error = Some(message);
+                result.correctness = Some(correctness);
+                (result, false)
+            }
+            Err(Failure::Error(error)) => {
+                let sticky = error.is_sticky();
+                result.status = CaseStatus::Failed;
+                result.error = Some(error.to_string());
+                result.samples_ns.clear();
+                (result, sticky)
+            }
+        }
+    }
+
+    fn run(
+        &mut self,
+        bench: &CudaBench,
+        case: &PlannedCase,
+        settings: &MeasureSettings,
+        mode: TimingMode,
+        progress: &mut dyn FnMut(&str),
+        result: &mut CaseResult,
+    ) -> Result<(), Failure> {
+        let vars = case.vars();
+        progress("compiling");
+        let (kernel, plans, buffers, args) = self.prepare(bench, case, settings)?;
+        result.kernel = Some(kernel.info()?);
+        let stream = self.gpu.stream.clone();
+
+        progress("checking");
+        kernel.launch(&stream, &args)?;
+        stream.synchronize().map_err(CudaError::driver("running the kernel (first launch)"))?;
+        if let Some(reference) = &bench.reference {
+            // The reference reads the same inputs and writes outputs of its own, filled the same way.
+            let mut ref_buffers = Vec::new();
+            for buffer in &buffers {
+                if buffer.plan.output {
+                    let mut copy = DeviceBuffer::alloc(&stream, &buffer.plan)?;
+                    copy.fill(&stream, &self.builtins, self.gpu.sm_count)?;
+                    ref_buffers.push(Some(copy));
+                } else {
+                    ref_buffers.push(None);
+                }
+            }
+            let ref_args = {
+                let mut ptrs =
+                    buffers.iter().zip(&ref_buffers).map(|(b, r)| r.as_ref().unwrap_or(b).ptr(&stream));
+                plans
+                    .iter()
+                    .filter_map(|p| match p {
+                        ArgPlan::Buffer(_) => ptrs.next().map(KernelArg::Pointer),
+                        ArgPlan::Scalar(s) => Some(KernelArg::Scalar(*s)),
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let source =
+                if reference.source.as_os_str().is_empty() { &bench.source } else { &reference.source };
+            let ref_kernel = self.kernel(
+                bench,
+                source,
+                &reference.kernel,
+                &reference.defines,
+                &reference.launch,
+                &case.tune,
+                &vars,
+            )?;
+            ref_kernel.launch(&stream, &ref_args)?;
+            stream.synchronize().map_err(CudaError::driver("running the reference kernel"))?;
+
+            let rtol = reference.rtol.eval_f64(&vars).map_err(|e| CudaError::Setup(format!("rtol: {e}")))?;
+            let atol = reference.atol.eval_f64(&vars).map_err(|e| CudaError::Setup(format!("atol: {e}")))?;
+            let mut comparison = Comparison::new(rtol, atol);
+            for (buffer, reference) in buffers.iter().zip(&ref_buffers) {
+                let Some(reference) = reference else { continue };
+                let out =
+                    stream.clone_dtoh(&buffer.slice).map_err(CudaError::driver("copying an output back"))?;
+                let expected = stream
+                    .clone_dtoh(&reference.slice)
+                    .map_err(CudaError::driver("copying a reference output back"))?;
+                comparison.add(&buffer.plan.name, buffer.plan.dtype, &out, &expected, buffer.plan.poisoned());
+            }
+            result.correctness = Some(comparison.correctness());
+            if !comparison.passed() {
+                return Err(Failure::Wrong {
+                    message: comparison.message().unwrap_or_default(),
+                    correctness: comparison.correctness(),
+                });
+            }
+        }
+
+        progress("timing");
+        let timing =
+            self.timer.measure(&self.builtins, &kernel, &args, settings, mode, self.monitor.as_ref())?;
+        stream.synchronize().map_err(CudaError::driver("finishing the timed launches"))?;
+        let notes = timing.notes(settings);
+        result.status = CaseStatus::Ok;
+        result.error = (!notes.is_empty()).then(|| format!("note: {}", notes.join("; ")));
+        result.samples_ns = timing.samples_ns;
+        result.sm_clock_mhz = timing.sm_clock_mhz;
+        result.throttled_samples = timing.throttled_samples;
+        result.timing = Some(timing.mode.as_str().to_owned());
+        Ok(())
+    }
+
+    /// Compiles the case's kernel and allocates and initialises its buffers.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &mut self,
+        bench: &CudaBench,
+        case: &PlannedCase,
+        settings: &MeasureSettings,
+    ) -> Result<(Kernel, Vec<ArgPlan>, Vec<DeviceBuffer>, Vec<KernelArg>), CudaError> {
+        let vars = case.vars();
+        let kernel = self.kernel(
+            bench,
+            &bench.source,
+            &bench.kernel,
+            &bench.defines,
+            &bench.launch,
+            &case.tune,
+            &vars,
+        )?;
+        let plans = plan_args(&bench.args, &vars, settings.seed)?;
+        let stream = self.gpu.stream.clone();
+        let mut buffers = Vec::new();
+        for plan in plans.iter().filter_map(|p| if let ArgPlan::Buffer(b) = p { Some(b) } else { None }) {
+            let mut buffer = DeviceBuffer::alloc(&stream, plan)?;
+            buffer.fill(&stream, &self.builtins, self.gpu.sm_count)?;
+            buffers.push(buffer);
+        }
+        let args = kernel_args(&plans, &buffers, &stream);
+        Ok((kernel, plans, buffers, args))
+    }
+
+    /// Launches the case's kernel `launches` times, one after another, with nothing timed: for an
+    /// external profiler (Nsight Compute) to time the same kernel pawl times.
+    pub fn launch_only(
+        &mut self,
+        bench: &CudaBench,
+        case: &PlannedCase,
+        settings: &MeasureSettings,
+        launches: usize,
+    ) -> Result<(), CudaError> {
+        let (kernel, _plans, _buffers, args) = self.prepare(bench, case, settings)?;
+        for _ in 0..launches {
+            kernel.launch(&self.gpu.stream, &args)?;
+        }
+        self.gpu.stream.synchronize().map_err(CudaError::driver("running the kernel"))
+    }
+
+    /// Compiles (or finds) `kernel` from `source` with the case's tune values and `defines`, and checks
+    /// its launch geometry.
+    #[allow(clippy::too_many_arguments)]
+    fn kernel(
+        &mut self,
+        bench: &CudaBench,
+        source: &std::path::Path,
+        name: &str,
+        defines: &[(String, pawl_core::expr::Expr)],
+        launch: &Launch,
+        tune: &Params,
+        vars: &Params,
+    ) -> Result<Kernel, CudaError> {
+        let mut all = Vec::new();
+        for (name, value) in tune.iter() {
+            all.push((name.to_owned(), define_value(value)));
+        }
+        for (name, expr) in defines {
+            let value = expr.eval(vars).map_err(|e| CudaError::Setup(format!("define {name}: {e}")))?;
+            all.push((name.clone(), define_value(&value)));
+        }
+        let options = Options {
+            defines: all,
+            include_dirs: bench.include_dirs.clone(),
+            extra_flags: bench.extra_flags.clone(),
+            arch: self.gpu.arch(),
+        };
+        let source = Source::read(source)?;
+        let function = self.function(&source, &options, name)?;
+        let geometry = Geometry::from_launch(launch, vars)?;
+        Kernel::new(function, geometry, self.gpu.max_shared_optin)
+    }
+
+    fn function(
+        &mut self,
+        source: &Source,
+        options: &Options,
+        name: &str,
+    ) -> Result<CudaFunction, CudaError> {
+        let key = compile::cache_key(source, options, compile::nvrtc_version()?);
+        let module = match self.modules.get(&key) {
+            Some(module) => module.clone(),
+            None => {
+                let compiled = compile::compile(source, options, &self.cache)?;
+                let module = self
+                    .gpu
+                    .ctx
+                    .load_module(Ptx::from_binary(compiled.cubin))
+                    .map_err(CudaError::driver(format!("loading the module of {}", source.name)))?;
+                self.modules.insert(key, module.clone());
+                module
+            }
+        };
+        module.load_function(name).map_err(|e| match e.0 {
+            cudarc::driver::sys::CUresult::CUDA_ERROR_NOT_FOUND => CudaError::Setup(format!(
+                "{} has no kernel named `{name}`; declare it `extern \"C\" __global__` so its name is not mangled",
+                source.name
+            )),
+            _ => CudaError::Driver { what: format!("finding kernel `{name}`"), source: e },
+        })
+    }
+}
+
+/// A value as a `-D` define: integers as they are, floats with a decimal point, booleans as 1 or 0.
+pub fn define_value(value: &Value) -> String {
+    match value {
+        Value::Bool(b) => u8::from(*b).to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Str(s) => s.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn define_values_are_valid_c() {
+        assert_eq!(define_value(&Value::Int(128)), "128");
+        assert_eq!(define_value(&Value::Float(2.0)), "2.0");
+        assert_eq!(define_value(&Value::Bool(true)), "1");
+        assert_eq!(define_value(&Value::from("half")), "half");
+    }
+}

@@ -1,0 +1,250 @@
+//! The backend on a real GPU: compile, check and time a copy; planted faults caught (an off-by-one and
+//! a wrong result as `wrong`, an out-of-bounds write as `failed`, a hang as `timeout`), each failing
+//! only its own case. Prints "skipping: no GPU" and passes where there is none.
+
+use std::path::PathBuf;
+
+use pawl_core::backend::{Backend, PlannedCase};
+use pawl_core::case::Case;
+use pawl_core::expr::Expr;
+use pawl_core::run::{CaseResult, CaseStatus};
+use pawl_core::suite::{
+    Arg, Bench, BenchKind, BufferArg, CudaBench, Dtype, DtypeSpec, Init, Launch, MeasureSettings, Reference,
+    ScalarArg, Suite, Thresholds,
+};
+use pawl_core::value::{Params, Value};
+use pawl_cuda::CudaBackend;
+
+fn gpu_present() -> bool {
+    if !pawl_cuda::driver_present() || pawl_cuda::environment().is_err() {
+        eprintln!("skipping: no GPU");
+        return false;
+    }
+    true
+}
+
+/// `kernels/testing`; `PAWL_TEST_KERNELS` overrides it where the test binary runs away from the source
+/// tree (the GPU machine).
+fn kernels() -> PathBuf {
+    match std::env::var_os("PAWL_TEST_KERNELS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../kernels/testing"),
+    }
+}
+
+/// The worker binary; `PAWL_CUDA_WORKER` overrides the path cargo built it at.
+fn worker() -> std::ffi::OsString {
+    std::env::var_os("PAWL_CUDA_WORKER").unwrap_or_else(|| env!("CARGO_BIN_EXE_pawl-cuda-worker").into())
+}
+
+fn e(s: &str) -> Expr {
+    Expr::parse(s).unwrap()
+}
+
+fn buffer(name: &str, count: &str, init: Init, output: bool) -> Arg {
+    Arg::Buffer(BufferArg {
+        name: name.into(),
+        dtype: DtypeSpec::Fixed(Dtype::F32),
+        count: e(count),
+        init,
+        output,
+    })
+}
+
+fn scalar(name: &str, value: &str) -> Arg {
+    Arg::Scalar(ScalarArg { name: name.into(), dtype: DtypeSpec::Fixed(Dtype::I64), value: e(value) })
+}
+
+fn bench(name: &str, cuda: CudaBench, axis: (&str, Vec<Value>)) -> Bench {
+    Bench {
+        name: name.into(),
+        params: vec![(axis.0.into(), axis.1)],
+        filter: None,
+        flops: None,
+        bytes: None,
+        kind: BenchKind::Cuda(cuda),
+    }
+}
+
+fn copy_bench() -> Bench {
+    let cuda = CudaBench {
+        source: kernels().join("copy.cu"),
+        kernel: "copy_vec4".into(),
+        include_dirs: vec![],
+        extra_flags: vec![],
+        defines: vec![],
+        tune: vec![],
+        constraints: vec![],
+        launch: Launch { grid: vec![e("ceil_div(N / 4, 256)")], block: vec![e("256")], shared_mem: None },
+        args: vec![
+            buffer("x", "N", Init::Randn { mean: 0.0, std: 1.0 }, false),
+            buffer("y", "N", Init::Zeros, true),
+            scalar("n4", "N / 4"),
+        ],
+        reference: Some(Reference {
+            source: kernels().join("copy.cu"),
+            kernel: "copy_ref".into(),
+            defines: vec![],
+            launch: Launch { grid: vec![e("1024")], block: vec![e("256")], shared_mem: None },
+            rtol: e("0.0"),
+            atol: e("0.0"),
+        }),
+    };
+    bench("copy", cuda, ("N", vec![Value::Int(1 << 20), Value::Int(1 << 24)]))
+}
+
+fn faults_bench() -> Bench {
+    let fault = |name: &str| (format!("FAULT_{}", name.to_uppercase()), e(&format!("fault == \"{name}\"")));
+    let cuda = CudaBench {
+        source: kernels().join("faults.cu"),
+        kernel: "faulty_copy".into(),
+        include_dirs: vec![],
+        extra_flags: vec![],
+        defines: vec![fault("off_by_one"), fault("wrong"), fault("oob"), fault("hang")],
+        tune: vec![],
+        constraints: vec![],
+        launch: Launch { grid: vec![e("256")], block: vec![e("256")], shared_mem: None },
+        args: vec![
+            buffer("x", "65536", Init::Index, false),
+            buffer("y", "65536", Init::Zeros, true),
+            scalar("n", "65536"),
+        ],
+        reference: Some(Reference {
+            source: kernels().join("faults.cu"),
+            kernel: "copy_ref".into(),
+            defines: vec![],
+            launch: Launch { grid: vec![e("256")], block: vec![e("256")], shared_mem: None },
+            rtol: e("0.0"),
+            atol: e("0.0"),
+        }),
+    };
+    let values = ["none", "off_by_one", "wrong", "oob", "hang", "after"].map(Value::from).to_vec();
+    bench("faults", cuda, ("fault", values))
+}
+
+fn measure(bench: &Bench, settings: &MeasureSettings) -> Vec<CaseResult> {
+    let suite = Suite {
+        path: "pawl.toml".into(),
+        name: "gpu-test".into(),
+        baseline: None,
+        history: None,
+        thresholds: Thresholds::default(),
+        measure: settings.clone(),
+        benches: vec![bench.clone()],
+    };
+    let cases: Vec<PlannedCase> = bench
+        .cases()
+        .unwrap_or_default()
+        .into_iter()
+        .chain(if bench.cases().unwrap_or_default().is_empty() {
+            // Until the suite expander lands: the cartesian product of the single axis.
+            bench.params[0]
+                .1
+                .iter()
+                .map(|v| {
+                    Case::new(
+                        bench.name.clone(),
+                        [(bench.params[0].0.clone(), v.clone())].into_iter().collect(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        })
+        .map(|case| PlannedCase { case, tune: Params::new(), flops: None, bytes: None })
+        .collect();
+    let mut backend = CudaBackend::new(vec![worker()]);
+    let mut results = Vec::new();
+    backend.measure(&suite, bench, &cases, settings, &mut |r| results.push(r)).unwrap();
+    for r in &results {
+        eprintln!("{}: {:?} n={} {:?}", r.id, r.status, r.samples_ns.len(), r.error);
+    }
+    results
+}
+
+fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+#[test]
+fn gpu_copy_compiles_checks_and_times() {
+    if !gpu_present() {
+        return;
+    }
+    let settings = MeasureSettings { max_time_s: 1.0, warmup_ms: 50.0, ..MeasureSettings::default() };
+    let results = measure(&copy_bench(), &settings);
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        assert_eq!(r.status, CaseStatus::Ok, "{}: {:?}", r.id, r.error);
+        assert!(r.samples_ns.len() >= settings.min_samples, "{}", r.samples_ns.len());
+        let c = r.correctness.as_ref().expect("checked against the reference");
+        assert_eq!((c.mismatches, c.unwritten, c.non_finite), (0, 0, 0));
+        assert_eq!(c.elements, r.params.get("N").unwrap().as_i64().unwrap() as u64);
+        assert_eq!(r.timing.as_deref(), Some("cold"));
+        let k = r.kernel.as_ref().unwrap();
+        assert!(k.registers > 0 && k.block == [256, 1, 1]);
+    }
+    // 16× the data takes longer, by well over 4× (64 MiB streams from HBM; 4 MiB is launch-bound).
+    let (small, large) = (median(&results[0].samples_ns), median(&results[1].samples_ns));
+    assert!(small > 1_000.0 && large > 4.0 * small, "medians {small} ns and {large} ns");
+}
+
+#[test]
+fn gpu_graph_timing_reports_per_launch() {
+    if !gpu_present() {
+        return;
+    }
+    let settings = MeasureSettings { max_time_s: 1.0, warmup_ms: 20.0, ..MeasureSettings::default() };
+    let suite_bench = copy_bench();
+    let mut backend = CudaBackend::new(vec![worker()]).with_graph_timing(true);
+    let mut params = Params::new();
+    params.insert("N", Value::Int(1 << 20));
+    let cases =
+        vec![PlannedCase { case: Case::new("copy", params), tune: Params::new(), flops: None, bytes: None }];
+    let suite = Suite {
+        path: "pawl.toml".into(),
+        name: "gpu-test".into(),
+        baseline: None,
+        history: None,
+        thresholds: Thresholds::default(),
+        measure: settings.clone(),
+        benches: vec![suite_bench.clone()],
+    };
+    let mut results = Vec::new();
+    backend.measure(&suite, &suite_bench, &cases, &settings, &mut |r| results.push(r)).unwrap();
+    assert_eq!(results[0].status, CaseStatus::Ok, "{:?}", results[0].error);
+    assert_eq!(results[0].timing.as_deref(), Some("graph"));
+    eprintln!("graph per-launch median {} ns", median(&results[0].samples_ns));
+}
+
+#[test]
+fn gpu_faults_fail_only_their_own_cases() {
+    if !gpu_present() {
+        return;
+    }
+    let settings =
+        MeasureSettings { max_time_s: 0.3, warmup_ms: 10.0, timeout_s: 8.0, ..MeasureSettings::default() };
+    let results = measure(&faults_bench(), &settings);
+    let statuses: Vec<(String, CaseStatus)> = results.iter().map(|r| (r.id.to_string(), r.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("faults/fault=none".into(), CaseStatus::Ok),
+            ("faults/fault=off_by_one".into(), CaseStatus::Wrong),
+            ("faults/fault=wrong".into(), CaseStatus::Wrong),
+            ("faults/fault=oob".into(), CaseStatus::Failed),
+            ("faults/fault=hang".into(), CaseStatus::Timeout),
+            ("faults/fault=after".into(), CaseStatus::Ok),
+        ]
+    );
+    let off_by_one = results[1].error.as_deref().unwrap();
+    assert!(off_by_one.contains("`y`[65535]") && off_by_one.contains("never written"), "{off_by_one}");
+    assert_eq!(results[1].correctness.as_ref().unwrap().unwritten, 1);
+    let wrong = results[2].error.as_deref().unwrap();
+    assert!(wrong.contains("`y`[32768] is 32769"), "{wrong}");
+    let oob = results[3].error.as_deref().unwrap();
+    assert!(oob.contains("CUDA_ERROR_ILLEGAL_ADDRESS"), "{oob}");
+    assert!(results[4].error.as_deref().unwrap().contains("no result after"));
+}

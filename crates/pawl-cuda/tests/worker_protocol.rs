@@ -1,0 +1,229 @@
+//! The parent side of the worker protocol, against fake workers (shell scripts) that misbehave in the
+//! ways a real one can: a fault that ends the process, a hang, a crash, garbage, no GPU. No GPU needed.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use pawl_core::backend::{Backend, PlannedCase};
+use pawl_core::case::Case;
+use pawl_core::expr::Expr;
+use pawl_core::run::{CaseResult, CaseStatus};
+use pawl_core::suite::{Bench, BenchKind, CudaBench, Launch, MeasureSettings, Suite, Thresholds};
+use pawl_core::value::{Params, Value};
+use pawl_cuda::CudaBackend;
+
+fn bench() -> Bench {
+    Bench {
+        name: "copy".into(),
+        params: vec![("N".into(), vec![Value::Int(1), Value::Int(2), Value::Int(3)])],
+        filter: None,
+        flops: None,
+        bytes: None,
+        kind: BenchKind::Cuda(CudaBench {
+            source: "copy.cu".into(),
+            kernel: "copy".into(),
+            include_dirs: vec![],
+            extra_flags: vec![],
+            defines: vec![],
+            tune: vec![],
+            constraints: vec![],
+            launch: Launch {
+                grid: vec![Expr::parse("N").unwrap()],
+                block: vec![Expr::parse("1").unwrap()],
+                shared_mem: None,
+            },
+            args: vec![],
+            reference: None,
+        }),
+    }
+}
+
+fn suite() -> Suite {
+    Suite {
+        path: PathBuf::from("pawl.toml"),
+        name: "t".into(),
+        baseline: None,
+        history: None,
+        thresholds: Thresholds::default(),
+        measure: MeasureSettings::default(),
+        benches: vec![bench()],
+    }
+}
+
+fn cases() -> Vec<PlannedCase> {
+    (1..=3)
+        .map(|n| {
+            let mut params = Params::new();
+            params.insert("N", Value::Int(n));
+            PlannedCase { case: Case::new("copy", params), tune: Params::new(), flops: None, bytes: None }
+        })
+        .collect()
+}
+
+/// A fake worker: a shell script that gets the request on stdin. Helper functions answer cases.
+fn sh(script: &str) -> Vec<OsString> {
+    let prelude = r#"
+read -r request
+ok() { printf '{"kind":"started","case":"copy/N=%s"}\n' "$1"
+       printf '{"kind":"result","result":{"id":"copy/N=%s","bench":"copy","params":{"N":%s},"status":"ok","error":null,"samples_ns":[1000.0],"flops":null,"bytes":null,"correctness":null,"stats":null,"timing":"cold","kernel":null}}\n' "$1" "$1"; }
+started() { printf '{"kind":"started","case":"copy/N=%s"}\n' "$1"; }
+# Cases this worker was asked for, so a restarted worker answers only those.
+asked() { echo "$request" | grep -o '"id":"copy/N=[0-9]*"' | grep -o '[0-9]*' ; }
+"#;
+    vec!["sh".into(), "-c".into(), format!("{prelude}\n{script}").into()]
+}
+
+fn run(argv: Vec<OsString>, timeout_s: f64) -> (Result<(), String>, Vec<CaseResult>) {
+    let mut backend = CudaBackend::new(argv);
+    let settings = MeasureSettings { timeout_s, ..MeasureSettings::default() };
+    let mut results = Vec::new();
+    let outcome = backend
+        .measure(&suite(), &bench(), &cases(), &settings, &mut |r| results.push(r))
+        .map_err(|e| e.to_string());
+    (outcome, results)
+}
+
+fn statuses(results: &[CaseResult]) -> Vec<(String, CaseStatus)> {
+    results.iter().map(|r| (r.id.to_string(), r.status)).collect()
+}
+
+#[test]
+fn a_well_behaved_worker_answers_every_case_in_order() {
+    let (outcome, results) = run(sh(r#"for n in $(asked); do ok $n; done; echo '{"kind":"done"}'"#), 10.0);
+    outcome.unwrap();
+    assert_eq!(
+        statuses(&results),
+        [
+            ("copy/N=1".into(), CaseStatus::Ok),
+            ("copy/N=2".into(), CaseStatus::Ok),
+            ("copy/N=3".into(), CaseStatus::Ok)
+        ]
+    );
+    assert_eq!(results[0].samples_ns, [1000.0]);
+}
+
+#[test]
+fn the_request_carries_the_bench_cases_and_settings() {
+    // The worker fails case 1 with the request echoed as its error, so the test can read it.
+    let script = r#"
+started 1
+esc=$(echo "$request" | sed 's/"/\\"/g')
+printf '{"kind":"result","result":{"id":"copy/N=1","bench":"copy","params":{"N":1},"status":"failed","error":"%s","samples_ns":[],"flops":null,"bytes":null,"correctness":null,"stats":null,"timing":null,"kernel":null}}\n' "$esc"
+ok 2; ok 3; echo '{"kind":"done"}'"#;
+    let (outcome, results) = run(sh(script), 10.0);
+    outcome.unwrap();
+    let request: pawl_cuda::protocol::Request =
+        serde_json::from_str(results[0].error.as_deref().unwrap()).unwrap();
+    assert_eq!(request.bench_name, "copy");
+    assert_eq!(request.bench.kernel, "copy");
+    assert_eq!(request.cases.len(), 3);
+    assert_eq!(request.settings.timeout_s, 10.0);
+    assert_eq!(request.timing, pawl_cuda::TimingMode::Cold);
+}
+
+#[test]
+fn a_fault_that_ends_the_worker_fails_only_that_case_and_the_rest_go_on() {
+    // The first worker answers N=1 and crashes in N=2 (a fault killing the process); the second
+    // worker gets only N=3.
+    let script = r#"
+first=$(asked | head -n1)
+if [ "$first" = 1 ]; then ok 1; started 2; echo "illegal memory access" >&2; kill -SEGV $$; fi
+for n in $(asked); do ok $n; done; echo '{"kind":"done"}'"#;
+    let (outcome, results) = run(sh(script), 10.0);
+    outcome.unwrap();
+    assert_eq!(
+        statuses(&results),
+        [
+            ("copy/N=1".into(), CaseStatus::Ok),
+            ("copy/N=2".into(), CaseStatus::Failed),
+            ("copy/N=3".into(), CaseStatus::Ok)
+        ]
+    );
+    let error = results[1].error.as_deref().unwrap();
+    assert!(error.contains("exited") && error.contains("illegal memory access"), "{error}");
+}
+
+#[test]
+fn a_worker_that_reports_a_lost_context_is_replaced() {
+    // The worker reports N=1 failed with a CUDA error and exits with status 3, as after a fault.
+    let script = r#"
+first=$(asked | head -n1)
+if [ "$first" = 1 ]; then
+  started 1
+  printf '{"kind":"result","result":{"id":"copy/N=1","bench":"copy","params":{"N":1},"status":"failed","error":"CUDA_ERROR_ILLEGAL_ADDRESS","samples_ns":[],"flops":null,"bytes":null,"correctness":null,"stats":null,"timing":null,"kernel":null}}\n'
+  exit 3
+fi
+for n in $(asked); do ok $n; done; echo '{"kind":"done"}'"#;
+    let (outcome, results) = run(sh(script), 10.0);
+    outcome.unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0].status, CaseStatus::Failed);
+    assert_eq!(results[0].error.as_deref(), Some("CUDA_ERROR_ILLEGAL_ADDRESS"));
+    assert!(results[1..].iter().all(|r| r.status == CaseStatus::Ok));
+}
+
+#[test]
+fn the_watchdog_stops_a_hung_case_and_the_run_goes_on() {
+    let script = r#"
+first=$(asked | head -n1)
+if [ "$first" = 1 ]; then ok 1; started 2; exec sleep 30; fi
+for n in $(asked); do ok $n; done; echo '{"kind":"done"}'"#;
+    let start = std::time::Instant::now();
+    let (outcome, results) = run(sh(script), 0.5);
+    outcome.unwrap();
+    assert!(start.elapsed().as_secs_f64() < 10.0, "the hung worker was killed, not waited for");
+    assert_eq!(statuses(&results)[1], ("copy/N=2".into(), CaseStatus::Timeout));
+    assert!(results[1].error.as_deref().unwrap().contains("no result after"));
+    assert_eq!(results[2].status, CaseStatus::Ok);
+}
+
+#[test]
+fn garbage_fails_the_case_in_progress_only() {
+    let script = r#"
+first=$(asked | head -n1)
+if [ "$first" = 1 ]; then started 1; echo 'segfault at 0x0: core dumped'; exit 0; fi
+for n in $(asked); do ok $n; done; echo '{"kind":"done"}'"#;
+    let (outcome, results) = run(sh(script), 10.0);
+    outcome.unwrap();
+    assert_eq!(results[0].status, CaseStatus::Failed);
+    assert!(results[0].error.as_deref().unwrap().contains("not a message"), "{:?}", results[0].error);
+    assert!(results[1..].iter().all(|r| r.status == CaseStatus::Ok));
+}
+
+#[test]
+fn no_gpu_is_an_error_of_the_whole_bench() {
+    let (outcome, results) = run(
+        sh(r#"echo '{"kind":"fatal","message":"no NVIDIA driver/GPU found: libcuda could not be loaded"}'"#),
+        10.0,
+    );
+    assert!(outcome.unwrap_err().contains("no NVIDIA driver/GPU found"));
+    assert!(results.is_empty());
+}
+
+#[test]
+fn a_worker_that_cannot_start_or_says_nothing_is_an_error() {
+    let (outcome, _) = run(vec!["/nonexistent/pawl-worker".into()], 10.0);
+    assert!(outcome.unwrap_err().contains("cannot start the CUDA worker"));
+    // Exiting before starting any case fails the first case it was given (so the run cannot loop).
+    let (outcome, results) = run(sh("echo 'cannot open libfoo' >&2; exit 0"), 10.0);
+    outcome.unwrap();
+    assert_eq!(results.len(), 3);
+    assert!(results.iter().all(|r| r.status == CaseStatus::Failed));
+    assert!(results[0].error.as_deref().unwrap().contains("cannot open libfoo"), "{:?}", results[0].error);
+    // A worker that claims to be done without answering is an error, not an endless restart.
+    let (outcome, _) = run(sh(r#"echo '{"kind":"done"}'"#), 10.0);
+    assert!(outcome.unwrap_err().contains("without answering"));
+}
+
+#[test]
+fn the_real_worker_without_a_gpu_says_so() {
+    if pawl_cuda::driver_present() {
+        eprintln!("skipping: a driver is present; this test checks the no-GPU message");
+        return;
+    }
+    let worker = env!("CARGO_BIN_EXE_pawl-cuda-worker");
+    let (outcome, results) = run(vec![worker.into()], 10.0);
+    let error = outcome.unwrap_err();
+    assert!(error.contains("no NVIDIA driver/GPU found"), "{error}");
+    assert!(results.is_empty());
+}
