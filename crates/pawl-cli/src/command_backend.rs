@@ -15,7 +15,6 @@ use pawl_core::case::CaseId;
 use pawl_core::harness::{self, HarnessAnswer, HarnessRequest};
 use pawl_core::run::{CaseResult, CaseStatus};
 use pawl_core::suite::{Bench, BenchKind, CommandBench, MeasureSettings, Suite};
-use pawl_core::value::Params;
 
 #[derive(Debug)]
 pub struct CommandBackend;
@@ -32,7 +31,7 @@ impl Backend for CommandBackend {
         let BenchKind::Command(command) = &bench.kind else {
             return Err(BackendError::new(format!("bench `{}` is not a command bench", bench.name)));
         };
-        for (argv, group) in group_by_argv(command, cases)? {
+        for (argv, group) in group_by_argv(command, cases) {
             let timeout = command
                 .timeout_s
                 .map(Duration::from_secs_f64)
@@ -43,41 +42,17 @@ impl Backend for CommandBackend {
     }
 }
 
-/// Renders `{NAME}` placeholders of the argv template with a case's params.
-pub fn render_argv(template: &[String], params: &Params) -> Result<Vec<String>, String> {
-    template
-        .iter()
-        .map(|part| {
-            let mut out = String::new();
-            let mut rest = part.as_str();
-            while let Some(open) = rest.find('{') {
-                let Some(close) = rest[open..].find('}') else { break };
-                let name = &rest[open + 1..open + close];
-                let value = params.get(name).ok_or_else(|| format!("`{{{name}}}` in `run` names no param"))?;
-                out.push_str(&rest[..open]);
-                out.push_str(&value.to_string());
-                rest = &rest[open + close + 1..];
-            }
-            out.push_str(rest);
-            Ok(out)
-        })
-        .collect()
-}
-
 /// Cases grouped by their rendered argv, in first-seen order.
-fn group_by_argv<'c>(
-    command: &CommandBench,
-    cases: &'c [PlannedCase],
-) -> Result<Vec<(Vec<String>, Vec<&'c PlannedCase>)>, BackendError> {
+fn group_by_argv<'c>(command: &CommandBench, cases: &'c [PlannedCase]) -> Vec<(Vec<String>, Vec<&'c PlannedCase>)> {
     let mut groups: Vec<(Vec<String>, Vec<&PlannedCase>)> = Vec::new();
     for case in cases {
-        let argv = render_argv(&command.run, &case.case.params).map_err(BackendError::new)?;
+        let argv = command.argv(&case.case.params);
         match groups.iter_mut().find(|(a, _)| *a == argv) {
             Some((_, group)) => group.push(case),
             None => groups.push((argv, vec![case])),
         }
     }
-    Ok(groups)
+    groups
 }
 
 /// What the reader thread sees on the harness's standard output.
@@ -244,21 +219,4 @@ fn from_answer(case: &PlannedCase, answer: HarnessAnswer) -> CaseResult {
     result.correctness = answer.correctness;
     result.timing = Some("harness".to_owned());
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pawl_core::value::Value;
-
-    #[test]
-    fn renders_placeholders_and_rejects_unknown_names() {
-        let mut params = Params::new();
-        params.insert("S", Value::Int(512));
-        params.insert("backend", Value::from("flash"));
-        let template = vec!["run.py".to_owned(), "--seq={S}".to_owned(), "{backend}".to_owned(), "x".to_owned()];
-        assert_eq!(render_argv(&template, &params).unwrap(), vec!["run.py", "--seq=512", "flash", "x"]);
-        let err = render_argv(&["{N}".to_owned()], &params).unwrap_err();
-        assert!(err.contains("{N}"), "{err}");
-    }
 }

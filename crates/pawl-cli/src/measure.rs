@@ -24,14 +24,19 @@ const SUMMARY_CONFIDENCE: f64 = 0.99;
 /// How often the run file is rewritten while measuring, so a crash loses little.
 const SAVE_EVERY: Duration = Duration::from_secs(2);
 
+/// The GPU and its state, or an error saying a GPU is needed.
+pub fn gpu_state() -> Result<pawl_cuda::GpuState> {
+    pawl_cuda::gpu_state().map_err(|err| {
+        anyhow::anyhow!("{err}\nThis needs an NVIDIA GPU with its driver; `kind = \"command\"` benches do not.")
+    })
+}
+
 /// The environment of this machine: GPU facts from the driver and NVML when a GPU is visible.
 /// With `require_gpu`, no GPU is an error.
 pub fn environment(require_gpu: bool) -> Result<Environment> {
-    let mut env = match pawl_cuda::env::environment() {
-        Ok(env) => env,
-        Err(err) if require_gpu => {
-            bail!("{err}\nThis needs an NVIDIA GPU with its driver; `kind = \"command\"` benches do not.")
-        }
+    let mut env = match gpu_state() {
+        Ok(state) => state.environment,
+        Err(err) if require_gpu => return Err(err),
         Err(_) => Environment::default(),
     };
     env.pawl_version = env!("CARGO_PKG_VERSION").to_owned();
@@ -146,7 +151,7 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
     }
     progress.finish_and_clear();
     if run.env.gpu.is_some() {
-        run.env.clocks_end = pawl_cuda::env::clocks().ok();
+        run.env.clocks_end = pawl_cuda::gpu_state().ok().and_then(|state| state.environment.clocks_start);
     }
     run.save(output).with_context(|| "cannot save the run file".to_owned())?;
     Ok(run)

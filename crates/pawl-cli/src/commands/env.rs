@@ -8,10 +8,11 @@ use super::Outcome;
 use crate::cli::EnvArgs;
 
 pub fn run(args: &EnvArgs) -> Result<Outcome> {
-    let env = crate::measure::environment(true)?;
+    let state = crate::measure::gpu_state()?;
+    let env = &state.environment;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &env).context("cannot write the environment")?;
+        serde_json::to_writer_pretty(&mut out, env).context("cannot write the environment")?;
         writeln!(out)?;
         return Ok(Outcome::Pass);
     }
@@ -41,7 +42,7 @@ pub fn run(args: &EnvArgs) -> Result<Outcome> {
             writeln!(out, "throttle     {}", clocks.throttle_reasons.join(", "))?;
         }
     }
-    let warnings = pawl_cuda::env::measurement_warnings(&env);
+    let warnings = pawl_cuda::measurement_warnings(&state);
     for warning in &warnings {
         writeln!(out, "warning: {warning}")?;
     }

@@ -45,7 +45,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Ratchet(args) => ratchet::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Env(args) => env::run(&args),
-        Command::Worker => match pawl_cuda::worker::serve_stdio() {
+        Command::Worker => match pawl_cuda::serve_stdio() {
             code if code == ExitCode::SUCCESS => Ok(Outcome::Pass),
             _ => bail!("the CUDA worker stopped with an error"),
         },

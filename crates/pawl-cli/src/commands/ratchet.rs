@@ -12,7 +12,7 @@ use pawl_core::{files, verdict::Comparison};
 
 use super::{Outcome, load_suite, thresholds};
 use crate::cli::RatchetArgs;
-use crate::commands::run::format_ns;
+use pawl_core::report::text::duration as format_ns;
 use crate::{measure, output};
 
 const DEFAULT_SUITE: &str = "pawl.toml";

@@ -1,9 +1,10 @@
 //! `pawl run`: measure a suite and write a run file.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use anyhow::Result;
-use comfy_table::{Table, presets};
+use comfy_table::{LineStyle, Table, TableStyle};
+use pawl_core::report::text::duration;
 use pawl_core::run::{CaseStatus, Run};
 
 use super::{Outcome, load_suite};
@@ -14,16 +15,18 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
     let suite = load_suite(&args.suite)?;
     let run = measure::measure(&suite, &args.measure, &args.output)?;
     let mut out = std::io::stdout().lock();
-    write!(out, "{}", summary_table(&run, std::io::stdout().is_terminal()))?;
+    for line in summary_table(&run).lines() {
+        writeln!(out, "{}", line.trim_end())?;
+    }
     writeln!(out, "run file: {}", args.output.display())?;
     let failed = run.cases.iter().any(|c| matches!(c.status, CaseStatus::Failed | CaseStatus::Wrong | CaseStatus::Timeout));
     Ok(Outcome::from_failed(failed))
 }
 
 /// One line per case: status, median with its interval, samples, throughput.
-pub fn summary_table(run: &Run, terminal: bool) -> String {
+pub fn summary_table(run: &Run) -> String {
     let mut table = Table::new();
-    table.load_preset(if terminal { presets::UTF8_FULL_CONDENSED } else { presets::ASCII_MARKDOWN });
+    table.force_no_tty().load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')));
     table.set_header(["case", "status", "median", "99% CI", "n", "TFLOP/s", "GB/s", "note"]);
     for case in &run.cases {
         let (median, ci, tflops, gbps) = match &case.stats {
@@ -31,7 +34,7 @@ pub fn summary_table(run: &Run, terminal: bool) -> String {
                 let half = (s.ci_high_ns - s.ci_low_ns) / 2.0 / s.median_ns * 100.0;
                 let per_s = 1e9 / s.median_ns;
                 (
-                    format_ns(s.median_ns),
+                    duration(s.median_ns),
                     format!("±{half:.2}%"),
                     case.flops.map(|f| format!("{:.1}", f * per_s / 1e12)).unwrap_or_default(),
                     case.bytes.map(|b| format!("{:.0}", b * per_s / 1e9)).unwrap_or_default(),
@@ -55,23 +58,10 @@ pub fn summary_table(run: &Run, terminal: bool) -> String {
             note,
         ]);
     }
-    format!("{table}\n")
+    table.to_string()
 }
 
 fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
     if line.chars().count() > 80 { format!("{}…", line.chars().take(79).collect::<String>()) } else { line.to_owned() }
-}
-
-/// A duration in nanoseconds with a readable unit.
-pub fn format_ns(ns: f64) -> String {
-    if ns < 1e3 {
-        format!("{ns:.1} ns")
-    } else if ns < 1e6 {
-        format!("{:.2} µs", ns / 1e3)
-    } else if ns < 1e9 {
-        format!("{:.3} ms", ns / 1e6)
-    } else {
-        format!("{:.3} s", ns / 1e9)
-    }
 }

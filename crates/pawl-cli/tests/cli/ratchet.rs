@@ -21,12 +21,12 @@ fn missing_baseline_is_an_error_unless_new_cases_are_accepted() {
 #[test]
 fn the_ratchet_moves_up_on_improvement_and_never_down() {
     let ws = Workspace::new();
-    ws.run("run.json", &[]);
+    ws.run("run.json", &[("REPLAY_HALF", "a")]);
     ws.pawl().args(["ratchet", "--accept-new", "run.json"]).assert().success();
     let first = ws.read("pawl-baseline.json");
 
     // Same code again: nothing moves, the file is byte-identical.
-    ws.run("again.json", &[("REPLAY_HALF", "odd")]);
+    ws.run("again.json", &[("REPLAY_HALF", "b")]);
     ws.pawl().args(["ratchet", "again.json"]).assert().success();
     assert_eq!(ws.read("pawl-baseline.json"), first);
 
@@ -68,7 +68,7 @@ fn check_writes_every_report_and_fails_on_regression() {
     let ws = Workspace::new();
     ws.run("run.json", &[]);
     ws.pawl().args(["ratchet", "--accept-new", "run.json"]).assert().success();
-    ws.run("slow.json", &[("REPLAY_SCALE", "1.05")]);
+    ws.run("slow.json", &[("REPLAY_SCALE", "1.1")]);
     let summary = ws.write("summary.md", "");
     ws.pawl()
         .args(["check", "--run", "slow.json", "--markdown", "c.md", "--junit", "j.xml", "--json", "r.json"])
@@ -88,9 +88,9 @@ fn check_writes_every_report_and_fails_on_regression() {
 #[test]
 fn check_passes_when_nothing_changed() {
     let ws = Workspace::new();
-    ws.run("run.json", &[("REPLAY_HALF", "even")]);
+    ws.run("run.json", &[("REPLAY_HALF", "a")]);
     ws.pawl().args(["ratchet", "--accept-new", "run.json"]).assert().success();
-    ws.run("again.json", &[("REPLAY_HALF", "odd")]);
+    ws.run("again.json", &[("REPLAY_HALF", "b")]);
     ws.pawl().args(["check", "--run", "again.json"]).assert().success();
     assert_eq!(ws.read("profile_targets.txt"), "");
 }

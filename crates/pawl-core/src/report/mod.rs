@@ -38,7 +38,7 @@ pub mod human;
 pub mod json;
 pub mod junit;
 pub mod markdown;
-mod text;
+pub mod text;
 
 use std::fmt;
 use std::io::{self, Write};
