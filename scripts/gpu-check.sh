@@ -24,6 +24,7 @@ if [ "${1:-}" = "--pack" ]; then
             pawl_cuda-*) cp "$t" "$root/.carry/bin/unit_tests" ;;
         esac
     done
+    strip "$root"/.carry/bin/*  # debug line tables would not fit the 64 MiB the device call carries
     cp -r "$root/kernels/testing" "$root/.carry/kernels/"
     cp -r "$root/examples/kernels" "$root/.carry/examples/"
     cp "$root/scripts/gpu-check.sh" "$root/.carry/"
@@ -41,7 +42,7 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
     if ls "$d"/libnvrtc.so.13* >/dev/null 2>&1; then export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"; break; fi
 done
 echo "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv | tee "$OUT/gpu.txt"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv | tee "$OUT/measure.log"
 
 start=$(date +%s)
 echo "== 1. GPU tests"
@@ -54,7 +55,7 @@ grep -E "^test |test result" "$OUT/gpu_tests.log"
 
 suite=$C/examples/kernels/pawl.toml
 echo "== 2. the suite, twice (run A with faults, run B without)"
-timeout 240 "$C/bin/measure" "$suite" --out "$OUT/run_a.json" --worker "$C/bin/pawl-cuda-worker" > "$OUT/measure.log" 2>&1
+timeout 240 "$C/bin/measure" "$suite" --out "$OUT/run_a.json" --worker "$C/bin/pawl-cuda-worker" >> "$OUT/measure.log" 2>&1
 echo "run A exit $?" | tee -a "$OUT/measure.log"
 timeout 150 "$C/bin/measure" "$suite" --bench copy,fma --out "$OUT/run_b.json" --worker "$C/bin/pawl-cuda-worker" >> "$OUT/measure.log" 2>&1
 echo "run B exit $?" | tee -a "$OUT/measure.log"
@@ -66,6 +67,7 @@ timeout 200 ncu --clock-control none --cache-control all --metrics gpu__time_dur
 echo "ncu exit $?" | tee -a "$OUT/measure.log"
 echo "device wall time of steps 1-3: $(( $(date +%s) - start )) s" | tee -a "$OUT/measure.log"
 
+rm -f "$OUT/run_b.wall.json"  # the device returns at most 8 files
 echo "== 4. summary"
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"
 import csv, json, statistics, sys, os
@@ -82,7 +84,7 @@ try:
     rows = [r for r in csv.reader(open(os.path.join(out, "ncu.csv"))) if len(r) > 10]
     header, rows = rows[0], rows[1:]
     col = {n: i for i, n in enumerate(header)}
-    scale = {"nsecond": 1, "usecond": 1e3, "msecond": 1e6, "second": 1e9}
+    scale = {"ns": 1, "nsecond": 1, "us": 1e3, "usecond": 1e3, "ms": 1e6, "msecond": 1e6, "s": 1e9, "second": 1e9}
     times = [(r[col["Kernel Name"]], float(r[col["Metric Value"]].replace(",", "")) * scale[r[col["Metric Unit"]]]) for r in rows]
     # Launch order is plan order: 5 launches per case, copy cases then fma cases.
     ids = [c["id"] for c in (a or {"cases": []})["cases"] if c["bench"] in ("copy", "fma")]
