@@ -68,6 +68,10 @@ pub struct MeasureArgs {
     /// Seed of the random inputs.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Time CUDA kernels as back-to-back launches in a captured CUDA graph: warm-cache throughput per
+    /// launch, for kernels of a few microseconds (a different quantity from a cold single launch).
+    #[arg(long)]
+    pub graph: bool,
 }
 
 #[derive(Debug, Args)]

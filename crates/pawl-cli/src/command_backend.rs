@@ -43,7 +43,10 @@ impl Backend for CommandBackend {
 }
 
 /// Cases grouped by their rendered argv, in first-seen order.
-fn group_by_argv<'c>(command: &CommandBench, cases: &'c [PlannedCase]) -> Vec<(Vec<String>, Vec<&'c PlannedCase>)> {
+fn group_by_argv<'c>(
+    command: &CommandBench,
+    cases: &'c [PlannedCase],
+) -> Vec<(Vec<String>, Vec<&'c PlannedCase>)> {
     let mut groups: Vec<(Vec<String>, Vec<&PlannedCase>)> = Vec::new();
     for case in cases {
         let argv = command.argv(&case.case.params);
@@ -72,14 +75,15 @@ fn run_process(
 ) {
     let shown = argv.join(" ");
     let mut pending: HashMap<CaseId, &PlannedCase> = cases.iter().map(|c| (c.case.id.clone(), *c)).collect();
-    let fail_rest = |pending: &mut HashMap<CaseId, &PlannedCase>, status, why: &str, sink: &mut dyn FnMut(CaseResult)| {
-        // Report in plan order so the run file reads like the suite.
-        for case in cases {
-            if pending.remove(&case.case.id).is_some() {
-                sink(not_measured(case, status, why.to_owned()));
+    let fail_rest =
+        |pending: &mut HashMap<CaseId, &PlannedCase>, status, why: &str, sink: &mut dyn FnMut(CaseResult)| {
+            // Report in plan order so the run file reads like the suite.
+            for case in cases {
+                if pending.remove(&case.case.id).is_some() {
+                    sink(not_measured(case, status, why.to_owned()));
+                }
             }
-        }
-    };
+        };
 
     let mut child = match Command::new(&argv[0])
         .args(&argv[1..])
@@ -151,7 +155,10 @@ fn run_process(
             Ok(Line::Answer(answer)) => match pending.remove(&answer.case) {
                 Some(case) => sink(from_answer(case, answer)),
                 None => {
-                    let why = format!("answered for `{}`, a case it was not asked or already answered", answer.case);
+                    let why = format!(
+                        "answered for `{}`, a case it was not asked or already answered",
+                        answer.case
+                    );
                     protocol_error.get_or_insert(why);
                 }
             },
@@ -162,14 +169,17 @@ fn run_process(
                 let status = wait_briefly(&mut child);
                 let mut why = format!("`{shown}` exited ({status}) without answering this case");
                 if let Some(protocol) = &protocol_error {
-                    why.push_str(&format!("; it also printed something that is not a harness answer: {protocol}"));
+                    why.push_str(&format!(
+                        "; it also printed something that is not a harness answer: {protocol}"
+                    ));
                 }
                 fail_rest(&mut pending, CaseStatus::Failed, &why, sink);
                 break;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
-                let why = format!("`{shown}` did not answer within {:.0} s and was stopped", timeout.as_secs_f64());
+                let why =
+                    format!("`{shown}` did not answer within {:.0} s and was stopped", timeout.as_secs_f64());
                 fail_rest(&mut pending, CaseStatus::Timeout, &why, sink);
                 break;
             }
@@ -194,8 +204,13 @@ fn wait_briefly(child: &mut Child) -> String {
 }
 
 fn not_measured(case: &PlannedCase, status: CaseStatus, why: String) -> CaseResult {
-    let mut result =
-        CaseResult::not_measured(case.case.id.clone(), &case.case.bench, case.case.params.clone(), status, why);
+    let mut result = CaseResult::not_measured(
+        case.case.id.clone(),
+        &case.case.bench,
+        case.case.params.clone(),
+        status,
+        why,
+    );
     result.tune = case.tune.clone();
     result.flops = case.flops;
     result.bytes = case.bytes;

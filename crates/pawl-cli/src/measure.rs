@@ -27,7 +27,9 @@ const SAVE_EVERY: Duration = Duration::from_secs(2);
 /// The GPU and its state, or an error saying a GPU is needed.
 pub fn gpu_state() -> Result<pawl_cuda::GpuState> {
     pawl_cuda::gpu_state().map_err(|err| {
-        anyhow::anyhow!("{err}\nThis needs an NVIDIA GPU with its driver; `kind = \"command\"` benches do not.")
+        anyhow::anyhow!(
+            "{err}\nThis needs an NVIDIA GPU with its driver; `kind = \"command\"` benches do not."
+        )
     })
 }
 
@@ -84,12 +86,8 @@ pub fn settings(suite: &Suite, args: &MeasureArgs) -> Result<MeasureSettings> {
 /// Measures the selected cases of `suite`, writing the run file to `output` as results arrive.
 pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> {
     let settings = settings(suite, args)?;
-    let filter = args
-        .filter
-        .as_deref()
-        .map(Expr::parse)
-        .transpose()
-        .context("--where is not a valid expression")?;
+    let filter =
+        args.filter.as_deref().map(Expr::parse).transpose().context("--where is not a valid expression")?;
     let plans = plan::plan(suite, &Selection { bench: args.bench.as_deref(), filter: filter.as_ref() })?;
     let total: usize = plans.iter().map(|p| p.cases.len()).sum();
     if total == 0 {
@@ -98,7 +96,8 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
     let needs_gpu = plans.iter().any(|p| matches!(p.bench.kind, BenchKind::Cuda(_)));
     let env = environment(needs_gpu)?;
 
-    let timestamp = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
+    let timestamp =
+        jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
     let mut run = Run::new(&suite.name, timestamp.to_string(), env, settings.clone());
     run.git = git::info(suite.dir());
 
@@ -108,7 +107,9 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
         let bench = bench_plan.bench;
         progress.set_message(bench.name.clone());
         let mut backend: Box<dyn Backend> = match &bench.kind {
-            BenchKind::Cuda(_) => Box::new(pawl_cuda::CudaBackend::new(worker_argv()?)),
+            BenchKind::Cuda(_) => {
+                Box::new(pawl_cuda::CudaBackend::new(worker_argv()?).with_graph_timing(args.graph))
+            }
             BenchKind::Command(_) => Box::new(CommandBackend),
         };
         let first_of_bench = run.cases.len();
@@ -118,7 +119,12 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
             }
             if result.status != CaseStatus::Ok {
                 progress.suspend(|| {
-                    eprintln!("{} {}: {}", result.status.as_str(), result.id, result.error.as_deref().unwrap_or(""))
+                    eprintln!(
+                        "{} {}: {}",
+                        result.status.as_str(),
+                        result.id,
+                        result.error.as_deref().unwrap_or("")
+                    )
                 });
             }
             run.cases.push(result);

@@ -12,7 +12,10 @@ use crate::cli::ReportArgs;
 
 /// Report options for writing to standard output or a file.
 pub fn report_options(to_terminal: bool) -> ReportOptions {
-    ReportOptions { color: to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()), ..ReportOptions::default() }
+    ReportOptions {
+        color: to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        ..ReportOptions::default()
+    }
 }
 
 /// Renders `comparison` as asked: to `-o FILE` atomically, or to standard output.

@@ -18,7 +18,6 @@ mod env;
 mod error;
 mod launch;
 mod measure;
-mod median_ci;
 pub mod protocol;
 mod timing;
 mod worker;

@@ -28,7 +28,7 @@ use crate::driver::Gpu;
 use crate::env::{Monitor, is_throttling};
 use crate::error::CudaError;
 use crate::launch::{Kernel, KernelArg};
-use crate::median_ci::median_ci;
+use pawl_core::stats::{Sample, median_ci};
 
 /// How samples are taken.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -361,8 +361,12 @@ impl Timer {
                 }
             }
             let n = timing.samples_ns.len();
-            timing.rel_ci = median_ci(&timing.samples_ns, STOP_CONFIDENCE)
-                .map(|(median, low, high)| (median - low).max(high - median) / median);
+            // Too few samples for an interval at the stopping confidence count as not converged.
+            timing.rel_ci = Sample::new(&timing.samples_ns)
+                .ok()
+                .and_then(|sample| median_ci(&sample, STOP_CONFIDENCE).ok())
+                .filter(|ci| ci.coverage >= STOP_CONFIDENCE)
+                .map(|ci| (ci.median - ci.low).max(ci.high - ci.median) / ci.median);
             if n >= settings.min_samples && timing.rel_ci.is_some_and(|r| r <= settings.target_rel_ci) {
                 timing.converged = true;
                 break;

@@ -30,13 +30,17 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     };
     let (run, run_label) = match &args.run {
         Some(path) => (Run::load(path)?, path.display().to_string()),
-        None => (measure::measure(&suite, &args.measure, &args.save_run)?, args.save_run.display().to_string()),
+        None => {
+            (measure::measure(&suite, &args.measure, &args.save_run)?, args.save_run.display().to_string())
+        }
     };
     let comparison =
         compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
 
     output::write_format(&comparison, Format::Human, None)?;
-    for (path, format) in [(&args.markdown, Format::Markdown), (&args.junit, Format::Junit), (&args.json, Format::Json)] {
+    for (path, format) in
+        [(&args.markdown, Format::Markdown), (&args.junit, Format::Junit), (&args.json, Format::Json)]
+    {
         if let Some(path) = path {
             output::write_format(&comparison, format, Some(path))
                 .with_context(|| format!("cannot write the {format} report"))?;

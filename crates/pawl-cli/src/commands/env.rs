@@ -19,8 +19,14 @@ pub fn run(args: &EnvArgs) -> Result<Outcome> {
     writeln!(out, "pawl {} on {}", env.pawl_version, env.hostname)?;
     if let Some(gpu) = &env.gpu {
         writeln!(out, "GPU          {} ({})", gpu.name, gpu.uuid)?;
-        writeln!(out, "compute      {} with {} SMs, L2 {} MiB, memory {} GiB", gpu.compute_capability, gpu.sm_count,
-            gpu.l2_bytes >> 20, gpu.memory_bytes >> 30)?;
+        writeln!(
+            out,
+            "compute      {} with {} SMs, L2 {} MiB, memory {} GiB",
+            gpu.compute_capability,
+            gpu.sm_count,
+            gpu.l2_bytes >> 20,
+            gpu.memory_bytes >> 30
+        )?;
         writeln!(out, "driver       {} (CUDA {})", gpu.driver_version, gpu.cuda_version)?;
         if let Some(nvrtc) = &gpu.nvrtc_version {
             writeln!(out, "NVRTC        {nvrtc}")?;

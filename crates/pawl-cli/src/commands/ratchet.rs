@@ -12,8 +12,8 @@ use pawl_core::{files, verdict::Comparison};
 
 use super::{Outcome, load_suite, thresholds};
 use crate::cli::RatchetArgs;
-use pawl_core::report::text::duration as format_ns;
 use crate::{measure, output};
+use pawl_core::report::text::duration as format_ns;
 
 const DEFAULT_SUITE: &str = "pawl.toml";
 const DEFAULT_RUN_FILE: &str = "pawl-run.json";
@@ -33,9 +33,10 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
     };
     let (run, run_label) = match (&args.run, &suite) {
         (Some(path), _) => (Run::load(path)?, path.display().to_string()),
-        (None, Some(suite)) => {
-            (measure::measure(suite, &args.measure, Path::new(DEFAULT_RUN_FILE))?, DEFAULT_RUN_FILE.to_owned())
-        }
+        (None, Some(suite)) => (
+            measure::measure(suite, &args.measure, Path::new(DEFAULT_RUN_FILE))?,
+            DEFAULT_RUN_FILE.to_owned(),
+        ),
         (None, None) => unreachable!("a suite is loaded whenever no run file is given"),
     };
     let baseline = load_or_create(&baseline_path, &run, args.accept_new)?;
@@ -43,7 +44,8 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
         compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
     output::write_report(&comparison, &args.report)?;
 
-    let outcome = ratchet::ratchet(baseline, &run, &comparison, &RatchetOptions { accept_new: args.accept_new });
+    let outcome =
+        ratchet::ratchet(baseline, &run, &comparison, &RatchetOptions { accept_new: args.accept_new });
     for m in &outcome.moves {
         let from = m.old_median_ns.map(format_ns).unwrap_or_else(|| "new".to_owned());
         let how = match m.kind {
@@ -72,7 +74,9 @@ pub fn baseline_path(flag: Option<&Path>, suite: Option<&Suite>) -> Result<PathB
     match (flag, suite.and_then(|s| s.baseline.clone())) {
         (Some(path), _) => Ok(path.to_owned()),
         (None, Some(path)) => Ok(path),
-        (None, None) => bail!("no baseline file: pass --baseline FILE, or set `baseline` in the suite's [suite] table"),
+        (None, None) => {
+            bail!("no baseline file: pass --baseline FILE, or set `baseline` in the suite's [suite] table")
+        }
     }
 }
 

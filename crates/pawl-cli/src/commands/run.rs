@@ -19,14 +19,19 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         writeln!(out, "{}", line.trim_end())?;
     }
     writeln!(out, "run file: {}", args.output.display())?;
-    let failed = run.cases.iter().any(|c| matches!(c.status, CaseStatus::Failed | CaseStatus::Wrong | CaseStatus::Timeout));
+    let failed = run
+        .cases
+        .iter()
+        .any(|c| matches!(c.status, CaseStatus::Failed | CaseStatus::Wrong | CaseStatus::Timeout));
     Ok(Outcome::from_failed(failed))
 }
 
 /// One line per case: status, median with its interval, samples, throughput.
 pub fn summary_table(run: &Run) -> String {
     let mut table = Table::new();
-    table.force_no_tty().load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')));
+    table
+        .force_no_tty()
+        .load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')));
     table.set_header(["case", "status", "median", "99% CI", "n", "TFLOP/s", "GB/s", "note"]);
     for case in &run.cases {
         let (median, ci, tflops, gbps) = match &case.stats {
@@ -63,5 +68,9 @@ pub fn summary_table(run: &Run) -> String {
 
 fn first_line(text: &str) -> String {
     let line = text.lines().next().unwrap_or_default();
-    if line.chars().count() > 80 { format!("{}…", line.chars().take(79).collect::<String>()) } else { line.to_owned() }
+    if line.chars().count() > 80 {
+        format!("{}…", line.chars().take(79).collect::<String>())
+    } else {
+        line.to_owned()
+    }
 }

@@ -15,7 +15,14 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
     let plans = plan::plan(&suite, &Selection { bench: None, filter: None })?;
     let total: usize = plans.iter().map(|p| p.cases.len()).sum();
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}: suite `{}` is valid: {} benches, {} cases", args.suite.display(), suite.name, plans.len(), total)?;
+    writeln!(
+        out,
+        "{}: suite `{}` is valid: {} benches, {} cases",
+        args.suite.display(),
+        suite.name,
+        plans.len(),
+        total
+    )?;
     for plan in &plans {
         let kind = match plan.bench.kind {
             BenchKind::Cuda(_) => "cuda",

@@ -3,8 +3,6 @@
 //! The harness replays real H100 samples from shared/data/h100_samples.json (beside the repository):
 //! a recording, not a fake GPU.
 
-
-
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

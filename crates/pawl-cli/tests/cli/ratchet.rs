@@ -32,20 +32,13 @@ fn the_ratchet_moves_up_on_improvement_and_never_down() {
 
     // Faster: the baseline moves up.
     ws.run("fast.json", &[("REPLAY_SCALE", "0.9")]);
-    ws.pawl()
-        .args(["ratchet", "fast.json"])
-        .assert()
-        .success()
-        .stderr(predicate::str::contains("moved up"));
+    ws.pawl().args(["ratchet", "fast.json"]).assert().success().stderr(predicate::str::contains("moved up"));
     let moved = ws.read("pawl-baseline.json");
     assert_ne!(moved, first);
 
     // Slower than the new baseline: exit 1, the baseline stays where it is, targets are written.
     ws.run("slow.json", &[]);
-    ws.pawl()
-        .args(["ratchet", "slow.json", "--profile-targets", "targets.txt"])
-        .assert()
-        .code(1);
+    ws.pawl().args(["ratchet", "slow.json", "--profile-targets", "targets.txt"]).assert().code(1);
     assert_eq!(ws.read("pawl-baseline.json"), moved);
     let targets = ws.read("targets.txt");
     assert_eq!(targets.lines().count(), 5, "{targets}");

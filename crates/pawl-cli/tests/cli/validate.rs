@@ -16,7 +16,10 @@ fn validate_counts_and_lists_cases() {
 #[test]
 fn validate_reports_the_line_of_a_toml_error() {
     let ws = Workspace::new();
-    ws.write("bad.toml", "[suite]\nname = \"x\"\n\n[[bench]]\nname = \"b\"\nkind = \"command\"\nrun = [\"true\"\n");
+    ws.write(
+        "bad.toml",
+        "[suite]\nname = \"x\"\n\n[[bench]]\nname = \"b\"\nkind = \"command\"\nrun = [\"true\"\n",
+    );
     ws.pawl()
         .args(["validate", "bad.toml"])
         .assert()
@@ -28,11 +31,7 @@ fn validate_reports_the_line_of_a_toml_error() {
 #[test]
 fn validate_missing_file_is_a_clear_error() {
     let ws = Workspace::new();
-    ws.pawl()
-        .args(["validate", "nope.toml"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("nope.toml"));
+    ws.pawl().args(["validate", "nope.toml"]).assert().code(2).stderr(predicate::str::contains("nope.toml"));
 }
 
 #[test]
