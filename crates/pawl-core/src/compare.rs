@@ -77,7 +77,12 @@ fn list_testbeds(testbeds: &[Testbed]) -> String {
     testbeds.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
 }
 
-fn mismatch_message(baseline: &Testbed, run: &Testbed, differences: &[String], available: &[Testbed]) -> String {
+fn mismatch_message(
+    baseline: &Testbed,
+    run: &Testbed,
+    differences: &[String],
+    available: &[Testbed],
+) -> String {
     let how = differences.join(", ");
     if available.is_empty() {
         format!(
@@ -325,7 +330,8 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
     let old_summary = |ctx: &Context| old.and_then(|o| old_side_summary(o, new, ctx.confidence));
 
     let Some(new_case) = new else {
-        let mut v = shell(VerdictKind::Missing, old_case, format!("not in the new run; it is in {}", ctx.old_name));
+        let mut v =
+            shell(VerdictKind::Missing, old_case, format!("not in the new run; it is in {}", ctx.old_name));
         v.old = old_summary(ctx);
         return Outcome::Decided(v);
     };
@@ -345,7 +351,8 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
     let new_sample = match Sample::new(&new_case.samples_ns) {
         Ok(sample) => sample,
         Err(e) => {
-            let mut v = shell(VerdictKind::Failed, Some(new_case), format!("the new samples are unusable: {e}"));
+            let mut v =
+                shell(VerdictKind::Failed, Some(new_case), format!("the new samples are unusable: {e}"));
             v.old = old_summary(ctx);
             return Outcome::Decided(v);
         }
@@ -486,13 +493,14 @@ fn baseline_interval(
     seed: u64,
     notes: &mut Vec<String>,
 ) -> Result<(RatioInterval, Method), StatsError> {
-    let old_se = log_se_from_interval(entry.ci_low_ns, entry.ci_high_ns, entry.confidence).unwrap_or_else(|_| {
-        notes.push(format!(
-            "the baseline entry's confidence {} is not a level between 0 and 1; its interval was ignored",
-            entry.confidence
-        ));
-        0.0
-    });
+    let old_se =
+        log_se_from_interval(entry.ci_low_ns, entry.ci_high_ns, entry.confidence).unwrap_or_else(|_| {
+            notes.push(format!(
+                "the baseline entry's confidence {} is not a level between 0 and 1; its interval was ignored",
+                entry.confidence
+            ));
+            0.0
+        });
     let why = if new.n() < SMALL_SAMPLE {
         "the new side has fewer than 30 samples"
     } else if heavy_ties(new) {
@@ -554,9 +562,15 @@ fn decide(mut v: Verdict, interval: &RatioInterval, q: f64, measured: usize, ctx
     };
     let conf = percent(ctx.confidence);
     let (kind, reason) = if significant && r > upper {
-        (VerdictKind::Regressed, format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)))
+        (
+            VerdictKind::Regressed,
+            format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)),
+        )
     } else if significant && r < lower {
-        (VerdictKind::Improved, format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)))
+        (
+            VerdictKind::Improved,
+            format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)),
+        )
     } else if (lower..=upper).contains(&r) {
         let reason = if significant {
             format!(
@@ -705,7 +719,8 @@ fn probability(p: f64) -> String {
 /// FNV-1a of a case id: a stable per-case stream for the seed (std's hasher may change between
 /// releases, which would change intervals).
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
+    text.bytes()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]

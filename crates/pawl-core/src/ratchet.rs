@@ -45,7 +45,12 @@ pub struct RatchetOutcome {
 
 /// Moves `baseline` up with `run`, as `comparison` (of `run` against that baseline) decided. Entries go
 /// under the run's testbed; each carries the run's commit and timestamp.
-pub fn ratchet(mut baseline: Baseline, run: &Run, comparison: &Comparison, opts: &RatchetOptions) -> RatchetOutcome {
+pub fn ratchet(
+    mut baseline: Baseline,
+    run: &Run,
+    comparison: &Comparison,
+    opts: &RatchetOptions,
+) -> RatchetOutcome {
     let testbed = Testbed::from_env(&run.env);
     let commit = run.git.as_ref().map(|g| g.commit.as_str());
     let mut moves = Vec::new();

@@ -44,7 +44,11 @@ fn load() -> Data {
     });
     let json: serde_json::Value = serde_json::from_str(&text).expect("h100_samples.json is valid JSON");
     let to_ns = |v: &serde_json::Value| -> Vec<f64> {
-        v.as_array().expect("a list of times").iter().map(|x| x.as_f64().expect("a time in ms") * 1e6).collect()
+        v.as_array()
+            .expect("a list of times")
+            .iter()
+            .map(|x| x.as_f64().expect("a time in ms") * 1e6)
+            .collect()
     };
     let mut series = BTreeMap::new();
     for (name, modes) in json["series"].as_object().expect("`series` is an object") {
@@ -52,7 +56,8 @@ fn load() -> Data {
             series.insert(format!("{name}/{mode}"), to_ns(samples));
         }
     }
-    let aa_processes = json["aa_processes"].as_array().expect("`aa_processes` is a list").iter().map(to_ns).collect();
+    let aa_processes =
+        json["aa_processes"].as_array().expect("`aa_processes` is a list").iter().map(to_ns).collect();
     Data { series, aa_processes }
 }
 
@@ -92,7 +97,9 @@ fn run<'a>(cases: impl IntoIterator<Item = (&'a String, Vec<f64>)>) -> Run {
 /// Period-4 halves: samples 0,1 | 2,3 | 4,5 ... alternate between the halves. (Even/odd would not do:
 /// the flushed series alternate between two levels launch by launch; see the test below.)
 fn halves(samples: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let pick = |side: usize| samples.iter().enumerate().filter(|(i, _)| (i / 2) % 2 == side).map(|(_, &x)| x).collect();
+    let pick = |side: usize| {
+        samples.iter().enumerate().filter(|(i, _)| (i / 2) % 2 == side).map(|(_, &x)| x).collect()
+    };
     (pick(0), pick(1))
 }
 
@@ -140,7 +147,11 @@ fn disjoint_halves_compare_unchanged() {
         for (id, (kind, reason)) in kinds(&comparison) {
             assert_eq!(kind, VerdictKind::Unchanged, "{mode} {id}: {reason}");
         }
-        assert!(comparison.multiple_comparisons.contains("over 15 cases"), "{}", comparison.multiple_comparisons);
+        assert!(
+            comparison.multiple_comparisons.contains("over 15 cases"),
+            "{}",
+            comparison.multiple_comparisons
+        );
     }
 }
 
@@ -201,7 +212,8 @@ fn even_odd_halves_of_flushed_vecadd_really_differ() {
     let even: Vec<f64> = samples.iter().step_by(2).copied().collect();
     let odd: Vec<f64> = samples.iter().skip(1).step_by(2).copied().collect();
     let id = BIMODAL.to_owned();
-    let comparison = compare_runs(&run([(&id, even)]), &run([(&id, odd)]), "even", "odd", &options()).unwrap();
+    let comparison =
+        compare_runs(&run([(&id, even)]), &run([(&id, odd)]), "even", "odd", &options()).unwrap();
     let verdict = &comparison.verdicts[0];
     assert_eq!(verdict.kind, VerdictKind::Improved, "{}", verdict.reason);
     assert!(verdict.ratio.unwrap().high < 0.95, "{:?}", verdict.ratio);
@@ -227,10 +239,12 @@ fn analytic_and_bootstrap_intervals_agree_where_the_analytic_one_is_used() {
         let settings = BootstrapSettings { resamples: 20_000, seed: 11 };
         let boot = bootstrap::ratio_of_medians(&old, &new, 0.99, settings).unwrap();
         let half = (analytic.high.ln() - analytic.low.ln()) / 2.0;
-        let gap = (boot.low.ln() - analytic.low.ln()).abs().max((boot.high.ln() - analytic.high.ln()).abs()) / half;
+        let gap =
+            (boot.low.ln() - analytic.low.ln()).abs().max((boot.high.ln() - analytic.high.ln()).abs()) / half;
 
         // The comparison's own choice, read back from its notes.
-        let comparison = compare_runs(&run([(id, a.clone())]), &run([(id, b.clone())]), "a", "b", &options()).unwrap();
+        let comparison =
+            compare_runs(&run([(id, a.clone())]), &run([(id, b.clone())]), "a", "b", &options()).unwrap();
         let method = comparison.verdicts[0].notes.iter().find(|n| n.contains("bootstrap")).cloned();
         if method.is_none() {
             analytic_used += 1;
@@ -248,7 +262,11 @@ fn analytic_and_bootstrap_intervals_agree_where_the_analytic_one_is_used() {
         ));
     }
     println!("{}", report.join("\n"));
-    assert!(failures.is_empty(), "analytic interval used but disagreeing: {failures:?}\n{}", report.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "analytic interval used but disagreeing: {failures:?}\n{}",
+        report.join("\n")
+    );
     assert!(analytic_used >= 8, "the analytic interval should serve most series:\n{}", report.join("\n"));
 }
 
@@ -261,7 +279,8 @@ fn five_processes_are_within_the_drift_allowance() {
     let id = "flash/B=32,H=16,S=2048,D=128".to_owned();
     for (i, reference) in data.aa_processes.iter().enumerate() {
         let mut baseline = Baseline::new("h100");
-        let entry = baseline_entry(&case(&id, reference.clone()), None, "2025-01-01T00:00:00Z", 0.99).unwrap();
+        let entry =
+            baseline_entry(&case(&id, reference.clone()), None, "2025-01-01T00:00:00Z", 0.99).unwrap();
         let testbed = pawl_core::baseline::Testbed::from_env(&h100());
         baseline.testbed_mut(&testbed).cases.insert(CaseId::from_raw(&id), entry);
         for (j, samples) in data.aa_processes.iter().enumerate().filter(|(j, _)| *j != i) {

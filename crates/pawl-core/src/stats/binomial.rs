@@ -73,9 +73,8 @@ fn beta_tails(a: u64, b: u64, x: f64) -> (f64, f64) {
     }
     let (af, bf) = (a as f64, b as f64);
     // x^a (1-x)^b / B(a, b), with B(a, b) = (a-1)! (b-1)! / (a+b-1)!.
-    let ln_front = ln_factorial(a + b - 1) - ln_factorial(a - 1) - ln_factorial(b - 1)
-        + af * x.ln()
-        + bf * (-x).ln_1p();
+    let ln_front =
+        ln_factorial(a + b - 1) - ln_factorial(a - 1) - ln_factorial(b - 1) + af * x.ln() + bf * (-x).ln_1p();
     let front = ln_front.exp();
     // The continued fraction converges fast for x below the mean (a+1)/(a+b+2); use the symmetry
     // I_x(a, b) = 1 − I_{1−x}(b, a) above it.

@@ -45,7 +45,8 @@ pub fn mann_whitney(x: &Sample, y: &Sample) -> MannWhitney {
     let (nxf, nyf, nf) = (nx as f64, ny as f64, total as f64);
     let u = rank_sum_x - nxf * (nxf + 1.0) / 2.0;
     let mean = nxf * nyf / 2.0;
-    let variance = if total > 1 { nxf * nyf / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0))) } else { 0.0 };
+    let variance =
+        if total > 1 { nxf * nyf / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0))) } else { 0.0 };
     if variance <= 0.0 {
         return MannWhitney { u, z: 0.0, p_value: 1.0 };
     }

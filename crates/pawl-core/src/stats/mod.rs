@@ -43,13 +43,17 @@ pub enum StatsError {
     Empty,
     #[error("{got} sample(s) is too few for this statistic: it needs at least {needed}")]
     TooFew { needed: usize, got: usize },
-    #[error("sample #{index} is {value}, which is not a finite number: samples must be finite positive times")]
+    #[error(
+        "sample #{index} is {value}, which is not a finite number: samples must be finite positive times"
+    )]
     NotFinite { index: usize, value: f64 },
     #[error("sample #{index} is {value}: samples must be positive times")]
     NotPositive { index: usize, value: f64 },
     #[error("confidence {0} is not strictly between 0 and 1: use a level such as 0.99")]
     BadConfidence(f64),
-    #[error("paired samples differ in length ({old} old, {new} new): pair every old sample with one new sample")]
+    #[error(
+        "paired samples differ in length ({old} old, {new} new): pair every old sample with one new sample"
+    )]
     UnpairedLengths { old: usize, new: usize },
 }
 
