@@ -327,23 +327,23 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
         Some(OldSide::Run(case)) => Some(case),
         _ => None,
     };
-    let old_summary = |ctx: &Context| old.and_then(|o| old_side_summary(o, new, ctx.confidence));
+    let old_summary = || old.and_then(|o| old_side_summary(o, new, ctx.confidence));
 
     let Some(new_case) = new else {
         let mut v =
             shell(VerdictKind::Missing, old_case, format!("not in the new run; it is in {}", ctx.old_name));
-        v.old = old_summary(ctx);
+        v.old = old_summary();
         return Outcome::Decided(v);
     };
     match new_case.status {
         CaseStatus::Failed | CaseStatus::Wrong | CaseStatus::Timeout => {
             let mut v = shell(VerdictKind::Failed, Some(new_case), status_words(new_case));
-            v.old = old_summary(ctx);
+            v.old = old_summary();
             return Outcome::Decided(v);
         }
         CaseStatus::Skipped => {
             let mut v = shell(VerdictKind::Missing, Some(new_case), status_words(new_case));
-            v.old = old_summary(ctx);
+            v.old = old_summary();
             return Outcome::Decided(v);
         }
         CaseStatus::Ok => {}
@@ -353,7 +353,7 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
         Err(e) => {
             let mut v =
                 shell(VerdictKind::Failed, Some(new_case), format!("the new samples are unusable: {e}"));
-            v.old = old_summary(ctx);
+            v.old = old_summary();
             return Outcome::Decided(v);
         }
     };

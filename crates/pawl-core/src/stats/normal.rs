@@ -1,5 +1,9 @@
 //! The standard normal distribution: CDF, upper tail and quantile, to full double precision.
 
+// Coefficients are written as their authors published them, digits beyond f64 included, so that they can
+// be checked against the papers.
+#![allow(clippy::excessive_precision)]
+
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_677_939_946_059_934;
 const SQRT_32: f64 = 5.656_854_249_492_380_195_206_754_896_84;
 

@@ -1,0 +1,303 @@
+//! The verdict rules of `compare`, case by case, on synthetic samples.
+
+use pawl_core::baseline::{Baseline, Testbed};
+use pawl_core::case::CaseId;
+use pawl_core::compare::{CompareError, CompareOptions, compare_baseline, compare_runs};
+use pawl_core::ratchet::baseline_entry;
+use pawl_core::run::{CaseResult, CaseStatus, Environment, GpuInfo, Run};
+use pawl_core::stats::normal;
+use pawl_core::suite::{MeasureSettings, Thresholds};
+use pawl_core::value::Params;
+use pawl_core::verdict::{CompareMode, VerdictKind};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn env(gpu: &str, driver: &str) -> Environment {
+    Environment {
+        gpu: Some(GpuInfo {
+            name: gpu.into(),
+            uuid: "GPU-0".into(),
+            compute_capability: "9.0".into(),
+            sm_count: 132,
+            l2_bytes: 50 << 20,
+            memory_bytes: 80 << 30,
+            driver_version: driver.into(),
+            cuda_version: "13.0".into(),
+            nvrtc_version: None,
+            max_sm_clock_mhz: None,
+        }),
+        ..Environment::default()
+    }
+}
+
+const H100: &str = "NVIDIA H100 80GB HBM3";
+
+/// `n` samples around `median` with relative noise `noise`, from `seed`.
+fn samples(n: usize, median: f64, noise: f64, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let u: f64 = rng.random();
+            median * (noise * normal::quantile(u.clamp(1e-12, 1.0 - 1e-12))).exp()
+        })
+        .collect()
+}
+
+fn ok(id: &str, samples_ns: Vec<f64>) -> CaseResult {
+    let mut case = CaseResult::not_measured(CaseId::from_raw(id), "k", Params::new(), CaseStatus::Ok, "");
+    case.error = None;
+    case.samples_ns = samples_ns;
+    case
+}
+
+fn run_on(env: Environment, cases: Vec<CaseResult>) -> Run {
+    let mut run = Run::new("suite", "2025-01-01T00:00:00Z", env, MeasureSettings::default());
+    run.cases = cases;
+    run
+}
+
+fn run(cases: Vec<CaseResult>) -> Run {
+    run_on(env(H100, "580.159.04"), cases)
+}
+
+fn opts() -> CompareOptions {
+    CompareOptions { thresholds: Thresholds::default(), force: false, seed: 1 }
+}
+
+#[test]
+fn every_kind_in_order_with_reasons() {
+    let old = run(vec![
+        ok("k/a_slow", samples(200, 1000.0, 0.005, 1)),
+        ok("k/b_fast", samples(200, 1000.0, 0.005, 2)),
+        ok("k/c_same", samples(200, 1000.0, 0.005, 3)),
+        ok("k/d_noisy", samples(200, 1000.0, 0.3, 4)),
+        ok("k/e_fails", samples(200, 1000.0, 0.005, 5)),
+        ok("k/f_gone", samples(200, 1000.0, 0.005, 6)),
+        ok("k/g_skipped", samples(200, 1000.0, 0.005, 7)),
+        CaseResult::not_measured(
+            CaseId::from_raw("k/h_was_broken"),
+            "k",
+            Params::new(),
+            CaseStatus::Failed,
+            "fault",
+        ),
+    ]);
+    let mut throttled = ok("k/c_same", samples(200, 1000.0, 0.005, 13));
+    throttled.throttled_samples = 12;
+    let new = run(vec![
+        ok("k/a_slow", samples(200, 1050.0, 0.005, 11)),
+        ok("k/b_fast", samples(200, 950.0, 0.005, 12)),
+        throttled,
+        ok("k/d_noisy", samples(200, 1070.0, 0.3, 14)),
+        CaseResult::not_measured(
+            CaseId::from_raw("k/e_fails"),
+            "k",
+            Params::new(),
+            CaseStatus::Wrong,
+            "12 mismatches",
+        ),
+        CaseResult::not_measured(
+            CaseId::from_raw("k/g_skipped"),
+            "k",
+            Params::new(),
+            CaseStatus::Skipped,
+            "filtered",
+        ),
+        ok("k/h_was_broken", samples(200, 1000.0, 0.005, 18)),
+        ok("k/i_added", samples(200, 1000.0, 0.005, 19)),
+    ]);
+    let c = compare_runs(&old, &new, "old.json", "new.json", &opts()).unwrap();
+    let got: Vec<(&str, VerdictKind)> = c.verdicts.iter().map(|v| (v.id.as_str(), v.kind)).collect();
+    assert_eq!(
+        got,
+        [
+            ("k/a_slow", VerdictKind::Regressed),
+            ("k/e_fails", VerdictKind::Failed),
+            ("k/d_noisy", VerdictKind::Inconclusive),
+            ("k/b_fast", VerdictKind::Improved),
+            ("k/c_same", VerdictKind::Unchanged),
+            ("k/h_was_broken", VerdictKind::New),
+            ("k/i_added", VerdictKind::New),
+            ("k/f_gone", VerdictKind::Missing),
+            ("k/g_skipped", VerdictKind::Missing),
+        ]
+    );
+    let v = |id: &str| c.verdicts.iter().find(|v| v.id.as_str() == id).unwrap();
+    assert!(v("k/a_slow").reason.contains("slower (99% CI +"), "{}", v("k/a_slow").reason);
+    assert!(v("k/a_slow").reason.ends_with("beyond the 2% tolerance"), "{}", v("k/a_slow").reason);
+    assert!(v("k/b_fast").reason.contains("faster"), "{}", v("k/b_fast").reason);
+    assert!(
+        v("k/d_noisy").reason.contains("but not significant at 99%: interval −"),
+        "{}",
+        v("k/d_noisy").reason
+    );
+    assert_eq!(v("k/e_fails").reason, "wrong: 12 mismatches");
+    assert_eq!(v("k/g_skipped").reason, "skipped: filtered");
+    assert!(v("k/h_was_broken").notes.iter().any(|n| n.contains("failed: fault")));
+    assert!(
+        v("k/c_same").notes.iter().any(|n| n.contains("12 of 200 new samples") && n.contains("throttling"))
+    );
+    for id in ["k/a_slow", "k/b_fast", "k/c_same", "k/d_noisy"] {
+        let verdict = v(id);
+        let ratio = verdict.ratio.unwrap();
+        assert!(ratio.low <= ratio.point && ratio.point <= ratio.high);
+        assert!(verdict.q_value.unwrap() >= verdict.p_value.unwrap());
+        assert_eq!(verdict.new.as_ref().unwrap().samples, 200);
+    }
+    assert_eq!(c.multiple_comparisons, "Benjamini–Hochberg, false discovery rate 1% over 4 cases");
+    assert_eq!(c.mode, CompareMode::Runs);
+    assert!(c.fails_check());
+}
+
+#[test]
+fn significant_but_within_tolerance_is_unchanged_and_says_so() {
+    let old = run(vec![ok("k/x", samples(2000, 1000.0, 0.002, 1))]);
+    let new = run(vec![ok("k/x", samples(2000, 1010.0, 0.002, 2))]);
+    let c = compare_runs(&old, &new, "a", "b", &opts()).unwrap();
+    let v = &c.verdicts[0];
+    assert_eq!(v.kind, VerdictKind::Unchanged);
+    assert!(v.reason.contains("significant at 99% but within the 2% tolerance"), "{}", v.reason);
+}
+
+#[test]
+fn few_samples_are_inconclusive_and_small_ones_use_the_bootstrap() {
+    let old =
+        run(vec![ok("k/tiny", samples(5, 1000.0, 0.01, 1)), ok("k/small", samples(20, 1000.0, 0.003, 2))]);
+    let new =
+        run(vec![ok("k/tiny", samples(5, 1100.0, 0.01, 3)), ok("k/small", samples(20, 1100.0, 0.003, 4))]);
+    let c = compare_runs(&old, &new, "a", "b", &opts()).unwrap();
+    let tiny = c.verdicts.iter().find(|v| v.id.as_str() == "k/tiny").unwrap();
+    assert_eq!(tiny.kind, VerdictKind::Inconclusive);
+    assert!(tiny.reason.contains("too few samples to judge at 99%") && tiny.reason.contains("at least 8"));
+    let small = c.verdicts.iter().find(|v| v.id.as_str() == "k/small").unwrap();
+    assert_eq!(small.kind, VerdictKind::Regressed, "{}", small.reason);
+    assert!(small.notes.iter().any(|n| n.contains("bootstrap") && n.contains("fewer than 30")));
+    assert!(small.notes.iter().any(|n| n == "only 20 new samples"));
+}
+
+#[test]
+fn outliers_and_throughput_are_reported() {
+    let mut noisy = samples(400, 1000.0, 0.003, 1);
+    for x in noisy.iter_mut().step_by(10) {
+        *x *= 3.0;
+    }
+    let mut old_case = ok("k/x", samples(400, 1000.0, 0.003, 2));
+    old_case.flops = Some(2e9);
+    old_case.bytes = Some(4e6);
+    let mut new_case = ok("k/x", noisy);
+    new_case.flops = Some(2e9);
+    let c = compare_runs(&run(vec![old_case]), &run(vec![new_case]), "a", "b", &opts()).unwrap();
+    let v = &c.verdicts[0];
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.contains("new samples are outliers by Tukey's fences") && n.contains("40 high"))
+    );
+    let old = v.old.as_ref().unwrap();
+    // 2e9 FLOPs in ~1000 ns is ~2 PFLOP/s = ~2000 TFLOP/s; 4 MB in 1 µs is 4000 GB/s.
+    assert!((old.tflops.unwrap() / (2e9 / (old.median_ns.point * 1e3)) - 1.0).abs() < 1e-12);
+    assert!((old.gbps.unwrap() - 4e6 / old.median_ns.point).abs() < 1e-9);
+    assert_eq!(v.new.as_ref().unwrap().gbps, None);
+}
+
+#[test]
+fn testbeds_must_match_unless_forced() {
+    let a = run(vec![ok("k/x", samples(100, 1000.0, 0.01, 1))]);
+    let b = run_on(env("NVIDIA A100-SXM4-80GB", "580.1"), vec![ok("k/x", samples(100, 1000.0, 0.01, 2))]);
+    let err = compare_runs(&a, &b, "a", "b", &opts()).unwrap_err();
+    match &err {
+        CompareError::TestbedMismatch { differences, available, .. } => {
+            assert_eq!(differences.len(), 1);
+            assert!(available.is_empty());
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.to_string().contains("--force"), "{err}");
+    let forced = compare_runs(&a, &b, "a", "b", &CompareOptions { force: true, ..opts() }).unwrap();
+    assert!(forced.testbed.contains("forced"), "{}", forced.testbed);
+}
+
+#[test]
+fn baseline_testbeds_closest_first_and_forcing() {
+    let old_case = ok("k/x", samples(200, 1000.0, 0.005, 1));
+    let entry = baseline_entry(&old_case, Some("abc123"), "2025-01-01T00:00:00Z", 0.99).unwrap();
+    let mut baseline = Baseline::new("suite");
+    let other_driver = Testbed::from_env(&env(H100, "570.1"));
+    let other_gpu = Testbed::from_env(&env("NVIDIA L4", "580.1"));
+    baseline.testbed_mut(&other_gpu).cases.insert(CaseId::from_raw("k/x"), entry.clone());
+    baseline.testbed_mut(&other_driver).cases.insert(CaseId::from_raw("k/x"), entry.clone());
+    let new = run(vec![ok("k/x", samples(200, 1000.0, 0.005, 2))]);
+
+    match compare_baseline(&baseline, &new, "base", "new", &opts()).unwrap_err() {
+        CompareError::TestbedMismatch { baseline: closest, available, differences, .. } => {
+            assert_eq!(closest, other_driver);
+            assert_eq!(available, vec![other_driver.clone(), other_gpu.clone()]);
+            assert_eq!(differences, vec!["driver major 570 vs 580".to_owned()]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let forced = CompareOptions { force: true, ..opts() };
+    assert!(matches!(
+        compare_baseline(&baseline, &new, "base", "new", &forced),
+        Err(CompareError::AmbiguousTestbed { .. })
+    ));
+    let mut single = Baseline::new("suite");
+    single.testbed_mut(&other_driver).cases.insert(CaseId::from_raw("k/x"), entry);
+    let c = compare_baseline(&single, &new, "base", "new", &forced).unwrap();
+    assert_eq!(c.verdicts[0].kind, VerdictKind::Unchanged, "{}", c.verdicts[0].reason);
+
+    // An empty baseline: every case is new.
+    let c = compare_baseline(&Baseline::new("suite"), &new, "base", "new", &opts()).unwrap();
+    assert_eq!(c.verdicts[0].kind, VerdictKind::New);
+    assert_eq!(c.multiple_comparisons, "none: no case was measured on both sides");
+}
+
+#[test]
+fn baseline_mode_applies_the_drift_allowance() {
+    let old_case = ok("k/x", samples(1000, 1000.0, 0.02, 1));
+    let entry = baseline_entry(&old_case, None, "t", 0.99).unwrap();
+    let mut baseline = Baseline::new("suite");
+    baseline
+        .testbed_mut(&Testbed::from_env(&env(H100, "580.159.04")))
+        .cases
+        .insert(CaseId::from_raw("k/x"), entry);
+    // 1.2% slower: clearly significant between runs, but hardly beyond the 1% allowance.
+    let new = run(vec![ok("k/x", samples(1000, 1012.0, 0.02, 2))]);
+    let runs = compare_runs(&run(vec![old_case]), &new, "a", "b", &opts()).unwrap();
+    let base = compare_baseline(&baseline, &new, "base", "b", &opts()).unwrap();
+    assert_eq!(base.mode, CompareMode::Baseline { drift: 0.01 });
+    let (r, b) = (runs.verdicts[0].ratio.unwrap(), base.verdicts[0].ratio.unwrap());
+    assert!(b.low < r.low && b.high > r.high);
+    let (p_runs, p_base) = (runs.verdicts[0].p_value.unwrap(), base.verdicts[0].p_value.unwrap());
+    assert!(p_runs < 1e-6 && p_base > 0.01, "p {p_runs} between runs, {p_base} against the baseline");
+    assert_eq!(runs.verdicts[0].kind, VerdictKind::Unchanged);
+    assert!(runs.verdicts[0].reason.contains("significant at 99% but within"), "{}", runs.verdicts[0].reason);
+    assert!(!base.verdicts[0].reason.contains("significant at 99%"), "{}", base.verdicts[0].reason);
+    assert!(base.verdicts[0].reason.contains("1% drift allowance"), "{}", base.verdicts[0].reason);
+}
+
+#[test]
+fn invalid_thresholds_are_refused() {
+    let r = run(vec![]);
+    let bad =
+        CompareOptions { thresholds: Thresholds { confidence: 1.5, ..Thresholds::default() }, ..opts() };
+    let err = compare_runs(&r, &r, "a", "b", &bad).unwrap_err();
+    assert!(err.to_string().contains("confidence 1.5"), "{err}");
+}
+
+#[test]
+fn same_inputs_same_comparison_other_seed_close() {
+    let old = run((0..50).map(|i| ok(&format!("k/{i}"), samples(25, 1000.0, 0.01, i))).collect());
+    let new =
+        run((0..50).map(|i| ok(&format!("k/{i}"), samples(25, 1000.0 + i as f64, 0.01, 100 + i))).collect());
+    let a = compare_runs(&old, &new, "a", "b", &opts()).unwrap();
+    let b = compare_runs(&old, &new, "a", "b", &opts()).unwrap();
+    assert_eq!(a, b);
+    let c = compare_runs(&old, &new, "a", "b", &CompareOptions { seed: 2, ..opts() }).unwrap();
+    for (x, y) in a.verdicts.iter().zip(&c.verdicts) {
+        assert_eq!(x.id, y.id);
+        let (rx, ry) = (x.ratio.unwrap(), y.ratio.unwrap());
+        assert_eq!(rx.point, ry.point);
+        assert!((rx.low / ry.low - 1.0).abs() < 0.01 && (rx.high / ry.high - 1.0).abs() < 0.01);
+    }
+}
