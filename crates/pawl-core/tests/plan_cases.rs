@@ -1,7 +1,6 @@
 //! Planning: selection, tune defaults, work per case, and every launch expression checked per case.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use pawl_core::expr::Expr;
 use pawl_core::plan::{Selection, plan};
@@ -269,11 +268,7 @@ rtol = 'if dtype == "bf16" { 2e-2 } else { 5e-3 }'
                   constraints = [\"BLOCK_M * D * 2 <= 49152\"]\n\
                   [bench.tune]\nBLOCK_M = { default = 128, candidates = [64, 128] }\nNUM_WARPS = 4";
     let suite = cuda_suite(&params, launch, args).unwrap();
-    let start = Instant::now();
+    // Its speed is measured by `cargo bench -p pawl-core --bench plan`, not asserted here.
     let plans = plan(&suite, &Selection::default()).unwrap();
-    let elapsed = start.elapsed();
     assert_eq!(plans[0].cases.len(), 10_000);
-    let bound = if cfg!(debug_assertions) { 20.0 } else { 1.0 };
-    assert!(elapsed.as_secs_f64() < bound, "planning 10,000 cases took {elapsed:?}");
-    eprintln!("planned 10,000 cases in {elapsed:?}");
 }
