@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The figures of docs/measurement.md and docs/attention.md, measured by the `pawl` binary itself on a GPU
+# machine (CUDA driver, NVRTC, ncu and python3 with torch; no Rust needed there).
+#
+#   scripts/device-run.sh --pack          # on the build machine: release binaries into .carry/main/
+#   scripts/device-run.sh kernels         # on the GPU machine: GPU tests, the kernels suite twice, ncu
+#   scripts/device-run.sh attention       # on the GPU machine: the attention suite, pawl vs PyTorch
+#
+# Results go under $OUT (default /tmp/pawl-device); a short table is printed last.
+set -u -o pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+carry=$root/.carry/main
+
+if [ "${1:-}" = "--pack" ]; then
+    set -e
+    target=${CARGO_TARGET_DIR:-$root/target}
+    (cd "$root" && cargo build --release -p pawl-cli -p pawl-cuda --bins --examples)
+    tests=$(cd "$root" && cargo test --release -p pawl-cuda --no-run 2>&1 | grep -o "$target/release/deps/[a-z_]*-[0-9a-f]*")
+    rm -rf "$carry" && mkdir -p "$carry/bin"
+    cp "$target/release/pawl" "$target/release/pawl-cuda-worker" "$target/release/examples/measure" "$carry/bin/"
+    for t in $tests; do
+        case $(basename "$t") in
+            gpu_backend-*) cp "$t" "$carry/bin/gpu_backend" ;;
+            pawl_cuda-*) cp "$t" "$carry/bin/unit_tests" ;;
+        esac
+    done
+    strip "$carry"/bin/*
+    du -sh "$carry"
+    exit 0
+fi
+
+OUT=${OUT:-/tmp/pawl-device}
+mkdir -p "$OUT"
+B=$carry/bin
+export PAWL_CACHE=/tmp/pawl-nvrtc-cache NO_COLOR=1
+# NVRTC 13: the toolkit's, else the pip wheel's inside the Python environment.
+for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
+         $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cu13", "lib") for p in nvidia.__path__))' 2>/dev/null); do
+    if ls "$d"/libnvrtc.so.13* >/dev/null 2>&1; then export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"; break; fi
+done
+cd "$root"
+log=$OUT/log.txt
+
+kernels() {
+    echo "== GPU tests" | tee -a "$log"
+    PAWL_CUDA_WORKER=$B/pawl-cuda-worker PAWL_TEST_KERNELS=$root/kernels/testing \
+        timeout 150 "$B/gpu_backend" --test-threads=1 --nocapture >> "$log" 2>&1
+    echo "gpu_backend exit $?" | tee -a "$log"
+    timeout 60 "$B/unit_tests" --test-threads=1 >> "$log" 2>&1
+    echo "unit_tests exit $?" | tee -a "$log"
+    "$B/pawl" env 2>&1 | tee -a "$log"
+    for side in a b; do
+        echo "== pawl run examples/kernels/pawl.toml ($side)" | tee -a "$log"
+        s=$(date +%s.%N)
+        timeout 200 "$B/pawl" run examples/kernels/pawl.toml -o "$OUT/kernels_$side.json" >> "$log" 2>&1
+        echo "exit $? after $(echo "$(date +%s.%N) - $s" | bc) s" | tee -a "$log"
+    done
+    echo "== pawl compare: the same code measured in two processes" | tee -a "$log"
+    "$B/pawl" compare "$OUT/kernels_a.json" "$OUT/kernels_b.json" 2>&1 | tee -a "$log"
+    echo "== ncu on the same kernels and sizes" | tee -a "$log"
+    timeout 200 ncu --clock-control none --cache-control all --metrics gpu__time_duration.sum \
+        -k 'regex:^(copy_vec4|fma_chain)$' --csv \
+        "$B/measure" examples/kernels/pawl.toml --bench copy,fma --launch-only 5 > "$OUT/ncu.csv" 2>> "$log"
+    echo "ncu exit $?" | tee -a "$log"
+    python3 scripts/device-summary.py kernels "$OUT" | tee "$OUT/summary.txt"
+}
+
+attention() {
+    echo "== pawl run examples/attention/pawl.toml" | tee -a "$log"
+    s=$(date +%s.%N)
+    timeout 560 "$B/pawl" run examples/attention/pawl.toml -o "$OUT/attention.json" > "$OUT/attention.txt" 2>> "$log"
+    echo "exit $? after $(echo "$(date +%s.%N) - $s" | bc) s" | tee -a "$log"
+    python3 scripts/device-summary.py attention "$OUT" | tee "$OUT/summary.txt"
+}
+
+case "${1:-}" in
+    kernels) kernels ;;
+    attention) attention ;;
+    *) echo "usage: $0 --pack | kernels | attention" >&2; exit 2 ;;
+esac
