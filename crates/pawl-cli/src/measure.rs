@@ -24,13 +24,9 @@ const SUMMARY_CONFIDENCE: f64 = 0.99;
 /// How often the run file is rewritten while measuring, so a crash loses little.
 const SAVE_EVERY: Duration = Duration::from_secs(2);
 
-/// The GPU and its state, or an error saying a GPU is needed.
+/// The GPU and its state, or an error saying that a GPU and its driver are needed.
 pub fn gpu_state() -> Result<pawl_cuda::GpuState> {
-    pawl_cuda::gpu_state().map_err(|err| {
-        anyhow::anyhow!(
-            "{err}\nThis needs an NVIDIA GPU with its driver; `kind = \"command\"` benches do not."
-        )
-    })
+    Ok(pawl_cuda::gpu_state()?)
 }
 
 /// The environment of this machine: GPU facts from the driver and NVML when a GPU is visible.
