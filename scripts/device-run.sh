@@ -51,9 +51,9 @@ kernels() {
     "$B/pawl" env 2>&1 | tee -a "$log"
     for side in a b; do
         echo "== pawl run examples/kernels/pawl.toml ($side)" | tee -a "$log"
-        s=$(date +%s.%N)
+        s=$(date +%s%N)
         timeout 200 "$B/pawl" run examples/kernels/pawl.toml -o "$OUT/kernels_$side.json" >> "$log" 2>&1
-        echo "exit $? after $(echo "$(date +%s.%N) - $s" | bc) s" | tee -a "$log"
+        echo "exit $? after $(( ($(date +%s%N) - s) / 1000000 )) ms" | tee -a "$log"
     done
     echo "== pawl compare: the same code measured in two processes" | tee -a "$log"
     "$B/pawl" compare "$OUT/kernels_a.json" "$OUT/kernels_b.json" 2>&1 | tee -a "$log"
@@ -67,9 +67,9 @@ kernels() {
 
 attention() {
     echo "== pawl run examples/attention/pawl.toml" | tee -a "$log"
-    s=$(date +%s.%N)
+    s=$(date +%s%N)
     timeout 560 "$B/pawl" run examples/attention/pawl.toml -o "$OUT/attention.json" > "$OUT/attention.txt" 2>> "$log"
-    echo "exit $? after $(echo "$(date +%s.%N) - $s" | bc) s" | tee -a "$log"
+    echo "exit $? after $(( ($(date +%s%N) - s) / 1000000 )) ms" | tee -a "$log"
     python3 scripts/device-summary.py attention "$OUT" | tee "$OUT/summary.txt"
 }
 
