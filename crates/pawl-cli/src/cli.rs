@@ -123,7 +123,7 @@ pub struct CompareArgs {
     pub old: PathBuf,
     /// The newer side: a run file.
     pub new: PathBuf,
-    /// Take tolerance, confidence and drift from this suite file.
+    /// Take tolerance, confidence and drift from this suite file [default: pawl.toml when it exists].
     #[arg(long, value_name = "SUITE")]
     pub suite: Option<PathBuf>,
     #[command(flatten)]

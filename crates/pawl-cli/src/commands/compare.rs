@@ -1,16 +1,20 @@
 //! `pawl compare OLD NEW`: verdicts for every case of NEW against a run file or a baseline.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
 use pawl_core::run::Run;
 
-use super::{FileKind, Outcome, file_kind, load_suite, thresholds};
+use super::{DEFAULT_SUITE, FileKind, Outcome, file_kind, load_suite, thresholds};
 use crate::cli::CompareArgs;
 use crate::output;
 
 pub fn run(args: &CompareArgs) -> Result<Outcome> {
-    let suite = args.suite.as_deref().map(load_suite).transpose()?;
+    // The suite's thresholds apply when it is named, or when `pawl.toml` is in the current folder.
+    let suite_path = args.suite.clone().or_else(|| Some(PathBuf::from(DEFAULT_SUITE)).filter(|p| p.exists()));
+    let suite = suite_path.as_deref().map(load_suite).transpose()?;
     let opts = CompareOptions {
         thresholds: thresholds(suite.as_ref(), &args.judge)?,
         force: args.judge.force,

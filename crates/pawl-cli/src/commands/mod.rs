@@ -15,6 +15,9 @@ use pawl_core::suite::{Suite, Thresholds};
 
 use crate::cli::{Cli, Command, JudgeArgs};
 
+/// The suite file commands use when none is named.
+pub const DEFAULT_SUITE: &str = "pawl.toml";
+
 /// How a command that ran to the end turned out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {

@@ -10,12 +10,11 @@ use pawl_core::run::Run;
 use pawl_core::suite::Suite;
 use pawl_core::{files, verdict::Comparison};
 
-use super::{Outcome, load_suite, thresholds};
+use super::{DEFAULT_SUITE, Outcome, load_suite, thresholds};
 use crate::cli::RatchetArgs;
 use crate::{measure, output};
 use pawl_core::report::text::duration as format_ns;
 
-const DEFAULT_SUITE: &str = "pawl.toml";
 const DEFAULT_RUN_FILE: &str = "pawl-run.json";
 
 pub fn run(args: &RatchetArgs) -> Result<Outcome> {
