@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Short tables from the files scripts/device-run.sh leaves in its output folder.
+"""Short tables from the files scripts/gpu-check.sh leaves in its output folder.
 
   device-summary.py kernels OUT     pawl vs ncu per case, and two processes against each other
   device-summary.py attention OUT   pawl's flash_fwd beside PyTorch's SDPA backends, per case

@@ -1,5 +1,5 @@
 //! Measures a suite's `kind = "cuda"` benches with the CUDA backend and writes a run file, the way
-//! `pawl run` does; for scripts/gpu-check.sh while the CLI is written, and for profiling.
+//! `pawl run` does; scripts/gpu-check.sh uses it to launch cases under Nsight Compute.
 //!
 //! ```text
 //! measure SUITE --out RUN.json [--worker PATH] [--bench NAME,NAME] [--graph]
