@@ -92,7 +92,9 @@ pub fn metrics_argument(full: bool) -> String {
 pub fn command(ncu: &Path, kernel: &str, program: &[OsString], full: bool) -> Command {
     let mut command = Command::new(ncu);
     command
-        .args(["--clock-control", "none", "--csv", "--page", "details", "--print-units", "base"])
+        .args(["--clock-control", "none", "--csv", "--page", "details"])
+        // Base units spare the parser scaled ones; the fallback leaves the option out for older ncu.
+        .args(if full { &["--print-units", "base"][..] } else { &[] })
         .args(["--kernel-name", &format!("regex:^{}$", regex_escape(kernel))])
         .args(["--launch-count", "1", "--metrics", &metrics_argument(full)])
         .args(program);
@@ -228,6 +230,46 @@ mod tests {
         assert_eq!(scale("Gbyte/second"), 1.0);
         assert_eq!(number("1,048,576"), Some(1_048_576.0));
         assert_eq!(number("n/a"), None);
+    }
+
+    /// Captured on an H100 (ncu 2025, driver 580) by `pawl profile`: the copy kernel at block size 32.
+    const H100_CSV: &str = include_str!("../tests/fixtures/ncu/h100_copy_block32.csv");
+
+    #[test]
+    fn a_captured_csv_reads_in_base_units() {
+        let profiles = parse_csv(H100_CSV).unwrap();
+        assert_eq!(profiles.len(), 1);
+        let p = &profiles[0];
+        assert_eq!(p.kernel, "copy_vec4");
+        assert_eq!(p.get("gpu__time_duration.sum"), Some(81_408.0));
+        assert_eq!(p.get("launch__grid_size"), Some(131_072.0));
+        assert_eq!(p.get("launch__block_size"), Some(32.0));
+        assert_eq!(p.get("sm__warps_active.avg.pct_of_peak_sustained_active"), Some(11.88));
+        assert_eq!(p.get("l1tex__t_bytes_pipe_lsu_mem_local_op_st.sum"), Some(0.0));
+        let stalls = p.stalls();
+        assert_eq!(stalls[0], ("long_scoreboard".to_owned(), 46.03));
+        assert_eq!(stalls[1], ("wait".to_owned(), 2.41));
+        assert!(stalls.iter().all(|(reason, _)| reason != "selected"));
+        for metric in METRICS {
+            assert!(p.get(metric.name).is_some(), "{} is not in the captured CSV", metric.name);
+        }
+    }
+
+    #[test]
+    fn scaled_units_and_several_launches() {
+        let csv = "==PROF== Connected\n\
+            \"ID\",\"Kernel Name\",\"Metric Name\",\"Metric Unit\",\"Metric Value\"\n\
+            \"1\",\"b\",\"gpu__time_duration.sum\",\"usecond\",\"1.50\"\n\
+            \"0\",\"a\",\"gpu__time_duration.sum\",\"msecond\",\"2\"\n\
+            \"0\",\"a\",\"launch__shared_mem_per_block_static\",\"Kbyte/block\",\"4.10\"\n\
+            \"0\",\"a\",\"dram__throughput.avg.pct_of_peak_sustained_elapsed\",\"%\",\"n/a\"\n\
+            program output after the table\n";
+        let profiles = parse_csv(csv).unwrap();
+        assert_eq!(profiles.iter().map(|p| p.kernel.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(profiles[0].get("gpu__time_duration.sum"), Some(2e6));
+        assert_eq!(profiles[0].get("launch__shared_mem_per_block_static"), Some(4100.0));
+        assert_eq!(profiles[0].get("dram__throughput.avg.pct_of_peak_sustained_elapsed"), None);
+        assert_eq!(profiles[1].get("gpu__time_duration.sum"), Some(1500.0));
     }
 
     #[test]

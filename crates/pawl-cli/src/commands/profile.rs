@@ -329,7 +329,7 @@ fn render(cases: &[CaseProfiles], base: Option<&str>, notes: &[String], max_rows
     let mut md = String::new();
     // Writing to a String cannot fail; the results of `writeln!` are ignored below.
     let _ = match base {
-        Some(rev) => writeln!(md, "### Nsight Compute: regressed cases at `{}` and head\n", escape(rev)),
+        Some(rev) => writeln!(md, "### Nsight Compute: regressed cases at base {} and head\n", escape(rev)),
         None => writeln!(md, "### Nsight Compute: regressed cases at head\n"),
     };
     let _ = writeln!(
@@ -364,8 +364,7 @@ fn render(cases: &[CaseProfiles], base: Option<&str>, notes: &[String], max_rows
         let rows = rows(base_profile, head, max_rows);
         match (base, base_profile) {
             (Some(rev), Some(_)) => {
-                let _ =
-                    writeln!(md, "| metric | base `{}` | head | change |\n|:--|--:|--:|--:|", escape(rev));
+                let _ = writeln!(md, "| metric | base {} | head | change |\n|:--|--:|--:|--:|", escape(rev));
                 for row in &rows {
                     let _ = writeln!(
                         md,
