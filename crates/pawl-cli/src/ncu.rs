@@ -160,7 +160,7 @@ pub enum ParseError {
 /// (`n/a`) are left out.
 pub fn parse_csv(text: &str) -> Result<Vec<KernelProfile>, ParseError> {
     let start = text.find("\"ID\",").ok_or(ParseError::NoHeader)?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text[start..].as_bytes());
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(&text.as_bytes()[start..]);
     let headers = reader.headers()?.clone();
     let column =
         |name: &'static str| headers.iter().position(|h| h == name).ok_or(ParseError::MissingColumn(name));
