@@ -26,6 +26,13 @@ pub enum Command {
     Check(CheckArgs),
     /// Show the GPU, driver and clocks, and warn about anything that hurts measurement.
     Env(EnvArgs),
+    /// Create or update the one pull-request comment of a suite (GitHub), or fall back to the job summary.
+    Comment(CommentArgs),
+    /// Profile the regressed cases with Nsight Compute, on head and on a base revision, side by side.
+    Profile(ProfileArgs),
+    /// Internal: compile and launch one case, for `pawl profile` to run under Nsight Compute.
+    #[command(name = "__launch", hide = true)]
+    Launch(LaunchArgs),
     /// Internal: the CUDA worker process that `pawl run` starts.
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -146,9 +153,17 @@ pub struct RatchetArgs {
     /// Add cases the baseline does not have yet (also creates a missing baseline file).
     #[arg(long)]
     pub accept_new: bool,
+    /// Write the baseline where it moved (what `pawl ratchet` does unless --dry-run; spell it out in CI
+    /// so the step says what it is for).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub update: bool,
     /// Compare and report, but leave the baseline file as it is.
     #[arg(long)]
     pub dry_run: bool,
+    /// After writing the baseline, commit that file alone (nothing else staged goes in) with a message
+    /// listing what moved. Nothing is committed when nothing moved.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub git_commit: bool,
     /// Write the ids of regressed cases here, one per line, for `pawl profile`.
     #[arg(long, value_name = "FILE")]
     pub profile_targets: Option<PathBuf>,
@@ -186,10 +201,74 @@ pub struct CheckArgs {
     /// Write the ids of regressed cases here, one per line.
     #[arg(long, value_name = "FILE", default_value = "profile_targets.txt")]
     pub profile_targets: PathBuf,
+    /// Append this markdown file (for example `pawl profile`'s table) to the markdown report; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub extra_markdown: Vec<PathBuf>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub measure: MeasureArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["body", "from_check"]))]
+pub struct CommentArgs {
+    /// The pull request's number.
+    #[arg(long, value_name = "N")]
+    pub pr: u64,
+    /// The comment's markdown. Its first line must be the suite's marker (`pawl check --markdown` writes
+    /// it) unless --suite is given.
+    #[arg(long, value_name = "FILE")]
+    pub body: Option<PathBuf>,
+    /// Render the comment from the JSON report `pawl check --json` wrote, with --extra-markdown sections
+    /// appended, sized to fit the comment limit.
+    #[arg(long, value_name = "REPORT.json")]
+    pub from_check: Option<PathBuf>,
+    /// Append this markdown file (for example `pawl profile`'s table); repeatable. With --from-check.
+    #[arg(long, value_name = "FILE", requires = "from_check")]
+    pub extra_markdown: Vec<PathBuf>,
+    /// The suite whose comment this is, when the body carries no marker.
+    #[arg(long, value_name = "NAME", conflicts_with = "from_check")]
+    pub suite: Option<String>,
+    /// Where the full report is (a link to the run's artifacts), for the note of a shortened comment.
+    #[arg(long, value_name = "MARKDOWN")]
+    pub artifact_hint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The suite file.
+    #[arg(default_value = "pawl.toml")]
+    pub suite: PathBuf,
+    /// The cases to profile, one id a line (what `pawl check` writes).
+    #[arg(long, value_name = "FILE", default_value = "profile_targets.txt")]
+    pub targets: PathBuf,
+    /// Also profile the same cases at this git revision (its sources are taken into a temporary folder).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+    /// Where to write the raw Nsight Compute CSVs and `profile.md`.
+    #[arg(long, value_name = "DIR", default_value = "pawl-profile")]
+    pub out_dir: PathBuf,
+    /// The Nsight Compute command line program [default: `ncu` on PATH].
+    #[arg(long, value_name = "PATH", env = "PAWL_NCU")]
+    pub ncu: Option<PathBuf>,
+    /// Profile at most this many cases (the first ones listed).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_cases: usize,
+    /// Rows of each case's table: the metrics that changed most.
+    #[arg(long, value_name = "N", default_value_t = 12)]
+    pub rows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// The suite file.
+    pub suite: PathBuf,
+    /// The case to launch.
+    pub case: String,
+    /// How many launches.
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
 }
 
 #[derive(Debug, Args)]

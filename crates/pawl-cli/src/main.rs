@@ -6,7 +6,9 @@ mod cli;
 mod command_backend;
 mod commands;
 mod git;
+mod github;
 mod measure;
+mod ncu;
 mod output;
 
 use std::process::ExitCode;

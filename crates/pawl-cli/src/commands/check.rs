@@ -1,10 +1,13 @@
 //! `pawl check`: the one command CI runs. Measure (or read a run), compare with the baseline, write
 //! every report asked for, and exit 0 (no regression), 1 (regression or failure) or 2 (error).
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result, bail};
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
-use pawl_core::report::Format;
+use pawl_core::files;
+use pawl_core::report::{self, Format, ReportOptions};
 use pawl_core::run::Run;
 
 use super::ratchet::{baseline_path, write_profile_targets};
@@ -38,9 +41,16 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
 
     output::write_format(&comparison, Format::Human, None)?;
-    for (path, format) in
-        [(&args.markdown, Format::Markdown), (&args.junit, Format::Junit), (&args.json, Format::Json)]
-    {
+    if let Some(path) = &args.markdown {
+        let opts = ReportOptions {
+            extra_markdown: read_extra_markdown(&args.extra_markdown)?,
+            ..output::report_options(false)
+        };
+        let mut bytes = Vec::new();
+        report::render(Format::Markdown, &comparison, &opts, &mut bytes)?;
+        files::write_atomic(path, &bytes).context("cannot write the markdown report")?;
+    }
+    for (path, format) in [(&args.junit, Format::Junit), (&args.json, Format::Json)] {
         if let Some(path) = path {
             output::write_format(&comparison, format, Some(path))
                 .with_context(|| format!("cannot write the {format} report"))?;
@@ -52,4 +62,18 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     }
     write_profile_targets(&args.profile_targets, &comparison)?;
     Ok(Outcome::from_failed(comparison.fails_check()))
+}
+
+/// The sections to append to the markdown report; empty files (`pawl profile` with nothing to profile)
+/// add nothing.
+pub fn read_extra_markdown(paths: &[PathBuf]) -> Result<Vec<String>> {
+    let mut sections = Vec::new();
+    for path in paths {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if !text.trim().is_empty() {
+            sections.push(text);
+        }
+    }
+    Ok(sections)
 }

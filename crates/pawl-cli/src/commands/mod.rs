@@ -1,8 +1,10 @@
 //! One module per subcommand. Each returns an [`Outcome`] (exit 0 or 1) or an error (exit 2).
 
 mod check;
+mod comment;
 mod compare;
 mod env;
+mod profile;
 mod ratchet;
 mod run;
 mod validate;
@@ -48,6 +50,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Ratchet(args) => ratchet::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Env(args) => env::run(&args),
+        Command::Comment(args) => comment::run(&args),
+        Command::Profile(args) => profile::run(&args),
+        Command::Launch(args) => profile::launch(&args),
         Command::Worker => match pawl_cuda::serve_stdio() {
             code if code == ExitCode::SUCCESS => Ok(Outcome::Pass),
             _ => bail!("the CUDA worker stopped with an error"),

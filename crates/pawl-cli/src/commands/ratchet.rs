@@ -1,11 +1,12 @@
 //! `pawl ratchet`: compare a run with the baseline, and move the baseline up where it improved.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
-use pawl_core::ratchet::{self, MoveKind, RatchetOptions};
+use pawl_core::ratchet::{self, Move, MoveKind, RatchetOptions};
 use pawl_core::run::Run;
 use pawl_core::suite::Suite;
 use pawl_core::{files, verdict::Comparison};
@@ -54,13 +55,22 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
         eprintln!("baseline: {how} {}: {from} → {}", m.id, format_ns(m.new_median_ns));
     }
     let file_missing = !baseline_path.exists();
+    // Writing is the default (moving the baseline is what this command is for); `--update` spells it out
+    // in CI, and `pawl check` / `pawl compare` / `--dry-run` are the read-only ways to compare.
     if args.dry_run {
         eprintln!("baseline: --dry-run, {} left as it is", baseline_path.display());
     } else if !outcome.moves.is_empty() || file_missing {
         outcome.baseline.save(&baseline_path)?;
         eprintln!("baseline: {} cases changed in {}", outcome.moves.len(), baseline_path.display());
+        if args.git_commit {
+            let message = commit_message(&run.suite, &outcome.moves);
+            git_commit_only(&baseline_path, &message)?;
+        }
     } else {
         eprintln!("baseline: nothing moved; {} unchanged", baseline_path.display());
+        if args.git_commit {
+            eprintln!("baseline: nothing to commit");
+        }
     }
     if let Some(path) = &args.profile_targets {
         write_profile_targets(path, &comparison)?;
@@ -102,5 +112,61 @@ pub fn write_profile_targets(path: &Path, comparison: &Comparison) -> Result<()>
         text.push('\n');
     }
     files::write_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
+/// The commit message for a baseline update: a subject with the counts, then one line per case.
+fn commit_message(suite: &str, moves: &[Move]) -> String {
+    let improved = moves.iter().filter(|m| m.kind == MoveKind::Improved).count();
+    let added = moves.len() - improved;
+    let mut counts = Vec::new();
+    if improved > 0 {
+        counts.push(format!("{improved} improved"));
+    }
+    if added > 0 {
+        counts.push(format!("{added} added"));
+    }
+    let counts = if counts.is_empty() { "created".to_owned() } else { counts.join(", ") };
+    let mut message = format!("pawl: baseline of suite {suite} moves up ({counts})\n\n");
+    for m in moves {
+        let from = m.old_median_ns.map(format_ns).unwrap_or_else(|| "new".to_owned());
+        message.push_str(&format!("{}: {from} -> {}\n", m.id, format_ns(m.new_median_ns)));
+    }
+    message
+        .push_str("\nWritten by `pawl ratchet --git-commit`: only improvements beyond the noise move it.\n");
+    message
+}
+
+/// Commits `path` alone, whatever else is staged, in the repository that holds it.
+fn git_commit_only(path: &Path, message: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().context("the baseline path has no file name")?;
+    let git = |args: &[&std::ffi::OsStr]| -> Result<String> {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .context("cannot run git for --git-commit; is it installed?")?;
+        if !output.status.success() {
+            bail!(
+                "git {} failed in {}: {}",
+                args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
+                dir.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    let os = std::ffi::OsStr::new;
+    git(&[os("add"), os("--"), name])?;
+    // `--only` commits the named path as it is on disk and leaves anything else staged out of it.
+    git(&[os("commit"), os("--only"), os("--quiet"), os("-m"), os(message), os("--"), name])
+        .context("cannot commit the baseline (a CI job needs `git config user.name` and `user.email`)")?;
+    let commit = git(&[os("rev-parse"), os("--short"), os("HEAD")])?;
+    eprintln!("baseline: committed {} as {commit}", path.display());
     Ok(())
 }

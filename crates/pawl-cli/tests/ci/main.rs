@@ -1,0 +1,7 @@
+//! Tests of pawl's CI commands: the sticky PR comment against a stub of GitHub's REST API, baseline
+//! commits in a real git repository, and the workflow templates checked against the CLI.
+
+mod comment;
+mod git_commit;
+mod stub;
+mod templates;
