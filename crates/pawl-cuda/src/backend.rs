@@ -89,24 +89,43 @@ fn spawn_reader(stdout: impl Read + Send + 'static) -> Receiver<std::io::Result<
     rx
 }
 
-/// Keeps the last [`STDERR_TAIL`] bytes of the worker's standard error.
-fn spawn_stderr_tail(stderr: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
-    let tail = Arc::new(Mutex::new(Vec::new()));
-    let keep = tail.clone();
-    std::thread::spawn(move || {
-        let mut stderr = stderr;
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
+/// The last [`STDERR_TAIL`] bytes of the worker's standard error, read by a thread of its own.
+struct StderrTail {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    /// Closed by the reading thread when the worker's standard error ends.
+    finished: mpsc::Receiver<()>,
+}
+
+impl StderrTail {
+    fn spawn(stderr: impl Read + Send + 'static) -> StderrTail {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let keep = bytes.clone();
+        let (done, finished) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let _done = done;
+            let mut stderr = stderr;
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let Ok(mut tail) = keep.lock() else { break };
+                tail.extend_from_slice(&buf[..n]);
+                let excess = tail.len().saturating_sub(STDERR_TAIL);
+                tail.drain(..excess);
             }
-            let Ok(mut tail) = keep.lock() else { break };
-            tail.extend_from_slice(&buf[..n]);
-            let excess = tail.len().saturating_sub(STDERR_TAIL);
-            tail.drain(..excess);
-        }
-    });
-    tail
+        });
+        StderrTail { bytes, finished }
+    }
+
+    /// `; worker stderr: …`, or nothing. Called once the worker has exited: waits briefly for the
+    /// reading thread to drain the pipe, so the last words of a crashing worker are not lost.
+    fn text(&self) -> String {
+        let _ = self.finished.recv_timeout(Duration::from_secs(2));
+        let tail =
+            self.bytes.lock().map(|t| String::from_utf8_lossy(&t).trim().to_owned()).unwrap_or_default();
+        if tail.is_empty() { String::new() } else { format!("; worker stderr: {tail}") }
+    }
 }
 
 /// A worker process that is killed and reaped when dropped.
@@ -154,7 +173,7 @@ impl CudaBackend {
         };
         let mut worker = Worker { child };
         let lines = spawn_reader(stdout);
-        let stderr_tail = spawn_stderr_tail(stderr);
+        let stderr_tail = StderrTail::spawn(stderr);
         // A worker that exits before reading the request shows up below as an early exit.
         let _ = send_request(&mut stdin, request);
         drop(stdin);
@@ -182,11 +201,7 @@ impl CudaBackend {
             }
             result
         };
-        let stderr_text = || {
-            let tail =
-                stderr_tail.lock().map(|t| String::from_utf8_lossy(&t).trim().to_owned()).unwrap_or_default();
-            if tail.is_empty() { String::new() } else { format!("; worker stderr: {tail}") }
-        };
+        let stderr_text = || stderr_tail.text();
 
         loop {
             let wait = match &current {
