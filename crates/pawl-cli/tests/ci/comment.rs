@@ -105,3 +105,42 @@ fn a_body_without_a_marker_needs_the_suite() {
     env.pawl(&stub).args(["--suite", "attention"]).assert().success();
     assert_eq!(stub.comments()[0].1, format!("{MARKER}\njust text\n"));
 }
+
+#[test]
+fn from_check_rebuilds_the_comment_from_the_json_report_with_the_profile() {
+    let report = serde_json::json!({
+        "schema": "pawl-report/1",
+        "suite": "attention",
+        "old_label": "pawl-baseline.json",
+        "new_label": "pawl-run.json",
+        "mode": { "kind": "baseline", "drift": 0.01 },
+        "tolerance": 0.02,
+        "confidence": 0.99,
+        "multiple_comparisons": "Benjamini–Hochberg, false discovery rate 1% over 1 cases",
+        "testbed": "NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13",
+        "verdicts": [{
+            "id": "flash_fwd/S=8192", "bench": "flash_fwd", "params": { "S": 8192 }, "kind": "regressed",
+            "ratio": { "point": 1.05, "low": 1.04, "high": 1.06, "confidence": 0.99 },
+            "p_value": 1e-6, "q_value": 1e-6, "old": null, "new": null,
+            "reason": "5.0% slower (99% CI +4.0% to +6.0%), beyond the 2% tolerance"
+        }]
+    });
+    let stub = Stub::start(&[], true);
+    let env = Env::new("");
+    std::fs::write(env.dir.path().join("report.json"), report.to_string()).unwrap();
+    std::fs::write(env.dir.path().join("profile.md"), "### Nsight Compute\n\n| metric | base | head |\n")
+        .unwrap();
+    let mut cmd = Command::cargo_bin("pawl").unwrap();
+    cmd.current_dir(env.dir.path())
+        .env("GITHUB_API_URL", &stub.url)
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_STEP_SUMMARY", env.summary())
+        .env_remove("GITHUB_ACTIONS")
+        .args(["comment", "--pr", "7", "--from-check", "report.json", "--extra-markdown", "profile.md"]);
+    cmd.assert().success().stderr(predicate::str::contains("comment: created"));
+    let posted = &stub.comments()[0].1;
+    assert!(posted.starts_with(MARKER), "{posted}");
+    assert!(posted.contains("regressed") && posted.contains("S=8192"), "{posted}");
+    assert!(posted.contains("### Nsight Compute"), "{posted}");
+}
