@@ -13,6 +13,7 @@ pub mod expr;
 pub mod files;
 pub mod harness;
 pub mod plan;
+pub mod paired;
 pub mod ratchet;
 pub mod report;
 pub mod run;
