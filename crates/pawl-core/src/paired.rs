@@ -31,7 +31,7 @@ const INTERIM_RESAMPLES: usize = 2_000;
 pub const IDENTICAL_NOTE: &str = "identical code";
 
 /// How a paired case is judged and when it stops.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StopRule {
     /// Relative change that counts.
     pub tolerance: f64,
@@ -383,9 +383,19 @@ mod tests {
 
     #[test]
     fn settle_follows_the_verdict_rules() {
-        let iv = |ratio: f64, low: f64, high: f64| RatioInterval { ratio, low, high, confidence: 0.99, p_value: 0.5 };
+        let iv = |ratio: f64, low: f64, high: f64| RatioInterval {
+            ratio,
+            low,
+            high,
+            confidence: 0.99,
+            p_value: 0.5,
+        };
         assert_eq!(settle(&iv(1.01, 1.004, 1.016), 0.005), Settled::Regression);
-        assert_eq!(settle(&iv(1.004, 1.001, 1.007), 0.005), Settled::Open, "significant but within tolerance");
+        assert_eq!(
+            settle(&iv(1.004, 1.001, 1.007), 0.005),
+            Settled::Open,
+            "significant but within tolerance"
+        );
         assert_eq!(settle(&iv(0.99, 0.985, 0.995), 0.005), Settled::Improvement);
         assert_eq!(settle(&iv(1.001, 0.997, 1.004), 0.005), Settled::Equivalent);
         assert_eq!(settle(&iv(1.0, 0.99, 1.01), 0.005), Settled::Open);
