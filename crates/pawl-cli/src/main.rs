@@ -8,6 +8,7 @@ mod commands;
 mod git;
 mod measure;
 mod output;
+mod revision;
 
 use std::process::ExitCode;
 
