@@ -215,8 +215,8 @@ pub fn compare_paired(outcomes: &[PairedOutcome], opts: &PairedOptions) -> Compa
     let mut measured: Vec<(Verdict, RatioInterval, f64)> = Vec::new();
     for outcome in outcomes {
         match judge(outcome, rule) {
-            Ok(v) => decided.push(v),
-            Err((verdict, interval, p)) => measured.push((verdict, interval, p)),
+            Judged::Decided(v) => decided.push(v),
+            Judged::Measured { verdict, interval, p } => measured.push((verdict, interval, p)),
         }
     }
     let p_values: Vec<f64> = measured.iter().map(|(_, _, p)| *p).collect();
@@ -251,8 +251,18 @@ pub fn identical_count(comparison: &Comparison) -> usize {
     comparison.verdicts.iter().filter(|v| v.notes.iter().any(|n| n == IDENTICAL_NOTE)).count()
 }
 
-/// A decided verdict, or a measured one waiting for its q-value (with its interval and adjusted p).
-fn judge(o: &PairedOutcome, rule: &StopRule) -> Result<Verdict, (Verdict, RatioInterval, f64)> {
+/// A case decided without statistics, or a measured one waiting for its q-value.
+enum Judged {
+    Decided(Verdict),
+    /// With its interval and its p-value adjusted for the looks taken.
+    Measured {
+        verdict: Verdict,
+        interval: RatioInterval,
+        p: f64,
+    },
+}
+
+fn judge(o: &PairedOutcome, rule: &StopRule) -> Judged {
     let shell = |kind: VerdictKind, reason: String| Verdict {
         id: o.id.clone(),
         bench: o.bench.clone(),
@@ -275,13 +285,20 @@ fn judge(o: &PairedOutcome, rule: &StopRule) -> Result<Verdict, (Verdict, RatioI
                     .to_owned(),
             );
             v.notes.push(IDENTICAL_NOTE.to_owned());
-            return Ok(v);
+            return Judged::Decided(v);
         }
-        PairedCase::OnlyHead => return Ok(shell(VerdictKind::New, "new: not in the base revision".into())),
+        PairedCase::OnlyHead => {
+            return Judged::Decided(shell(VerdictKind::New, "new: not in the base revision".into()));
+        }
         PairedCase::OnlyBase => {
-            return Ok(shell(VerdictKind::Missing, "not in the head revision; it is in the base".into()));
+            return Judged::Decided(shell(
+                VerdictKind::Missing,
+                "not in the head revision; it is in the base".into(),
+            ));
         }
-        PairedCase::Failed(why) => return Ok(shell(VerdictKind::Failed, format!("failed: {why}"))),
+        PairedCase::Failed(why) => {
+            return Judged::Decided(shell(VerdictKind::Failed, format!("failed: {why}")));
+        }
         PairedCase::Measured { samples, looks, settled } => (samples, *looks, *settled),
     };
     let n = samples.pairs();
@@ -295,7 +312,7 @@ fn judge(o: &PairedOutcome, rule: &StopRule) -> Result<Verdict, (Verdict, RatioI
         Ok(interval) => interval,
         Err(e) => {
             v.reason = format!("cannot compare: {e} ({n} pairs)");
-            return Ok(v);
+            return Judged::Decided(v);
         }
     };
     let looks = looks.max(1);
@@ -318,7 +335,7 @@ fn judge(o: &PairedOutcome, rule: &StopRule) -> Result<Verdict, (Verdict, RatioI
     if let Some(note) = cycles_note(samples, &interval, rule, seed) {
         v.notes.push(note);
     }
-    Err((v, interval, p))
+    Judged::Measured { verdict: v, interval, p }
 }
 
 fn settled_words(s: Settled) -> &'static str {

@@ -153,7 +153,7 @@ fn short(commit: &str) -> &str {
 
 /// The planned cases of every `cuda` bench, with the bench's wire form; other kinds are left out with
 /// a message (they cannot be interleaved in one process).
-fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<(BenchSpec, PlannedCase)>> {
+fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<SideCase>> {
     let mut cases = Vec::new();
     for bench_plan in plan::plan(suite, selection)? {
         match &bench_plan.bench.kind {
@@ -170,6 +170,9 @@ fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<(BenchSpec, Pl
     Ok(cases)
 }
 
+/// A planned case with its bench's wire form.
+type SideCase = (BenchSpec, PlannedCase);
+
 /// Cases of both sides matched by id.
 #[derive(Debug, Default)]
 struct Matched {
@@ -179,9 +182,8 @@ struct Matched {
     outcomes: Vec<PairedOutcome>,
 }
 
-fn match_cases(base: &[(BenchSpec, PlannedCase)], head: &[(BenchSpec, PlannedCase)]) -> Matched {
-    let mut by_id: BTreeMap<&CaseId, (Option<&(BenchSpec, PlannedCase)>, Option<&(BenchSpec, PlannedCase)>)> =
-        BTreeMap::new();
+fn match_cases(base: &[SideCase], head: &[SideCase]) -> Matched {
+    let mut by_id: BTreeMap<&CaseId, (Option<&SideCase>, Option<&SideCase>)> = BTreeMap::new();
     for side in base {
         by_id.entry(&side.1.case.id).or_default().0 = Some(side);
     }
