@@ -23,7 +23,7 @@ if [ "${1:-}" = "--pack" ]; then
     cp "$target/release/pawl" "$dest/"
     strip "$dest/pawl"
     cp "$(command -v git)" "$dest/bin/"  # the GPU image may have no git
-    cp "$root/kernels/testing/planted.cu" "$root/scripts/sensitivity.sh" "$dest/"
+    cp "$root/kernels/testing/planted.cu" "$root/scripts/sensitivity.sh" "$root/scripts/sensitivity-calibrate.sh" "$dest/"
     echo "packed into $dest"
     exit 0
 fi
@@ -102,13 +102,14 @@ for pct in 0.0 1.0; do
 done
 
 python3 - "$OUT" "$AA_RUNS" <<'EOF'
-import json, statistics, sys, os, glob
+import json, statistics, sys, os
 out, aa_runs = sys.argv[1], int(sys.argv[2])
 def load(name):
     path = os.path.join(out, name + ".json")
     if not os.path.exists(path):
         return None
-    return json.load(open(path))["verdicts"] if "verdicts" in json.load(open(path)) else json.load(open(path))["comparison"]["verdicts"]
+    with open(path) as f:
+        return json.load(f)["verdicts"]
 def row(label, verdicts, planted=None):
     if verdicts is None:
         print(f"| {label} | (no result) |"); return

@@ -450,4 +450,32 @@ mod tests {
         spec.args[1] = ArgSpec::Scalar { name: "n".into(), dtype: "f128".into(), value: "1".into() };
         assert!(spec.to_bench().unwrap_err().to_string().contains("f128"));
     }
+
+    #[test]
+    fn paired_messages_round_trip() {
+        let samples = pawl_core::paired::PairedSamples {
+            base_ns: vec![1.0, 2.0],
+            head_ns: vec![1.5, 2.5],
+            base_clock_mhz: vec![1980, 1980],
+            head_clock_mhz: vec![1980, 1965],
+        };
+        let result = PairedResult {
+            id: CaseId::from_raw("copy/N=1"),
+            outcome: PairedWireOutcome::Measured {
+                samples,
+                looks: 3,
+                settled: pawl_core::paired::Settled::Equivalent,
+            },
+            elapsed_s: 0.25,
+        };
+        let line = PairedMessage::Result { result: Box::new(result.clone()) }.to_line();
+        assert!(
+            line.contains(r#""outcome":"measured""#) && line.contains(r#""settled":"equivalent""#),
+            "{line}"
+        );
+        let back: PairedMessage = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, PairedMessage::Result { result: Box::new(result) });
+        let identical: PairedWireOutcome = serde_json::from_str(r#"{"outcome":"identical"}"#).unwrap();
+        assert_eq!(identical, PairedWireOutcome::Identical);
+    }
 }
