@@ -24,6 +24,8 @@ pub enum Command {
     Ratchet(RatchetArgs),
     /// What CI runs: measure (or read a run), compare with the baseline, write every report.
     Check(CheckArgs),
+    /// Compare two git revisions' kernels, interleaved on one GPU in one process (paired A/B).
+    Ab(AbArgs),
     /// Show the GPU, driver and clocks, and warn about anything that hurts measurement.
     Env(EnvArgs),
     /// Create or update the one pull-request comment of a suite (GitHub), or fall back to the job summary.
@@ -36,6 +38,9 @@ pub enum Command {
     /// Internal: the CUDA worker process that `pawl run` starts.
     #[command(name = "__worker", hide = true)]
     Worker,
+    /// Internal: the paired CUDA worker that `pawl ab` starts.
+    #[command(name = "__paired_worker", hide = true)]
+    PairedWorker,
 }
 
 #[derive(Debug, Args)]
@@ -276,4 +281,39 @@ pub struct EnvArgs {
     /// Print the environment as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AbArgs {
+    /// The base revision (branch, tag or commit), e.g. origin/main.
+    #[arg(long, value_name = "REV")]
+    pub base: String,
+    /// The head revision [default: the working tree, uncommitted changes included].
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+    /// The suite file, in the working tree; the same path is read from each revision.
+    #[arg(default_value = "pawl.toml")]
+    pub suite: PathBuf,
+    /// Only this bench.
+    #[arg(long, value_name = "NAME")]
+    pub bench: Option<String>,
+    /// Only the cases for which this expression over params is true, e.g. 'S >= 2048'.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Measuring time for all cases together: `60s`, `2m`, or seconds.
+    #[arg(long, default_value = "60s", value_name = "TIME")]
+    pub budget: String,
+    /// Most interleaved pairs per case.
+    #[arg(long, default_value_t = 2000, value_name = "N")]
+    pub max_pairs: usize,
+    /// Measure cases whose code is identical in both revisions instead of skipping them (A/A tests).
+    #[arg(long)]
+    pub measure_identical: bool,
+    /// Seed of the random inputs.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
 }

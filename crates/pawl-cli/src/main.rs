@@ -10,6 +10,7 @@ mod github;
 mod measure;
 mod ncu;
 mod output;
+mod revision;
 
 use std::process::ExitCode;
 

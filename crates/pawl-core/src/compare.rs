@@ -300,7 +300,7 @@ fn finish(
     }
 }
 
-fn multiple_comparisons_words(measured: usize, alpha: f64) -> String {
+pub(crate) fn multiple_comparisons_words(measured: usize, alpha: f64) -> String {
     match measured {
         0 => "none: no case was measured on both sides".to_owned(),
         1 => format!("Benjamini–Hochberg, false discovery rate {} over 1 case", percent(alpha)),
@@ -541,6 +541,20 @@ fn near_boundary(interval: &RatioInterval, tolerance: f64) -> bool {
     [0.0, edge, -edge].iter().any(|b| (low - b).abs() < margin || (high - b).abs() < margin)
 }
 
+/// The verdict of a measured paired case (base and head interleaved in one process, so no drift
+/// allowance), by the same rules and in the same words as [`compare_runs`]. For `paired`.
+pub(crate) fn decide_paired(
+    v: Verdict,
+    interval: &RatioInterval,
+    q: f64,
+    measured: usize,
+    tolerance: f64,
+    confidence: f64,
+) -> Verdict {
+    let ctx = Context { tolerance, confidence, drift: 0.0, seed: 0, old_name: "the base revision" };
+    decide(v, interval, q, measured, &ctx)
+}
+
 /// The verdict of a measured case, now that its q-value is known.
 fn decide(mut v: Verdict, interval: &RatioInterval, q: f64, measured: usize, ctx: &Context) -> Verdict {
     let alpha = ctx.alpha();
@@ -682,7 +696,7 @@ fn status_words(case: &CaseResult) -> String {
 }
 
 /// "4.1% slower", "3.0% faster", "no change".
-fn change_words(ratio: f64) -> String {
+pub(crate) fn change_words(ratio: f64) -> String {
     if ratio > 1.0 {
         format!("{} slower", magnitude_percent(ratio - 1.0))
     } else if ratio < 1.0 {
@@ -705,7 +719,7 @@ fn signed_percent(fraction: f64) -> String {
 }
 
 /// A level or threshold as a short percentage: 0.99 → "99%", 0.02 → "2%", 0.005 → "0.5%".
-fn percent(fraction: f64) -> String {
+pub(crate) fn percent(fraction: f64) -> String {
     let text = format!("{:.4}", fraction * 100.0);
     let text = text.trim_end_matches('0').trim_end_matches('.');
     format!("{text}%")
@@ -718,7 +732,7 @@ fn probability(p: f64) -> String {
 
 /// FNV-1a of a case id: a stable per-case stream for the seed (std's hasher may change between
 /// releases, which would change intervals).
-fn fnv1a(text: &str) -> u64 {
+pub(crate) fn fnv1a(text: &str) -> u64 {
     text.bytes()
         .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }

@@ -26,10 +26,10 @@ use crate::timing::{Timer, TimingMode};
 /// modules compiled so far.
 pub struct Session {
     gpu: Gpu,
-    cache: Cache,
-    builtins: Builtins,
-    timer: Timer,
-    monitor: Option<Monitor>,
+    pub(crate) cache: Cache,
+    pub(crate) builtins: Builtins,
+    pub(crate) timer: Timer,
+    pub(crate) monitor: Option<Monitor>,
     modules: HashMap<String, Arc<CudaModule>>,
 }
 
@@ -197,7 +197,7 @@ impl Session {
 
     /// Compiles the case's kernel and allocates and initialises its buffers.
     #[allow(clippy::type_complexity)]
-    fn prepare(
+    pub(crate) fn prepare(
         &mut self,
         bench: &CudaBench,
         case: &PlannedCase,
@@ -254,6 +254,21 @@ impl Session {
         tune: &Params,
         vars: &Params,
     ) -> Result<Kernel, CudaError> {
+        let options = self.options(bench, defines, tune, vars)?;
+        let source = Source::read(source)?;
+        let function = self.function(&source, &options, name)?;
+        let geometry = Geometry::from_launch(launch, vars)?;
+        Kernel::new(function, geometry, self.gpu.max_shared_optin)
+    }
+
+    /// The NVRTC options of a kernel of `bench`: tune values and `defines` as `-D`, this GPU's arch.
+    pub(crate) fn options(
+        &self,
+        bench: &CudaBench,
+        defines: &[(String, pawl_core::expr::Expr)],
+        tune: &Params,
+        vars: &Params,
+    ) -> Result<Options, CudaError> {
         let mut all = Vec::new();
         for (name, value) in tune.iter() {
             all.push((name.to_owned(), define_value(value)));
@@ -262,16 +277,12 @@ impl Session {
             let value = expr.eval(vars).map_err(|e| CudaError::Setup(format!("define {name}: {e}")))?;
             all.push((name.clone(), define_value(&value)));
         }
-        let options = Options {
+        Ok(Options {
             defines: all,
             include_dirs: bench.include_dirs.clone(),
             extra_flags: bench.extra_flags.clone(),
             arch: self.gpu.arch(),
-        };
-        let source = Source::read(source)?;
-        let function = self.function(&source, &options, name)?;
-        let geometry = Geometry::from_launch(launch, vars)?;
-        Kernel::new(function, geometry, self.gpu.max_shared_optin)
+        })
     }
 
     fn function(

@@ -304,6 +304,66 @@ impl BenchSpec {
     }
 }
 
+/// Parent → paired worker (`pawl ab`): the benches of both revisions, the matched cases, and how to
+/// decide and when to stop. All cases are measured in this one worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedRequest {
+    /// Root folders of the two revisions' files: paths under them are compared relative to them.
+    pub base_root: PathBuf,
+    pub head_root: PathBuf,
+    /// Bench pairs (base, head); cases refer to them by index.
+    pub benches: Vec<(BenchSpec, BenchSpec)>,
+    pub cases: Vec<PairedWireCase>,
+    pub settings: MeasureSettings,
+    pub rule: pawl_core::paired::StopRule,
+    /// The global budget of measuring time, in seconds.
+    pub budget_s: f64,
+    /// Measure cases whose code is identical on both sides instead of skipping them (A/A tests).
+    pub measure_identical: bool,
+}
+
+/// One case matched by id across revisions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedWireCase {
+    pub bench: usize,
+    pub base: WireCase,
+    pub head: WireCase,
+}
+
+/// Paired worker → parent. A case can be answered more than once (a later pass adds samples to an
+/// undecided case); the last answer counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PairedMessage {
+    Started { case: CaseId },
+    Result { result: Box<PairedResult> },
+    Done,
+    Fatal { message: String },
+}
+
+impl PairedMessage {
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"kind\":\"fatal\",\"message\":\"{e}\"}}"))
+    }
+}
+
+/// What the paired worker found for one case so far.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairedResult {
+    pub id: CaseId,
+    pub outcome: PairedWireOutcome,
+    /// Seconds spent on this case so far (preparing, warming up and timing).
+    pub elapsed_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PairedWireOutcome {
+    Measured { samples: pawl_core::paired::PairedSamples, looks: usize, settled: pawl_core::paired::Settled },
+    Identical,
+    Failed { message: String },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +449,33 @@ mod tests {
         let mut spec = BenchSpec::from(&sample_bench());
         spec.args[1] = ArgSpec::Scalar { name: "n".into(), dtype: "f128".into(), value: "1".into() };
         assert!(spec.to_bench().unwrap_err().to_string().contains("f128"));
+    }
+
+    #[test]
+    fn paired_messages_round_trip() {
+        let samples = pawl_core::paired::PairedSamples {
+            base_ns: vec![1.0, 2.0],
+            head_ns: vec![1.5, 2.5],
+            base_clock_mhz: vec![1980, 1980],
+            head_clock_mhz: vec![1980, 1965],
+        };
+        let result = PairedResult {
+            id: CaseId::from_raw("copy/N=1"),
+            outcome: PairedWireOutcome::Measured {
+                samples,
+                looks: 3,
+                settled: pawl_core::paired::Settled::Equivalent,
+            },
+            elapsed_s: 0.25,
+        };
+        let line = PairedMessage::Result { result: Box::new(result.clone()) }.to_line();
+        assert!(
+            line.contains(r#""outcome":"measured""#) && line.contains(r#""settled":"equivalent""#),
+            "{line}"
+        );
+        let back: PairedMessage = serde_json::from_str(&line).unwrap();
+        assert_eq!(back, PairedMessage::Result { result: Box::new(result) });
+        let identical: PairedWireOutcome = serde_json::from_str(r#"{"outcome":"identical"}"#).unwrap();
+        assert_eq!(identical, PairedWireOutcome::Identical);
     }
 }

@@ -65,7 +65,7 @@ impl TimingMode {
 /// Timed samples per batch: enough to amortise the synchronization, few enough that the queued work
 /// stays far below the driver's launch-queue depth (a full queue would block the host while the
 /// blocking kernel waits for it: a deadlock broken only by the blocking kernel's timeout).
-const BATCH: usize = 16;
+pub(crate) const BATCH: usize = 16;
 /// Launches captured in one graph.
 const GRAPH_LAUNCHES: usize = 20;
 /// The blocking kernel gives up after this long, so a stuck host can never hang the GPU.
@@ -263,6 +263,24 @@ impl Timer {
             self.ends[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
         }
         self.finish_batch(count, 1.0)
+    }
+
+    /// One batch of single-launch samples of several kernels in the given order (at most [`BATCH`]),
+    /// each flushed cold first: the interleaved rounds of an A/B comparison.
+    pub(crate) fn sequence(
+        &self,
+        builtins: &Builtins,
+        launches: &[(&Kernel, &[KernelArg])],
+    ) -> Result<Vec<f64>, CudaError> {
+        let launches = &launches[..launches.len().min(BATCH)];
+        self.hold_stream(builtins)?;
+        for (i, (kernel, args)) in launches.iter().enumerate() {
+            self.flush_l2(builtins)?;
+            self.starts[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+            kernel.launch(&self.stream, args)?;
+            self.ends[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+        }
+        self.finish_batch(launches.len(), 1.0)
     }
 
     /// One batch of `count` graph replays, each of [`GRAPH_LAUNCHES`] launches.

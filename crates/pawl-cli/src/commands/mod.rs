@@ -1,5 +1,6 @@
 //! One module per subcommand. Each returns an [`Outcome`] (exit 0 or 1) or an error (exit 2).
 
+mod ab;
 mod check;
 mod comment;
 mod compare;
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Compare(args) => compare::run(&args),
         Command::Ratchet(args) => ratchet::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Ab(args) => ab::run(&args),
         Command::Env(args) => env::run(&args),
         Command::Comment(args) => comment::run(&args),
         Command::Profile(args) => profile::run(&args),
@@ -56,6 +58,10 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Worker => match pawl_cuda::serve_stdio() {
             code if code == ExitCode::SUCCESS => Ok(Outcome::Pass),
             _ => bail!("the CUDA worker stopped with an error"),
+        },
+        Command::PairedWorker => match pawl_cuda::serve_paired_stdio() {
+            code if code == ExitCode::SUCCESS => Ok(Outcome::Pass),
+            _ => bail!("the paired CUDA worker stopped with an error"),
         },
     }
 }

@@ -1,0 +1,311 @@
+//! `pawl ab --base REV [--head REV]`: the suite's CUDA kernels of two revisions, interleaved on one GPU
+//! in one worker process, judged pair by pair.
+//!
+//! The base (and a named head) revision's files come from git into a temporary folder; the head
+//! defaults to the working tree. Both suites are planned, cases are matched by id (one side only ⇒
+//! `new` or `missing`), and pawl-cuda's paired worker measures the rest until each is settled or its
+//! budget share is spent. The verdicts, reports and exit codes are those of `pawl compare`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use pawl_core::backend::PlannedCase;
+use pawl_core::baseline::Testbed;
+use pawl_core::case::CaseId;
+use pawl_core::expr::Expr;
+use pawl_core::paired::{self, PairedCase, PairedOptions, PairedOutcome, StopRule};
+use pawl_core::plan::{self, Selection};
+use pawl_core::suite::{BenchKind, Suite};
+use pawl_cuda::protocol::{
+    BenchSpec, PairedRequest, PairedResult, PairedWireCase, PairedWireOutcome, WireCase,
+};
+
+use super::{Outcome, load_suite, thresholds};
+use crate::cli::AbArgs;
+use crate::{measure, output, revision};
+
+pub fn run(args: &AbArgs) -> Result<Outcome> {
+    let budget = parse_budget(&args.budget)?;
+    if args.max_pairs < 2 {
+        bail!("--max-pairs must be at least 2, got {}", args.max_pairs);
+    }
+    let suite_path =
+        args.suite.canonicalize().with_context(|| format!("cannot find {}", args.suite.display()))?;
+    let root = revision::repo_root(suite_path.parent().unwrap_or(Path::new(".")))?;
+    let root = root.canonicalize().unwrap_or(root);
+    let suite_rel = suite_path.strip_prefix(&root).with_context(|| {
+        format!("{} is not inside the repository at {}", suite_path.display(), root.display())
+    })?;
+    let temp = tempfile::tempdir().context("cannot create a temporary folder for the revisions' files")?;
+
+    let base_commit = revision::commit(&root, &args.base)?;
+    let base_root = temp.path().join("base");
+    let base_suite = load_suite(&revision::extract(&root, &base_commit, suite_rel, &base_root)?)
+        .with_context(|| format!("the suite as of --base {}", args.base))?;
+    let (head_root, head_suite, head_label) = match &args.head {
+        Some(rev) => {
+            let commit = revision::commit(&root, rev)?;
+            let head_root = temp.path().join("head");
+            let suite = load_suite(&revision::extract(&root, &commit, suite_rel, &head_root)?)
+                .with_context(|| format!("the suite as of --head {rev}"))?;
+            (head_root, suite, format!("{rev} ({})", short(&commit)))
+        }
+        None => (root.clone(), load_suite(&suite_path)?, "working tree".to_owned()),
+    };
+    let base_label = format!("{} ({})", args.base, short(&base_commit));
+
+    let filter =
+        args.filter.as_deref().map(Expr::parse).transpose().context("--where is not a valid expression")?;
+    let selection = Selection { bench: args.bench.as_deref(), filter: filter.as_ref() };
+    let base_cases = cuda_cases(&base_suite, &selection)?;
+    let head_cases = cuda_cases(&head_suite, &selection)?;
+    let matched = match_cases(&base_cases, &head_cases);
+    if matched.outcomes.is_empty() && matched.cases.is_empty() {
+        bail!(
+            "no `kind = \"cuda\"` case of {} matches the selection in either revision",
+            args.suite.display()
+        );
+    }
+
+    let t = thresholds(Some(&head_suite), &args.judge)?;
+    let mut settings = measure::settings(&head_suite, &default_measure_args(args))?;
+    settings.seed = args.seed.unwrap_or(settings.seed);
+    let rule = StopRule {
+        tolerance: t.tolerance,
+        confidence: t.confidence,
+        max_pairs: args.max_pairs,
+        seed: args.judge.bootstrap_seed,
+    };
+    let env = measure::environment(!matched.cases.is_empty())?;
+    let mut outcomes = matched.outcomes;
+    let mut gpu_seconds = Vec::new();
+    if !matched.cases.is_empty() {
+        let request = PairedRequest {
+            base_root,
+            head_root,
+            benches: matched.benches,
+            cases: matched.cases.clone(),
+            settings,
+            rule,
+            budget_s: budget.as_secs_f64(),
+            measure_identical: args.measure_identical,
+        };
+        eprintln!(
+            "pawl ab: {} cases on both sides, budget {:.0} s, base {base_label}, head {head_label}",
+            request.cases.len(),
+            budget.as_secs_f64()
+        );
+        let answers = pawl_cuda::run_paired(&worker_argv()?, &request, &mut |_| {})
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        for case in &matched.cases {
+            let answer = answers.get(&case.head.id);
+            if let Some(PairedResult { outcome: PairedWireOutcome::Measured { .. }, elapsed_s, .. }) = answer
+            {
+                gpu_seconds.push(*elapsed_s);
+            }
+            outcomes.push(outcome_of(&case.head, answer));
+        }
+    }
+    let opts = PairedOptions {
+        suite: head_suite.name.clone(),
+        base_label,
+        head_label,
+        testbed: Testbed::from_env(&env).to_string(),
+        rule,
+    };
+    let comparison = paired::compare_paired(&outcomes, &opts);
+    gpu_seconds.sort_by(f64::total_cmp);
+    eprintln!(
+        "pawl ab: {} measured, {} identical code (not measured); time per measured case: median {:.2} s, total {:.1} s",
+        gpu_seconds.len(),
+        paired::identical_count(&comparison),
+        gpu_seconds.get(gpu_seconds.len() / 2).copied().unwrap_or(0.0),
+        gpu_seconds.iter().sum::<f64>()
+    );
+    output::write_report(&comparison, &args.report)?;
+    Ok(Outcome::from_failed(comparison.fails_check()))
+}
+
+/// `60s`, `2m`, `500ms` or a bare number of seconds.
+pub fn parse_budget(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    match number.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v * scale)),
+        _ => bail!("--budget `{text}` is not a positive time; write it as 60s, 2m, 500ms or seconds"),
+    }
+}
+
+fn short(commit: &str) -> &str {
+    &commit[..commit.len().min(10)]
+}
+
+/// The planned cases of every `cuda` bench, with the bench's wire form; other kinds are left out with
+/// a message (they cannot be interleaved in one process).
+fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<SideCase>> {
+    let mut cases = Vec::new();
+    for bench_plan in plan::plan(suite, selection)? {
+        match &bench_plan.bench.kind {
+            BenchKind::Cuda(cuda) => {
+                let spec = BenchSpec::from(cuda);
+                cases.extend(bench_plan.cases.into_iter().map(|c| (spec.clone(), c)));
+            }
+            BenchKind::Command(_) => eprintln!(
+                "pawl ab: bench `{}` is a command bench; only `kind = \"cuda\"` benches are compared",
+                bench_plan.bench.name
+            ),
+        }
+    }
+    Ok(cases)
+}
+
+/// A planned case with its bench's wire form.
+type SideCase = (BenchSpec, PlannedCase);
+
+/// Cases of both sides matched by id.
+#[derive(Debug, Default)]
+struct Matched {
+    benches: Vec<(BenchSpec, BenchSpec)>,
+    cases: Vec<PairedWireCase>,
+    /// Cases on one side only, decided already.
+    outcomes: Vec<PairedOutcome>,
+}
+
+fn match_cases(base: &[SideCase], head: &[SideCase]) -> Matched {
+    let mut by_id: BTreeMap<&CaseId, (Option<&SideCase>, Option<&SideCase>)> = BTreeMap::new();
+    for side in base {
+        by_id.entry(&side.1.case.id).or_default().0 = Some(side);
+    }
+    for side in head {
+        by_id.entry(&side.1.case.id).or_default().1 = Some(side);
+    }
+    let mut matched = Matched::default();
+    let mut bench_index: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, sides) in by_id {
+        let only = |case: &PlannedCase, kind: PairedCase| PairedOutcome {
+            id: case.case.id.clone(),
+            bench: case.case.bench.clone(),
+            params: case.case.params.clone(),
+            flops: case.flops,
+            bytes: case.bytes,
+            case: kind,
+        };
+        match sides {
+            (Some((b_spec, b)), Some((h_spec, h))) => {
+                let bench = *bench_index.entry(h.case.bench.clone()).or_insert_with(|| {
+                    matched.benches.push((b_spec.clone(), h_spec.clone()));
+                    matched.benches.len() - 1
+                });
+                matched.cases.push(PairedWireCase { bench, base: b.into(), head: h.into() });
+            }
+            (Some((_, b)), None) => matched.outcomes.push(only(b, PairedCase::OnlyBase)),
+            (None, Some((_, h))) => matched.outcomes.push(only(h, PairedCase::OnlyHead)),
+            (None, None) => {}
+        }
+    }
+    matched
+}
+
+fn outcome_of(case: &WireCase, answer: Option<&PairedResult>) -> PairedOutcome {
+    let kind = match answer.map(|a| &a.outcome) {
+        Some(PairedWireOutcome::Measured { samples, looks, settled }) => {
+            PairedCase::Measured { samples: samples.clone(), looks: *looks, settled: *settled }
+        }
+        Some(PairedWireOutcome::Identical) => PairedCase::Identical,
+        Some(PairedWireOutcome::Failed { message }) => PairedCase::Failed(message.clone()),
+        None => PairedCase::Failed("the worker never answered this case".to_owned()),
+    };
+    PairedOutcome {
+        id: case.id.clone(),
+        bench: case.bench.clone(),
+        params: case.params.clone(),
+        flops: case.flops,
+        bytes: case.bytes,
+        case: kind,
+    }
+}
+
+/// Measuring flags `pawl ab` does not take: the suite's settings stand.
+fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
+    crate::cli::MeasureArgs {
+        bench: args.bench.clone(),
+        filter: args.filter.clone(),
+        warm_cache: false,
+        target_rel_ci: None,
+        min_samples: None,
+        max_time: None,
+        timeout: None,
+        seed: args.seed,
+        graph: false,
+    }
+}
+
+/// This executable with the hidden `__paired_worker` subcommand.
+fn worker_argv() -> Result<Vec<OsString>> {
+    let exe = std::env::current_exe().context("cannot find the pawl executable to start its worker")?;
+    Ok(vec![exe.into_os_string(), OsString::from("__paired_worker")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pawl_core::case::Case;
+    use pawl_core::value::{Params, Value};
+
+    fn planned(bench: &str, n: i64) -> PlannedCase {
+        let mut params = Params::new();
+        params.insert("N", Value::Int(n));
+        PlannedCase { case: Case::new(bench, params), tune: Params::new(), flops: None, bytes: None }
+    }
+
+    #[test]
+    fn budgets_parse_with_units() {
+        assert_eq!(parse_budget("60s").unwrap(), Duration::from_secs(60));
+        assert_eq!(parse_budget("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_budget("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_budget("1.5").unwrap(), Duration::from_millis(1500));
+        let err = parse_budget("soon").unwrap_err().to_string();
+        assert!(err.contains("`soon`"), "{err}");
+        assert!(parse_budget("-1s").is_err());
+    }
+
+    #[test]
+    fn cases_match_by_id_and_the_rest_are_new_or_missing() {
+        let spec = BenchSpec::from(&pawl_core::suite::CudaBench {
+            source: "k.cu".into(),
+            kernel: "k".into(),
+            include_dirs: vec![],
+            extra_flags: vec![],
+            defines: vec![],
+            tune: vec![],
+            constraints: vec![],
+            launch: pawl_core::suite::Launch {
+                grid: vec![Expr::parse("1").unwrap()],
+                block: vec![Expr::parse("32").unwrap()],
+                shared_mem: None,
+            },
+            args: vec![],
+            reference: None,
+        });
+        let base = vec![(spec.clone(), planned("k", 1)), (spec.clone(), planned("k", 2))];
+        let head = vec![(spec.clone(), planned("k", 2)), (spec.clone(), planned("k", 3))];
+        let matched = match_cases(&base, &head);
+        assert_eq!(matched.cases.len(), 1);
+        assert_eq!(matched.cases[0].head.id.as_str(), "k/N=2");
+        assert_eq!(matched.benches.len(), 1);
+        let kinds: Vec<(&str, &PairedCase)> =
+            matched.outcomes.iter().map(|o| (o.id.as_str(), &o.case)).collect();
+        assert_eq!(kinds, vec![("k/N=1", &PairedCase::OnlyBase), ("k/N=3", &PairedCase::OnlyHead)]);
+    }
+}
