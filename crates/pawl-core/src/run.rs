@@ -270,4 +270,7 @@ pub struct KernelInfo {
     pub max_threads_per_block: u32,
     pub grid: [u32; 3],
     pub block: [u32; 3],
+    /// The `-D NAME=value` defines it was compiled with (tune values and the bench's `defines`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defines: Vec<String>,
 }

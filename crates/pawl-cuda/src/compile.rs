@@ -51,13 +51,20 @@ impl Options {
         let mut args =
             vec![format!("--gpu-architecture={}", self.arch), "-lineinfo".into(), "--std=c++17".into()];
         if let Some(dir) = &source.dir {
-            args.push(format!("-I{}", dir.display()));
+            args.push(include_flag(dir));
         }
-        args.extend(self.include_dirs.iter().map(|d| format!("-I{}", d.display())));
+        args.extend(self.include_dirs.iter().map(|d| include_flag(d)));
         args.extend(self.defines.iter().map(|(name, value)| format!("-D{name}={value}")));
         args.extend(self.extra_flags.iter().cloned());
         args
     }
+}
+
+/// `-I<dir>`. The folder of a source named without one (`kernel.cu`, from a suite in the current folder)
+/// is empty, and a bare `-I` would make NVRTC take the *next* option (a `-D` define, say) as the folder.
+fn include_flag(dir: &Path) -> String {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    format!("-I{}", dir.display())
 }
 
 /// The NVRTC version as `(major, minor)`.
@@ -262,6 +269,14 @@ mod tests {
     }
 
     #[test]
+    fn a_source_named_without_a_folder_is_included_from_dot_not_by_a_bare_flag() {
+        // A bare `-I` takes the next option (here the define) as its folder, and the define is lost.
+        let args = options().to_args(&source("", Some(Path::new(""))));
+        assert_eq!(args[3..5], ["-I.", "-DBLOCK=128"]);
+        assert!(!args.iter().any(|a| a == "-I"), "{args:?}");
+    }
+
+    #[test]
     fn key_changes_with_source_define_arch_nvrtc_and_included_header() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.cuh"), "#include \"b.cuh\"\n#define A 1\n").unwrap();
@@ -326,6 +341,15 @@ mod tests {
         // A planted entry is served from the cache without compiling.
         cache.put(&key, b"\x7fELF planted");
         assert_eq!(compile(&good, &options(), &cache).unwrap().cubin, b"\x7fELF planted");
+
+        // The define reaches the code when the source is named without a folder (a suite in the
+        // current folder): `static_assert` fails the compile if BLOCK is missing or wrong.
+        let here = Source {
+            name: "here.cu".into(),
+            text: "static_assert(BLOCK == 128, \"BLOCK\");\nextern \"C\" __global__ void k() {}\n".into(),
+            dir: Some(PathBuf::new()),
+        };
+        compile(&here, &options(), &cache).unwrap();
 
         let bad = source("extern \"C\" __global__ void k() {\n  undefined_thing();\n}\n", None);
         let err = compile(&bad, &options(), &cache).unwrap_err();

@@ -197,6 +197,7 @@ impl Kernel {
             max_threads_per_block: function_attribute(f, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK)?,
             grid: self.geometry.grid,
             block: self.geometry.block,
+            defines: Vec::new(),
         })
     }
 

@@ -117,7 +117,10 @@ impl Session {
         let vars = case.vars();
         progress("compiling");
         let (kernel, plans, buffers, args) = self.prepare(bench, case, settings)?;
-        result.kernel = Some(kernel.info()?);
+        let mut info = kernel.info()?;
+        let options = self.options(bench, &bench.defines, &case.tune, &vars)?;
+        info.defines = options.defines.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        result.kernel = Some(info);
         let stream = self.gpu.stream.clone();
 
         progress("checking");
