@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use pawl_core::report::Format;
 
+/// `pawl ab`'s default cap on interleaved pairs per case (also used by `pawl check --ab-base`).
+pub const AB_MAX_PAIRS: usize = 2000;
+
 #[derive(Debug, Parser)]
 #[command(name = "pawl", version, about = "A performance ratchet for GPU kernels", max_term_width = 100)]
 pub struct Cli {
@@ -209,6 +212,13 @@ pub struct CheckArgs {
     /// Append this markdown file (for example `pawl profile`'s table) to the markdown report; repeatable.
     #[arg(long, value_name = "FILE")]
     pub extra_markdown: Vec<PathBuf>,
+    /// Paired mode: compare the working tree with this revision in one process (`pawl ab`) instead of
+    /// with the stored baseline.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["run", "baseline"])]
+    pub ab_base: Option<String>,
+    /// Measuring time for all cases together in paired mode: `60s`, `2m`, or seconds.
+    #[arg(long, default_value = "60s", value_name = "TIME", requires = "ab_base")]
+    pub ab_budget: String,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -304,7 +314,7 @@ pub struct AbArgs {
     #[arg(long, default_value = "60s", value_name = "TIME")]
     pub budget: String,
     /// Most interleaved pairs per case.
-    #[arg(long, default_value_t = 2000, value_name = "N")]
+    #[arg(long, default_value_t = AB_MAX_PAIRS, value_name = "N")]
     pub max_pairs: usize,
     /// Measure cases whose code is identical in both revisions instead of skipping them (A/A tests).
     #[arg(long)]

@@ -19,6 +19,7 @@ use pawl_core::expr::Expr;
 use pawl_core::paired::{self, PairedCase, PairedOptions, PairedOutcome, StopRule};
 use pawl_core::plan::{self, Selection};
 use pawl_core::suite::{BenchKind, Suite};
+use pawl_core::verdict::Comparison;
 use pawl_cuda::protocol::{
     BenchSpec, PairedRequest, PairedResult, PairedWireCase, PairedWireOutcome, WireCase,
 };
@@ -28,6 +29,13 @@ use crate::cli::AbArgs;
 use crate::{measure, output, revision};
 
 pub fn run(args: &AbArgs) -> Result<Outcome> {
+    let comparison = compare(args)?;
+    output::write_report(&comparison, &args.report)?;
+    Ok(Outcome::from_failed(comparison.fails_check()))
+}
+
+/// Measures both revisions interleaved and returns the paired verdicts (`args.report` is not used).
+pub fn compare(args: &AbArgs) -> Result<Comparison> {
     let budget = parse_budget(&args.budget)?;
     if args.max_pairs < 2 {
         bail!("--max-pairs must be at least 2, got {}", args.max_pairs);
@@ -125,8 +133,7 @@ pub fn run(args: &AbArgs) -> Result<Outcome> {
         gpu_seconds.get(gpu_seconds.len() / 2).copied().unwrap_or(0.0),
         gpu_seconds.iter().sum::<f64>()
     );
-    output::write_report(&comparison, &args.report)?;
-    Ok(Outcome::from_failed(comparison.fails_check()))
+    Ok(comparison)
 }
 
 /// `60s`, `2m`, `500ms` or a bare number of seconds.

@@ -1,5 +1,6 @@
-//! `pawl check`: the one command CI runs. Measure (or read a run), compare with the baseline, write
-//! every report asked for, and exit 0 (no regression), 1 (regression or failure) or 2 (error).
+//! `pawl check`: the one command CI runs. Measure (or read a run), compare with the baseline (or, with
+//! `--ab-base REV`, measure both revisions paired), write every report asked for, and exit 0 (no
+//! regression), 1 (regression or failure) or 2 (error).
 
 use std::path::PathBuf;
 
@@ -9,37 +10,18 @@ use pawl_core::compare::{self, CompareOptions};
 use pawl_core::files;
 use pawl_core::report::{self, Format, ReportOptions};
 use pawl_core::run::Run;
+use pawl_core::verdict::Comparison;
 
 use super::ratchet::{baseline_path, write_profile_targets};
 use super::{Outcome, load_suite, thresholds};
-use crate::cli::CheckArgs;
+use crate::cli::{AB_MAX_PAIRS, AbArgs, CheckArgs, ReportArgs};
 use crate::{measure, output};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
-    let suite = load_suite(&args.suite)?;
-    let baseline_path = baseline_path(args.baseline.as_deref(), Some(&suite))?;
-    if !baseline_path.exists() {
-        bail!(
-            "no baseline at {}; measure once and create it with `pawl ratchet --accept-new --baseline {}`",
-            baseline_path.display(),
-            baseline_path.display()
-        );
-    }
-    let baseline = Baseline::load(&baseline_path)?;
-    let opts = CompareOptions {
-        thresholds: thresholds(Some(&suite), &args.judge)?,
-        force: args.judge.force,
-        seed: args.judge.bootstrap_seed,
+    let comparison = match &args.ab_base {
+        Some(base) => super::ab::compare(&paired_args(args, base))?,
+        None => against_baseline(args)?,
     };
-    let (run, run_label) = match &args.run {
-        Some(path) => (Run::load(path)?, path.display().to_string()),
-        None => {
-            (measure::measure(&suite, &args.measure, &args.save_run)?, args.save_run.display().to_string())
-        }
-    };
-    let comparison =
-        compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
-
     output::write_format(&comparison, Format::Human, None)?;
     if let Some(path) = &args.markdown {
         let opts = ReportOptions {
@@ -62,6 +44,49 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     }
     write_profile_targets(&args.profile_targets, &comparison)?;
     Ok(Outcome::from_failed(comparison.fails_check()))
+}
+
+/// Measures the suite (or reads `--run`) and compares it with the stored baseline.
+fn against_baseline(args: &CheckArgs) -> Result<Comparison> {
+    let suite = load_suite(&args.suite)?;
+    let baseline_path = baseline_path(args.baseline.as_deref(), Some(&suite))?;
+    if !baseline_path.exists() {
+        bail!(
+            "no baseline at {}; measure once and create it with `pawl ratchet --accept-new --baseline {}`",
+            baseline_path.display(),
+            baseline_path.display()
+        );
+    }
+    let baseline = Baseline::load(&baseline_path)?;
+    let opts = CompareOptions {
+        thresholds: thresholds(Some(&suite), &args.judge)?,
+        force: args.judge.force,
+        seed: args.judge.bootstrap_seed,
+    };
+    let (run, run_label) = match &args.run {
+        Some(path) => (Run::load(path)?, path.display().to_string()),
+        None => {
+            (measure::measure(&suite, &args.measure, &args.save_run)?, args.save_run.display().to_string())
+        }
+    };
+    Ok(compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?)
+}
+
+/// `pawl ab`'s arguments for `pawl check --ab-base REV`: the working tree against REV.
+fn paired_args(args: &CheckArgs, base: &str) -> AbArgs {
+    AbArgs {
+        base: base.to_owned(),
+        head: None,
+        suite: args.suite.clone(),
+        bench: args.measure.bench.clone(),
+        filter: args.measure.filter.clone(),
+        budget: args.ab_budget.clone(),
+        max_pairs: AB_MAX_PAIRS,
+        measure_identical: false,
+        seed: args.measure.seed,
+        judge: args.judge.clone(),
+        report: ReportArgs { format: Format::Human, output: None },
+    }
 }
 
 /// The sections to append to the markdown report; empty files (`pawl profile` with nothing to profile)

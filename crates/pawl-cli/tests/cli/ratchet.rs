@@ -87,3 +87,32 @@ fn check_passes_when_nothing_changed() {
     ws.pawl().args(["check", "--run", "again.json"]).assert().success();
     assert_eq!(ws.read("profile_targets.txt"), "");
 }
+
+#[test]
+fn check_in_paired_mode_refuses_a_run_file_and_needs_cuda_cases() {
+    let ws = Workspace::new();
+    ws.run("run.json", &[]);
+    ws.pawl().args(["check", "--ab-base", "HEAD", "--run", "run.json"]).assert().code(2);
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(ws.dir.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@localhost")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@localhost")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "."]);
+    git(&["add", "pawl.toml", "replay.py"]);
+    git(&["commit", "-qm", "suite"]);
+    // The replay suite has only `command` benches: paired mode times CUDA kernels, so it says so.
+    ws.pawl()
+        .args(["check", "--ab-base", "HEAD"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("kind = \"cuda\""));
+}
