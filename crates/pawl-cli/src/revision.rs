@@ -72,7 +72,7 @@ pub fn extract(root: &Path, commit: &str, suite: &Path, dest: &Path) -> Result<P
         let bytes = show(root, commit, &path)?;
         write(dest, &path, &bytes)?;
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-        for name in quoted_includes(&String::from_utf8_lossy(&bytes)) {
+        for name in pawl_cuda::quoted_includes(&String::from_utf8_lossy(&bytes)) {
             let candidates = std::iter::once(&dir).chain(&include_dirs).map(|d| normalize(&d.join(&name)));
             if let Some(found) = candidates.into_iter().find(|p| exists(root, commit, p)) {
                 pending.push((found, include_dirs.clone()));
@@ -95,17 +95,6 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// The names in `#include "name"` lines (angle-bracket includes are the compiler's own).
-fn quoted_includes(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|line| {
-            let rest = line.trim_start().strip_prefix('#')?.trim_start().strip_prefix("include")?;
-            let rest = rest.trim_start().strip_prefix('"')?;
-            Some(rest[..rest.find('"')?].to_owned())
-        })
-        .collect()
 }
 
 fn spec(commit: &str, path: &Path) -> String {
@@ -238,6 +227,6 @@ reference = { source = "ref.cu", kernel = "k_ref", grid = 1, block = 32 }
     #[test]
     fn normalizes_and_scans() {
         assert_eq!(normalize(Path::new("a/./b/../c.cu")), PathBuf::from("a/c.cu"));
-        assert_eq!(quoted_includes("  # include \"x.h\"\n#include <y>\n"), vec!["x.h".to_owned()]);
+        assert_eq!(pawl_cuda::quoted_includes("  # include \"x.h\"\n#include <y>\n"), vec!["x.h".to_owned()]);
     }
 }

@@ -127,7 +127,7 @@ pub fn local_includes(source: &Source, include_dirs: &[PathBuf]) -> Vec<(PathBuf
 }
 
 /// The names in `#include "name"` lines (system includes in angle brackets are NVRTC's own).
-fn quoted_includes(text: &str) -> Vec<String> {
+pub fn quoted_includes(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|line| {
             let rest = line.trim_start().strip_prefix('#')?.trim_start().strip_prefix("include")?;

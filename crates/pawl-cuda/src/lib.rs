@@ -25,6 +25,7 @@ mod worker;
 
 pub use backend::CudaBackend;
 pub use cache::Cache;
+pub use compile::quoted_includes;
 pub use driver::{driver_present, nvrtc_present};
 pub use env::{GpuState, environment, gpu_state, measurement_warnings};
 pub use error::CudaError;
