@@ -139,22 +139,25 @@ impl GitHub {
 
     /// Posts a new comment on issue or pull request `number`.
     pub fn create_comment(&self, number: u64, body: &str) -> Result<Comment, GitHubError> {
-        let what = format!("comment on #{number}");
         let url = format!("{}/repos/{}/issues/{number}/comments", self.api_url, self.repository);
-        let request = self.authorize(self.agent.post(&url)).header("Content-Type", "application/json");
-        let response = request.send(body_json(body)).map_err(|source| GitHubError::Transport {
-            what: what.clone(),
-            url,
-            source,
-        })?;
-        read_json(response, &what)
+        self.send_comment(self.agent.post(&url), url, format!("comment on #{number}"), body)
     }
 
     /// Replaces the body of comment `id`.
     pub fn update_comment(&self, id: u64, body: &str) -> Result<Comment, GitHubError> {
-        let what = format!("update comment {id}");
         let url = format!("{}/repos/{}/issues/comments/{id}", self.api_url, self.repository);
-        let request = self.authorize(self.agent.patch(&url)).header("Content-Type", "application/json");
+        self.send_comment(self.agent.patch(&url), url, format!("update comment {id}"), body)
+    }
+
+    /// Sends a comment body (create or update) and reads the comment GitHub answers with.
+    fn send_comment(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+        url: String,
+        what: String,
+        body: &str,
+    ) -> Result<Comment, GitHubError> {
+        let request = self.authorize(request).header("Content-Type", "application/json");
         let response = request.send(body_json(body)).map_err(|source| GitHubError::Transport {
             what: what.clone(),
             url,
