@@ -310,18 +310,9 @@ pub(crate) fn multiple_comparisons_words(measured: usize, alpha: f64) -> String 
 
 /// Everything about one case except what needs the other cases (its q-value).
 fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Context) -> Outcome {
-    let shell = |kind: VerdictKind, case: Option<&CaseResult>, reason: String| Verdict {
-        id: id.clone(),
-        bench: case.map_or_else(|| id.bench().to_owned(), |c| c.bench.clone()),
-        params: case.map(|c| c.params.clone()).unwrap_or_default(),
-        kind,
-        ratio: None,
-        p_value: None,
-        q_value: None,
-        old: None,
-        new: None,
-        reason,
-        notes: Vec::new(),
+    let shell = |kind: VerdictKind, case: Option<&CaseResult>, reason: String| {
+        let bench = case.map_or_else(|| id.bench().to_owned(), |c| c.bench.clone());
+        Verdict::bare(id.clone(), bench, case.map(|c| c.params.clone()).unwrap_or_default(), kind, reason)
     };
     let old_case = match old {
         Some(OldSide::Run(case)) => Some(case),

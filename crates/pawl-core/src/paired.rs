@@ -263,18 +263,8 @@ enum Judged {
 }
 
 fn judge(o: &PairedOutcome, rule: &StopRule) -> Judged {
-    let shell = |kind: VerdictKind, reason: String| Verdict {
-        id: o.id.clone(),
-        bench: o.bench.clone(),
-        params: o.params.clone(),
-        kind,
-        ratio: None,
-        p_value: None,
-        q_value: None,
-        old: None,
-        new: None,
-        reason,
-        notes: Vec::new(),
+    let shell = |kind: VerdictKind, reason: String| {
+        Verdict::bare(o.id.clone(), o.bench.clone(), o.params.clone(), kind, reason)
     };
     let (samples, looks, settled) = match &o.case {
         PairedCase::Identical => {

@@ -109,6 +109,25 @@ pub struct Verdict {
     pub notes: Vec<String>,
 }
 
+impl Verdict {
+    /// A verdict with its kind and reason only; comparisons fill in ratio, sides and notes.
+    pub fn bare(id: CaseId, bench: String, params: Params, kind: VerdictKind, reason: String) -> Verdict {
+        Verdict {
+            id,
+            bench,
+            params,
+            kind,
+            ratio: None,
+            p_value: None,
+            q_value: None,
+            old: None,
+            new: None,
+            reason,
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// What the old side of a comparison was.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
