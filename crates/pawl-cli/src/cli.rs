@@ -113,6 +113,10 @@ pub struct JudgeArgs {
     /// Allowance for drift between processes against a stored baseline (default 0.01, or the suite's).
     #[arg(long, value_name = "FRACTION")]
     pub drift: Option<f64>,
+    /// The same allowance in nanoseconds, used where it is the larger, for kernels of a few microseconds
+    /// (default 0, or the suite's `drift_ns`; 250 covers the shifts measured on an H100).
+    #[arg(long, value_name = "NS")]
+    pub drift_ns: Option<f64>,
     /// Compare even when the two sides come from different testbeds (GPU, driver or CUDA major).
     #[arg(long)]
     pub force: bool,

@@ -125,7 +125,7 @@ pub fn compare_runs(
     for case in &new.cases {
         pairs.entry(&case.id).or_default().1 = Some(case);
     }
-    let ctx = Context::new(opts, 0.0, "the old run");
+    let ctx = Context::new(opts, 0.0, 0.0, "the old run");
     let testbed = testbed_words(&new_tb, &old_tb);
     Ok(finish(ctx, pairs, new, old_label, new_label, CompareMode::Runs, testbed))
 }
@@ -151,13 +151,13 @@ pub fn compare_baseline(
     for case in &new.cases {
         pairs.entry(&case.id).or_default().1 = Some(case);
     }
-    let drift = opts.thresholds.drift;
-    let ctx = Context::new(opts, drift, "the baseline");
+    let (drift, drift_ns) = (opts.thresholds.drift, opts.thresholds.drift_ns);
+    let ctx = Context::new(opts, drift, drift_ns, "the baseline");
     let testbed = match chosen {
         Some(tb) => testbed_words(&run_tb, &tb.testbed),
         None => run_tb.to_string(),
     };
-    Ok(finish(ctx, pairs, new, baseline_label, new_label, CompareMode::Baseline { drift }, testbed))
+    Ok(finish(ctx, pairs, new, baseline_label, new_label, CompareMode::Baseline { drift, drift_ns }, testbed))
 }
 
 fn check_thresholds(t: &Thresholds, with_drift: bool) -> Result<(), CompareError> {
@@ -170,6 +170,12 @@ fn check_thresholds(t: &Thresholds, with_drift: bool) -> Result<(), CompareError
     }
     if with_drift && !(t.drift.is_finite() && t.drift >= 0.0) {
         return bad(format!("drift {} must be a finite fraction ≥ 0, such as 0.01 for 1%", t.drift));
+    }
+    if with_drift && !(t.drift_ns.is_finite() && t.drift_ns >= 0.0) {
+        return bad(format!(
+            "drift_ns {} must be a finite number of nanoseconds ≥ 0, such as 250",
+            t.drift_ns
+        ));
     }
     Ok(())
 }
@@ -223,21 +229,35 @@ enum OldSide<'a> {
 struct Context {
     tolerance: f64,
     confidence: f64,
-    /// Drift allowance (0 between runs).
+    /// Drift allowance (0 between runs), relative.
     drift: f64,
+    /// Drift allowance in nanoseconds: the floor of the relative one for short kernels (0 between runs).
+    drift_ns: f64,
     seed: u64,
     /// "the old run" or "the baseline", for reasons.
     old_name: &'static str,
 }
 
 impl Context {
-    fn new(opts: &CompareOptions, drift: f64, old_name: &'static str) -> Context {
+    fn new(opts: &CompareOptions, drift: f64, drift_ns: f64, old_name: &'static str) -> Context {
         Context {
             tolerance: opts.thresholds.tolerance,
             confidence: opts.thresholds.confidence,
             drift,
+            drift_ns,
             seed: opts.seed,
             old_name,
+        }
+    }
+
+    /// The drift allowance of a case whose old median is `old_median_ns`: the relative allowance, or
+    /// the absolute one where that is larger (a short kernel shifts by a fixed ~0.1–0.2 µs between
+    /// processes, which is several percent of a few microseconds).
+    fn drift_for(&self, old_median_ns: f64) -> f64 {
+        if self.drift_ns > 0.0 && old_median_ns > 0.0 {
+            self.drift.max(self.drift_ns / old_median_ns)
+        } else {
+            self.drift
         }
     }
 
@@ -249,7 +269,12 @@ impl Context {
 /// A case decided without statistics, or one waiting for its q-value.
 enum Outcome {
     Decided(Verdict),
-    Measured { verdict: Verdict, interval: RatioInterval },
+    /// `drift`: the case's drift allowance, already in `interval`, for the reason.
+    Measured {
+        verdict: Verdict,
+        interval: RatioInterval,
+        drift: f64,
+    },
 }
 
 fn finish(
@@ -278,9 +303,9 @@ fn finish(
         .into_iter()
         .map(|outcome| match outcome {
             Outcome::Decided(verdict) => verdict,
-            Outcome::Measured { verdict, interval } => {
+            Outcome::Measured { verdict, interval, drift } => {
                 let q = q_values.next().unwrap_or(1.0);
-                decide(verdict, &interval, q, measured, &ctx)
+                decide(verdict, &interval, q, measured, &ctx, drift)
             }
         })
         .collect();
@@ -412,9 +437,13 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
     }
 
     let seed = bootstrap::mix_seed(ctx.seed, fnv1a(id.as_str()));
+    let drift = match old {
+        OldSide::Entry(entry) => ctx.drift_for(entry.median_ns),
+        OldSide::Run(_) => ctx.drift,
+    };
     let computed = match (old, &old_sample) {
         (OldSide::Run(_), Some(old_sample)) => runs_interval(old_sample, &new_sample, ctx, seed),
-        (OldSide::Entry(entry), _) => baseline_interval(entry, &new_sample, ctx, seed, &mut notes),
+        (OldSide::Entry(entry), _) => baseline_interval(entry, &new_sample, ctx, drift, seed, &mut notes),
         (OldSide::Run(_), None) => Err(StatsError::Empty),
     };
     match computed {
@@ -432,7 +461,7 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
             });
             verdict.p_value = Some(interval.p_value);
             verdict.notes = notes;
-            Outcome::Measured { verdict, interval }
+            Outcome::Measured { verdict, interval, drift }
         }
         Err(e) => {
             verdict.reason = format!("cannot compare: {e}");
@@ -481,6 +510,7 @@ fn baseline_interval(
     entry: &BaselineEntry,
     new: &Sample,
     ctx: &Context,
+    drift: f64,
     seed: u64,
     notes: &mut Vec<String>,
 ) -> Result<(RatioInterval, Method), StatsError> {
@@ -501,7 +531,7 @@ fn baseline_interval(
     } else {
         let log_ratio = new.median().ln() - entry.median_ns.ln();
         let se = old_se.hypot(log_median_se(new)?);
-        let analytic = RatioInterval::from_log_normal(log_ratio, se, ctx.confidence, ctx.drift);
+        let analytic = RatioInterval::from_log_normal(log_ratio, se, ctx.confidence, drift);
         if !near_boundary(&analytic, ctx.tolerance) {
             return Ok((analytic, Method::Analytic));
         }
@@ -509,7 +539,7 @@ fn baseline_interval(
     };
     let settings = BootstrapSettings { resamples: DEFAULT_RESAMPLES, seed };
     let interval =
-        bootstrap::ratio_to_reference(entry.median_ns, old_se, new, ctx.confidence, ctx.drift, settings)?;
+        bootstrap::ratio_to_reference(entry.median_ns, old_se, new, ctx.confidence, drift, settings)?;
     Ok((interval, Method::Bootstrap(why)))
 }
 
@@ -542,12 +572,20 @@ pub(crate) fn decide_paired(
     tolerance: f64,
     confidence: f64,
 ) -> Verdict {
-    let ctx = Context { tolerance, confidence, drift: 0.0, seed: 0, old_name: "the base revision" };
-    decide(v, interval, q, measured, &ctx)
+    let ctx =
+        Context { tolerance, confidence, drift: 0.0, drift_ns: 0.0, seed: 0, old_name: "the base revision" };
+    decide(v, interval, q, measured, &ctx, 0.0)
 }
 
 /// The verdict of a measured case, now that its q-value is known.
-fn decide(mut v: Verdict, interval: &RatioInterval, q: f64, measured: usize, ctx: &Context) -> Verdict {
+fn decide(
+    mut v: Verdict,
+    interval: &RatioInterval,
+    q: f64,
+    measured: usize,
+    ctx: &Context,
+    drift: f64,
+) -> Verdict {
     let alpha = ctx.alpha();
     let r = interval.ratio;
     let upper = 1.0 + ctx.tolerance;
@@ -560,8 +598,8 @@ fn decide(mut v: Verdict, interval: &RatioInterval, q: f64, measured: usize, ctx
         signed_percent(interval.high - 1.0)
     );
     let tolerance = percent(ctx.tolerance);
-    let drift = if ctx.drift > 0.0 {
-        format!("; the interval includes the {} drift allowance for a stored baseline", percent(ctx.drift))
+    let drift = if drift > 0.0 {
+        format!("; the interval includes the {} drift allowance for a stored baseline", percent(drift))
     } else {
         String::new()
     };

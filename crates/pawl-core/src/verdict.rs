@@ -134,8 +134,13 @@ impl Verdict {
 pub enum CompareMode {
     /// Two run files with raw samples.
     Runs,
-    /// A stored baseline; the drift allowance widens every interval.
-    Baseline { drift: f64 },
+    /// A stored baseline; the drift allowance (relative, or `drift_ns` where that is larger) widens every
+    /// interval.
+    Baseline {
+        drift: f64,
+        #[serde(default)]
+        drift_ns: f64,
+    },
     /// Paired, interleaved samples of two revisions in one process.
     Paired,
 }
@@ -161,11 +166,11 @@ pub struct Comparison {
 
 impl Comparison {
     pub fn thresholds(&self) -> Thresholds {
-        let drift = match self.mode {
-            CompareMode::Baseline { drift } => drift,
-            CompareMode::Runs | CompareMode::Paired => 0.0,
+        let (drift, drift_ns) = match self.mode {
+            CompareMode::Baseline { drift, drift_ns } => (drift, drift_ns),
+            CompareMode::Runs | CompareMode::Paired => (0.0, 0.0),
         };
-        Thresholds { tolerance: self.tolerance, confidence: self.confidence, drift }
+        Thresholds { tolerance: self.tolerance, confidence: self.confidence, drift, drift_ns }
     }
 
     pub fn count(&self, kind: VerdictKind) -> usize {

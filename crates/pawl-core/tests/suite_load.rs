@@ -43,7 +43,10 @@ fn suite_table_and_measure_settings() {
     assert_eq!(suite.dir(), dir);
     assert_eq!(suite.baseline, Some(dir.join("pawl-baseline.json")));
     assert_eq!(suite.history, Some(dir.join(".pawl/history.sqlite")));
-    assert_eq!(suite.thresholds, Thresholds { tolerance: 0.03, confidence: 0.95, drift: 0.005 });
+    assert_eq!(
+        suite.thresholds,
+        Thresholds { tolerance: 0.03, confidence: 0.95, drift: 0.005, drift_ns: 0.0 }
+    );
     assert_eq!(
         suite.measure,
         MeasureSettings {

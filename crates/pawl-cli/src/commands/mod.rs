@@ -78,6 +78,7 @@ pub fn thresholds(suite: Option<&Suite>, judge: &JudgeArgs) -> Result<Thresholds
         tolerance: judge.tolerance.unwrap_or(base.tolerance),
         confidence: judge.confidence.unwrap_or(base.confidence),
         drift: judge.drift.unwrap_or(base.drift),
+        drift_ns: judge.drift_ns.unwrap_or(base.drift_ns),
     };
     if !(t.tolerance > 0.0 && t.tolerance < 1.0) {
         bail!("--tolerance must be between 0 and 1 (a fraction: 0.02 is 2%), got {}", t.tolerance);
@@ -87,6 +88,9 @@ pub fn thresholds(suite: Option<&Suite>, judge: &JudgeArgs) -> Result<Thresholds
     }
     if !(t.drift >= 0.0 && t.drift < 1.0) {
         bail!("--drift must be at least 0 and below 1 (a fraction: 0.01 is 1%), got {}", t.drift);
+    }
+    if !(t.drift_ns >= 0.0 && t.drift_ns.is_finite()) {
+        bail!("--drift-ns must be a number of nanoseconds, at least 0, got {}", t.drift_ns);
     }
     Ok(t)
 }

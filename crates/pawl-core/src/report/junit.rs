@@ -71,9 +71,10 @@ fn write_properties<W: Write>(comparison: &Comparison, writer: &mut Writer<W>) -
     ];
     match comparison.mode {
         CompareMode::Runs => properties.push(("mode", "runs".to_owned())),
-        CompareMode::Baseline { drift } => {
+        CompareMode::Baseline { drift, drift_ns } => {
             properties.push(("mode", "baseline".to_owned()));
             properties.push(("drift", drift.to_string()));
+            properties.push(("drift_ns", drift_ns.to_string()));
         }
         CompareMode::Paired => properties.push(("mode", "paired".to_owned())),
     }

@@ -92,7 +92,13 @@ pub fn notes(verdict: &Verdict) -> String {
 pub fn mode(mode: &CompareMode) -> String {
     match mode {
         CompareMode::Runs => "two runs".to_owned(),
-        CompareMode::Baseline { drift } => {
+        CompareMode::Baseline { drift, drift_ns } if *drift_ns > 0.0 => {
+            format!(
+                "against the stored baseline, drift allowance {} (at least {drift_ns} ns)",
+                percent(*drift)
+            )
+        }
+        CompareMode::Baseline { drift, .. } => {
             format!("against the stored baseline, drift allowance {}", percent(*drift))
         }
         CompareMode::Paired => "paired A/B, interleaved in one process".to_owned(),

@@ -40,7 +40,8 @@ pub enum SuiteError {
 }
 
 const ROOT_KEYS: &[&str] = &["suite", "bench"];
-const SUITE_KEYS: &[&str] = &["name", "baseline", "history", "tolerance", "confidence", "drift", "measure"];
+const SUITE_KEYS: &[&str] =
+    &["name", "baseline", "history", "tolerance", "confidence", "drift", "drift_ns", "measure"];
 const MEASURE_KEYS: &[&str] = &[
     "target_rel_ci",
     "min_samples",
@@ -175,6 +176,10 @@ fn thresholds(table: &Table<'_>) -> Result<Thresholds, SuiteError> {
     if let Some(f) = table.get("drift") {
         thresholds.drift =
             f.f64_where(|x| (0.0..1.0).contains(&x), "a fraction from 0 up to 1, like 0.01")?;
+    }
+    if let Some(f) = table.get("drift_ns") {
+        thresholds.drift_ns =
+            f.f64_where(|x| x.is_finite() && x >= 0.0, "a number of nanoseconds ≥ 0, like 250")?;
     }
     Ok(thresholds)
 }

@@ -120,7 +120,7 @@ pub fn all_kinds() -> Comparison {
         suite: "attention".to_owned(),
         old_label: "baseline.json".to_owned(),
         new_label: "HEAD (3f2a9c1)".to_owned(),
-        mode: CompareMode::Baseline { drift: 0.01 },
+        mode: CompareMode::Baseline { drift: 0.01, drift_ns: 0.0 },
         tolerance: 0.02,
         confidence: 0.99,
         multiple_comparisons: "Benjamini–Hochberg, false discovery rate 1%".to_owned(),
