@@ -22,12 +22,14 @@ use crate::cli::{Cli, Command, JudgeArgs};
 pub const DEFAULT_SUITE: &str = "pawl.toml";
 
 /// How a command that ran to the end turned out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Outcome {
     /// Nothing regressed, nothing failed.
     Pass,
     /// A regression, a failed case or a wrong result: CI should fail.
     Fail,
+    /// An internal worker's own exit code, passed to its parent unchanged.
+    Exit(ExitCode),
 }
 
 impl Outcome {
@@ -39,6 +41,7 @@ impl Outcome {
         match self {
             Outcome::Pass => ExitCode::SUCCESS,
             Outcome::Fail => ExitCode::from(1),
+            Outcome::Exit(code) => code,
         }
     }
 }
@@ -55,14 +58,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Comment(args) => comment::run(&args),
         Command::Profile(args) => profile::run(&args),
         Command::Launch(args) => profile::launch(&args),
-        Command::Worker => match pawl_cuda::serve_stdio() {
-            code if code == ExitCode::SUCCESS => Ok(Outcome::Pass),
-            _ => bail!("the CUDA worker stopped with an error"),
-        },
-        Command::PairedWorker => match pawl_cuda::serve_paired_stdio() {
-            code if code == ExitCode::SUCCESS => Ok(Outcome::Pass),
-            _ => bail!("the paired CUDA worker stopped with an error"),
-        },
+        // A worker's exit code tells its parent why it stopped (3: the CUDA context is lost).
+        Command::Worker => Ok(Outcome::Exit(pawl_cuda::serve_stdio())),
+        Command::PairedWorker => Ok(Outcome::Exit(pawl_cuda::serve_paired_stdio())),
     }
 }
 
