@@ -142,6 +142,8 @@ pub enum KernelArg {
 pub struct Kernel {
     pub function: CudaFunction,
     pub geometry: Geometry,
+    /// The `NAME=value` defines it was compiled with, for the run file.
+    pub defines: Vec<String>,
 }
 
 impl Kernel {
@@ -182,7 +184,7 @@ impl Kernel {
             }
             .map_err(CudaError::driver("raising the kernel's dynamic shared-memory limit"))?;
         }
-        Ok(Kernel { function, geometry })
+        Ok(Kernel { function, geometry, defines: Vec::new() })
     }
 
     /// Registers, shared and local memory of the compiled kernel, with its launch geometry.
@@ -197,7 +199,7 @@ impl Kernel {
             max_threads_per_block: function_attribute(f, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK)?,
             grid: self.geometry.grid,
             block: self.geometry.block,
-            defines: Vec::new(),
+            defines: self.defines.clone(),
         })
     }
 

@@ -117,10 +117,7 @@ impl Session {
         let vars = case.vars();
         progress("compiling");
         let (kernel, plans, buffers, args) = self.prepare(bench, case, settings)?;
-        let mut info = kernel.info()?;
-        let options = self.options(bench, &bench.defines, &case.tune, &vars)?;
-        info.defines = options.defines.iter().map(|(name, value)| format!("{name}={value}")).collect();
-        result.kernel = Some(info);
+        result.kernel = Some(kernel.info()?);
         let stream = self.gpu.stream.clone();
 
         progress("checking");
@@ -261,7 +258,9 @@ impl Session {
         let source = Source::read(source)?;
         let function = self.function(&source, &options, name)?;
         let geometry = Geometry::from_launch(launch, vars)?;
-        Kernel::new(function, geometry, self.gpu.max_shared_optin)
+        let mut kernel = Kernel::new(function, geometry, self.gpu.max_shared_optin)?;
+        kernel.defines = options.defines.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        Ok(kernel)
     }
 
     /// The NVRTC options of a kernel of `bench`: tune values and `defines` as `-D`, this GPU's arch.
