@@ -1,14 +1,18 @@
 //! Timing a kernel on the GPU, as carefully as the hardware allows.
 //!
-//! Per batch: a blocking kernel spins on a host-mapped flag while the batch is enqueued behind it, so
-//! launch latency never sits between a pair of events; each timed launch has its own event pair, and
-//! before each (outside its events) a read sweep over twice the L2 leaves the cache cold and clean
-//! (a write-only flush would leave dirty lines whose write-back lands inside the timed kernel). Then
-//! the flag is released and the batch runs back to back.
+//! Per sample: a blocking kernel spins on a host-mapped flag while the sample's work is enqueued behind
+//! it, so launch latency never sits between its pair of events: a read sweep over twice the L2 (outside
+//! the events) leaves the cache cold and clean (a write-only flush would leave dirty lines whose
+//! write-back lands inside the timed kernel), then the start event, the launch and the end event. Then
+//! the flag is released and the host waits for the sample.
+//!
+//! One sample per hold, not a batch: on the H100, 16 samples queued behind one hold each read about
+//! 0.5 µs more than a sample queued alone (and spread five times wider), whatever the kernel; four per
+//! hold already cost a little. docs/measurement.md has the figures.
 //!
 //! Warm-up runs batches for `warmup_ms`, then until the SM clock stops rising. Sampling stops when the
 //! median's 99% confidence interval is within ±`target_rel_ci`, or at `max_samples` or `max_time_s`.
-//! The SM clock and throttle reasons are read after every batch.
+//! The SM clock and throttle reasons are read after every batch of [`BATCH`] samples.
 //!
 //! Graph mode captures back-to-back launches in a CUDA graph and reports replay time per launch: warm
 //! cache throughput, a different quantity from a cold single launch, recorded as `timing = "graph"`.
@@ -62,9 +66,8 @@ impl TimingMode {
     }
 }
 
-/// Timed samples per batch: enough to amortise the synchronization, few enough that the queued work
-/// stays far below the driver's launch-queue depth (a full queue would block the host while the
-/// blocking kernel waits for it: a deadlock broken only by the blocking kernel's timeout).
+/// Samples between two readings of the SM clock and throttle reasons, and between two checks of the
+/// stopping rule.
 pub(crate) const BATCH: usize = 16;
 /// Launches captured in one graph.
 const GRAPH_LAUNCHES: usize = 20;
@@ -154,6 +157,48 @@ impl HostFlag {
     }
 }
 
+/// What runs between one sample's pair of events.
+#[derive(Clone, Copy)]
+enum Timed<'a> {
+    Launch(&'a Kernel, &'a [KernelArg]),
+    /// A graph of [`GRAPH_LAUNCHES`] launches, replayed once.
+    Graph(&'a cudarc::driver::CudaGraph),
+}
+
+/// The stream held by the blocking kernel. Released by [`Held::release`]; dropped unreleased (an
+/// error while enqueueing), it lets the blocking kernel go so the GPU is never left spinning.
+struct Held<'a> {
+    timer: &'a Timer,
+    released: bool,
+}
+
+impl Held<'_> {
+    /// Lets the queued work run and waits for it.
+    fn release(mut self) -> Result<(), CudaError> {
+        self.released = true;
+        let timer = self.timer;
+        timer.flag.set(1)?;
+        timer.stream.synchronize().map_err(CudaError::driver("running the timed launch"))?;
+        if timer.flag.get()? == 2 {
+            return Err(CudaError::Setup(
+                "the blocking kernel gave up after 10 s waiting for the sample to be enqueued; the host \
+                 was stalled, so this sample cannot be trusted"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if !self.released {
+            // Nothing to report from a drop: the error that caused it is already on its way up.
+            let _ = self.timer.flag.set(1);
+        }
+    }
+}
+
 /// Everything timing needs besides the kernel: stream, flag, flush buffer and events.
 pub struct Timer {
     stream: Arc<CudaStream>,
@@ -161,8 +206,8 @@ pub struct Timer {
     flush: CudaSlice<u8>,
     sink: CudaSlice<u32>,
     flush_blocks: u32,
-    starts: Vec<CudaEvent>,
-    ends: Vec<CudaEvent>,
+    start: CudaEvent,
+    end: CudaEvent,
 }
 
 impl std::fmt::Debug for Timer {
@@ -184,16 +229,14 @@ impl Timer {
                 .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
                 .map_err(CudaError::driver("creating an event"))
         };
-        let starts = (0..BATCH).map(|_| event()).collect::<Result<_, _>>()?;
-        let ends = (0..BATCH).map(|_| event()).collect::<Result<_, _>>()?;
         Ok(Timer {
             flag: HostFlag::new(gpu)?,
             flush,
             sink,
             flush_blocks: gpu.sm_count.max(1) * 4,
             stream,
-            starts,
-            ends,
+            start: event()?,
+            end: event()?,
         })
     }
 
@@ -211,7 +254,9 @@ impl Timer {
         Ok(())
     }
 
-    fn hold_stream(&self, builtins: &Builtins) -> Result<(), CudaError> {
+    /// Launches the blocking kernel; the stream stays held until the returned guard is released or
+    /// dropped, so an error while enqueueing can never leave the GPU spinning.
+    fn hold_stream(&self, builtins: &Builtins) -> Result<Held<'_>, CudaError> {
         self.flag.set(0)?;
         let cfg = LaunchConfig { grid_dim: (1, 1, 1), block_dim: (1, 1, 1), shared_mem_bytes: 0 };
         let mut builder = self.stream.launch_builder(&builtins.block);
@@ -220,83 +265,44 @@ impl Timer {
         // SAFETY: pawl_block(volatile u32*, u64) reads (and on timeout writes) the mapped flag, which
         // lives as long as `self`.
         unsafe { builder.launch(cfg) }.map_err(CudaError::driver("launching the blocking kernel"))?;
-        Ok(())
+        Ok(Held { timer: self, released: false })
     }
 
-    /// Releases the stream, waits for the batch and reads `count` event pairs (nanoseconds each).
-    fn finish_batch(&self, count: usize, per_sample: f64) -> Result<Vec<f64>, CudaError> {
-        self.flag.set(1)?;
-        self.stream.synchronize().map_err(CudaError::driver("running the timed launches"))?;
-        if self.flag.get()? == 2 {
-            return Err(CudaError::Setup(
-                "the blocking kernel gave up after 10 s waiting for the batch to be enqueued; the host was \
-                 stalled, so this batch cannot be trusted"
-                    .into(),
-            ));
+    /// One sample: hold the stream, enqueue the flush (if cold), the start event, the timed work and
+    /// the end event, release, wait, and read the events. Nanoseconds per launch.
+    fn sample(&self, builtins: &Builtins, timed: Timed<'_>, flush: bool) -> Result<f64, CudaError> {
+        let held = self.hold_stream(builtins)?;
+        if flush {
+            self.flush_l2(builtins)?;
         }
-        (0..count)
-            .map(|i| {
-                let ms = self.starts[i]
-                    .elapsed_ms(&self.ends[i])
-                    .map_err(CudaError::driver("reading event times"))?;
-                Ok(f64::from(ms) * 1e6 / per_sample)
-            })
-            .collect()
-    }
-
-    /// One batch of `count` single-launch samples, cold (flushed) or warm.
-    fn batch(
-        &self,
-        builtins: &Builtins,
-        kernel: &Kernel,
-        args: &[KernelArg],
-        count: usize,
-        flush: bool,
-    ) -> Result<Vec<f64>, CudaError> {
-        self.hold_stream(builtins)?;
-        for i in 0..count {
-            if flush {
-                self.flush_l2(builtins)?;
+        self.start.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+        let per_launch = match timed {
+            Timed::Launch(kernel, args) => {
+                kernel.launch(&self.stream, args)?;
+                1.0
             }
-            self.starts[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
-            kernel.launch(&self.stream, args)?;
-            self.ends[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
-        }
-        self.finish_batch(count, 1.0)
+            Timed::Graph(graph) => {
+                graph.launch().map_err(CudaError::driver("replaying the graph"))?;
+                GRAPH_LAUNCHES as f64
+            }
+        };
+        self.end.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+        held.release()?;
+        let ms = self.start.elapsed_ms(&self.end).map_err(CudaError::driver("reading event times"))?;
+        Ok(f64::from(ms) * 1e6 / per_launch)
     }
 
-    /// One batch of single-launch samples of several kernels in the given order (at most [`BATCH`]),
-    /// each flushed cold first: the interleaved rounds of an A/B comparison.
+    /// Single-launch samples of several kernels in the given order, each flushed cold first: the
+    /// interleaved rounds of an A/B comparison.
     pub(crate) fn sequence(
         &self,
         builtins: &Builtins,
         launches: &[(&Kernel, &[KernelArg])],
     ) -> Result<Vec<f64>, CudaError> {
-        let launches = &launches[..launches.len().min(BATCH)];
-        self.hold_stream(builtins)?;
-        for (i, (kernel, args)) in launches.iter().enumerate() {
-            self.flush_l2(builtins)?;
-            self.starts[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
-            kernel.launch(&self.stream, args)?;
-            self.ends[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
-        }
-        self.finish_batch(launches.len(), 1.0)
-    }
-
-    /// One batch of `count` graph replays, each of [`GRAPH_LAUNCHES`] launches.
-    fn graph_batch(
-        &self,
-        builtins: &Builtins,
-        graph: &cudarc::driver::CudaGraph,
-        count: usize,
-    ) -> Result<Vec<f64>, CudaError> {
-        self.hold_stream(builtins)?;
-        for i in 0..count {
-            self.starts[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
-            graph.launch().map_err(CudaError::driver("replaying the graph"))?;
-            self.ends[i].record(&self.stream).map_err(CudaError::driver("recording an event"))?;
-        }
-        self.finish_batch(count, GRAPH_LAUNCHES as f64)
+        launches
+            .iter()
+            .map(|&(kernel, args)| self.sample(builtins, Timed::Launch(kernel, args), true))
+            .collect()
     }
 
     fn capture(&self, kernel: &Kernel, args: &[KernelArg]) -> Result<cudarc::driver::CudaGraph, CudaError> {
@@ -324,9 +330,13 @@ impl Timer {
         monitor: Option<&Monitor>,
     ) -> Result<Timing, CudaError> {
         let graph = if mode == TimingMode::Graph { Some(self.capture(kernel, args)?) } else { None };
-        let run_batch = |count: usize| match &graph {
-            Some(graph) => self.graph_batch(builtins, graph, count),
-            None => self.batch(builtins, kernel, args, count, mode == TimingMode::Cold),
+        let timed = match &graph {
+            Some(graph) => Timed::Graph(graph),
+            None => Timed::Launch(kernel, args),
+        };
+        let flush = mode == TimingMode::Cold;
+        let run_batch = |count: usize| {
+            (0..count).map(|_| self.sample(builtins, timed, flush)).collect::<Result<Vec<_>, _>>()
         };
 
         // Warm-up: at least warmup_ms, then until the SM clock stops rising.
