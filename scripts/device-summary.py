@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Short tables from the files scripts/gpu-check.sh leaves in its output folder.
 
-  device-summary.py kernels OUT     pawl vs ncu per case, and two processes against each other
+  device-summary.py kernels OUT     pawl vs ncu per case, and three processes against each other
+  device-summary.py study OUT       the timing-scheme study: event and CUPTI medians against ncu
   device-summary.py attention OUT   pawl's flash_fwd beside PyTorch's SDPA backends, per case
 """
 import csv
@@ -30,35 +31,64 @@ def fmt(x, d=2):
     return "-" if x is None else f"{x:.{d}f}"
 
 
-if mode == "kernels":
-    a, b = load("kernels_a.json"), load("kernels_b.json")
-    ncu = {}
+def ncu_medians(name, ids):
+    """Median ncu duration (ns) per id, from a CSV of 5 launches per id in `ids` order."""
     try:
-        rows = [r for r in csv.reader(open(os.path.join(out, "ncu.csv"))) if len(r) > 10]
+        rows = [r for r in csv.reader(open(os.path.join(out, name))) if len(r) > 10]
         header, rows = rows[0], rows[1:]
         col = {n: i for i, n in enumerate(header)}
         unit = {"ns": 1, "nsecond": 1, "us": 1e3, "usecond": 1e3, "ms": 1e6, "msecond": 1e6, "s": 1e9, "second": 1e9}
         times = [float(r[col["Metric Value"]].replace(",", "")) * unit[r[col["Metric Unit"]]] for r in rows]
-        # Launch order is plan order: 5 launches per case, the copy cases, then the fma cases.
-        ids = [c["id"] for c in a["cases"] if c["bench"] in ("copy", "fma")]
-        for i, cid in enumerate(ids):
-            chunk = times[5 * i:5 * i + 5]
-            if chunk:
-                ncu[cid] = statistics.median(chunk)
+        return {i: statistics.median(times[5 * k:5 * k + 5]) for k, i in enumerate(ids) if times[5 * k:5 * k + 5]}
     except Exception as e:
-        print(f"cannot read ncu.csv: {e}")
-    bcases = {c["id"]: c for c in b["cases"]}
+        print(f"cannot read {name}: {e}")
+        return {}
+
+
+if mode == "kernels":
+    runs = [load(f"kernels_{side}.json") for side in "abc"]
+    a = runs[0]
+    # Launch order is plan order: 5 launches per case, the copy cases, then the fma cases.
+    ncu = ncu_medians("ncu.csv", [c["id"] for c in a["cases"] if c["bench"] in ("copy", "fma")])
+    others = [{c["id"]: c for c in run["cases"]} for run in runs[1:]]
     print(f"GPU: {(a.get('env') or {}).get('gpu', {}).get('name')}")
     print(f"{'case':<28} {'status':<7} {'n':>5} {'pawl µs':>9} {'ncu µs':>9} {'Δ µs':>6} {'ratio':>6} "
-          f"{'run B µs':>9} {'A/B−1':>7}")
+          f"{'run B µs':>9} {'run C µs':>9} {'spread':>7}")
     for c in a["cases"]:
-        m, n, mb = median(c), ncu.get(c["id"]), median(bcases.get(c["id"]))
+        m, n = median(c), ncu.get(c["id"])
+        mb, mc = (median(o.get(c["id"])) for o in others)
+        ms = [x for x in (m, mb, mc) if x]
+        spread = (max(ms) / min(ms) - 1) * 100 if len(ms) == 3 else None
         print(f"{c['id']:<28} {c['status']:<7} {len(c['samples_ns']):>5} {fmt(m and m / 1e3):>9} "
               f"{fmt(n and n / 1e3):>9} {fmt(m and n and (m - n) / 1e3):>6} {fmt(m and n and m / n, 3):>6} "
-              f"{fmt(mb and mb / 1e3):>9} {fmt(m and mb and (m / mb - 1) * 100):>6}%")
+              f"{fmt(mb and mb / 1e3):>9} {fmt(mc and mc / 1e3):>9} {fmt(spread):>6}%")
     for c in a["cases"]:
         if c["status"] != "ok":
             print(f"  {c['id']}: {c['status']}: {(c.get('error') or '')[:160]}")
+
+elif mode == "study":
+    rows = list(csv.reader(open(os.path.join(out, "study.csv"))))
+    rows = [r for r in rows if len(r) == 8 and r[1] != "scheme"]
+    cases = []
+    for r in rows:
+        if r[2] != "none" and r[2] not in cases:
+            cases.append(r[2])
+    ncu = ncu_medians("study_ncu.csv", cases)
+    med = {(r[0], r[1], r[2]): float(r[4]) for r in rows}
+    cupti = {(r[1], r[2]): float(r[5]) for r in rows if r[0] == "cupti"}
+    schemes = ["hold1", "hold4", "hold16", "warm16"]
+    print("event medians minus ncu (µs), processes p1 / p2 (no CUPTI); CUPTI's kernel-only medians (µs)")
+    print(f"{'case':<12} {'ncu':>8} " + " ".join(f"{s:>13}" for s in schemes) + f" {'cupti hold1':>11}")
+    for case in cases:
+        n = ncu.get(case)
+        cells = []
+        for s in schemes:
+            d = [med.get((p, s, case)) for p in ("p1", "p2")]
+            cells.append(" / ".join(fmt(x and n and (x - n) / 1e3) for x in d))
+        k = cupti.get(("hold1", case))
+        print(f"{case:<12} {fmt(n and n / 1e3):>8} " + " ".join(f"{c:>13}" for c in cells) + f" {fmt(k and k / 1e3):>11}")
+    for s in ("events1", "events16"):
+        print(f"event pair around nothing, {s}: " + " / ".join(fmt(med.get((p, s, "none"), 0) / 1e3) for p in ("p1", "p2")) + " µs")
 
 elif mode == "attention":
     run = load("attention.json")

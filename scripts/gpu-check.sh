@@ -3,7 +3,9 @@
 # machine (CUDA driver, NVRTC, ncu and python3 with torch; no Rust needed there).
 #
 #   scripts/gpu-check.sh --pack          # on the build machine: release binaries into .carry/main/
-#   scripts/gpu-check.sh kernels         # on the GPU machine: GPU tests, the kernels suite twice, ncu
+#   scripts/gpu-check.sh kernels         # on the GPU machine: GPU tests, the kernels suite in three
+#                                        # processes, ncu
+#   scripts/gpu-check.sh study           # on the GPU machine: the timing-scheme study, ncu
 #   scripts/gpu-check.sh attention       # on the GPU machine: the attention suite, pawl vs PyTorch
 #
 # Results go under $OUT (default /tmp/pawl-device); a short table is printed last.
@@ -17,7 +19,8 @@ if [ "${1:-}" = "--pack" ]; then
     (cd "$root" && cargo build --release -p pawl-cli -p pawl-cuda --bins --examples)
     tests=$(cd "$root" && cargo test --release -p pawl-cuda --no-run 2>&1 | grep -o "$target/release/deps/[a-z_]*-[0-9a-f]*")
     rm -rf "$carry" && mkdir -p "$carry/bin"
-    cp "$target/release/pawl" "$target/release/pawl-cuda-worker" "$target/release/examples/measure" "$carry/bin/"
+    cp "$target/release/pawl" "$target/release/pawl-cuda-worker" "$target/release/examples/measure" \
+        "$target/release/examples/timing_study" "$carry/bin/"
     for t in $tests; do
         case $(basename "$t") in
             gpu_backend-*) cp "$t" "$carry/bin/gpu_backend" ;;
@@ -49,20 +52,39 @@ kernels() {
     timeout 60 "$B/unit_tests" --test-threads=1 >> "$log" 2>&1
     echo "unit_tests exit $?" | tee -a "$log"
     "$B/pawl" env 2>&1 | tee -a "$log"
-    for side in a b; do
+    for side in a b c; do
         echo "== pawl run examples/kernels/pawl.toml ($side)" | tee -a "$log"
         s=$(date +%s%N)
         timeout 200 "$B/pawl" run examples/kernels/pawl.toml -o "$OUT/kernels_$side.json" >> "$log" 2>&1
         echo "exit $? after $(( ($(date +%s%N) - s) / 1000000 )) ms" | tee -a "$log"
     done
-    echo "== pawl compare: the same code measured in two processes" | tee -a "$log"
+    echo "== pawl compare: the same code measured in two processes (a, b)" | tee -a "$log"
     "$B/pawl" compare "$OUT/kernels_a.json" "$OUT/kernels_b.json" 2>&1 | tee -a "$log"
     echo "== ncu on the same kernels and sizes" | tee -a "$log"
     timeout 200 ncu --clock-control none --cache-control all --metrics gpu__time_duration.sum \
         -k 'regex:^(copy_vec4|fma_chain)$' --csv \
         "$B/measure" examples/kernels/pawl.toml --bench copy,fma --launch-only 5 > "$OUT/ncu.csv" 2>> "$log"
     echo "ncu exit $?" | tee -a "$log"
-    python3 scripts/device-summary.py kernels "$OUT" | tee "$OUT/summary.txt"
+    python3 scripts/device-summary.py kernels "$OUT" | tee -a "$OUT/summary.txt"
+}
+
+study() {
+    # libcupti: the toolkit's, else the pip wheel's (the same folders as NVRTC).
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/extras/CUPTI/lib64 \
+             $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cu13", "lib") for p in nvidia.__path__))' 2>/dev/null); do
+        if ls "$d"/libcupti.so.13* >/dev/null 2>&1; then export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"; break; fi
+    done
+    echo "== timing study: one process with CUPTI, two without" | tee -a "$log"
+    {
+        timeout 150 "$B/timing_study" --cupti | sed 's/^/cupti,/'
+        timeout 150 "$B/timing_study" | sed 's/^/p1,/'
+        timeout 150 "$B/timing_study" | sed 's/^/p2,/'
+    } > "$OUT/study.csv" 2>> "$log"
+    echo "study exit $?" | tee -a "$log"
+    timeout 200 ncu --clock-control none --cache-control all --metrics gpu__time_duration.sum \
+        -k 'regex:^(copy_vec4|fma_chain|empty)$' --csv "$B/timing_study" --launch-only > "$OUT/study_ncu.csv" 2>> "$log"
+    echo "ncu exit $?" | tee -a "$log"
+    python3 scripts/device-summary.py study "$OUT" | tee -a "$OUT/summary.txt"
 }
 
 attention() {
@@ -75,6 +97,7 @@ attention() {
 
 case "${1:-}" in
     kernels) kernels ;;
+    study) study ;;
     attention) attention ;;
-    *) echo "usage: $0 --pack | kernels | attention" >&2; exit 2 ;;
+    *) echo "usage: $0 --pack | kernels | study | attention" >&2; exit 2 ;;
 esac

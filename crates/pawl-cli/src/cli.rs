@@ -114,7 +114,7 @@ pub struct JudgeArgs {
     #[arg(long, value_name = "FRACTION")]
     pub drift: Option<f64>,
     /// The same allowance in nanoseconds, used where it is the larger, for kernels of a few microseconds
-    /// (default 0, or the suite's `drift_ns`; 250 covers the shifts measured on an H100).
+    /// (default 250, or the suite's `drift_ns`: the shifts measured on an H100; 0 turns it off).
     #[arg(long, value_name = "NS")]
     pub drift_ns: Option<f64>,
     /// Compare even when the two sides come from different testbeds (GPU, driver or CUDA major).

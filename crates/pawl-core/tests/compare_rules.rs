@@ -254,7 +254,8 @@ fn baseline_testbeds_closest_first_and_forcing() {
 
 #[test]
 fn baseline_mode_applies_the_drift_allowance() {
-    let old_case = ok("k/x", samples(1000, 1000.0, 0.02, 1));
+    // 100 µs, long enough for the relative allowance to be the larger.
+    let old_case = ok("k/x", samples(1000, 100_000.0, 0.02, 1));
     let entry = baseline_entry(&old_case, None, "t", 0.99).unwrap();
     let mut baseline = Baseline::new("suite");
     baseline
@@ -262,10 +263,10 @@ fn baseline_mode_applies_the_drift_allowance() {
         .cases
         .insert(CaseId::from_raw("k/x"), entry);
     // 1.2% slower: clearly significant between runs, but hardly beyond the 1% allowance.
-    let new = run(vec![ok("k/x", samples(1000, 1012.0, 0.02, 2))]);
+    let new = run(vec![ok("k/x", samples(1000, 101_200.0, 0.02, 2))]);
     let runs = compare_runs(&run(vec![old_case]), &new, "a", "b", &opts()).unwrap();
     let base = compare_baseline(&baseline, &new, "base", "b", &opts()).unwrap();
-    assert_eq!(base.mode, CompareMode::Baseline { drift: 0.01, drift_ns: 0.0 });
+    assert_eq!(base.mode, CompareMode::Baseline { drift: 0.01, drift_ns: 250.0 });
     let (r, b) = (runs.verdicts[0].ratio.unwrap(), base.verdicts[0].ratio.unwrap());
     assert!(b.low < r.low && b.high > r.high);
     let (p_runs, p_base) = (runs.verdicts[0].p_value.unwrap(), base.verdicts[0].p_value.unwrap());
@@ -293,16 +294,16 @@ fn short_kernels_get_the_absolute_drift_allowance() {
             .cases
             .insert(CaseId::from_raw("k/x"), entry);
         let new = run(vec![ok("k/x", samples(2000, median * 1.03, 0.01, 2))]);
-        let with_floor =
-            CompareOptions { thresholds: Thresholds { drift_ns: 250.0, ..Thresholds::default() }, ..opts() };
-        let c = compare_baseline(&baseline, &new, "base", "b", &with_floor).unwrap();
+        let c = compare_baseline(&baseline, &new, "base", "b", &opts()).unwrap();
         let v = &c.verdicts[0];
         assert_eq!(v.kind, want, "{median} ns: {}", v.reason);
         assert!(v.reason.contains(allowance), "{median} ns: {}", v.reason);
         assert_eq!(c.mode, CompareMode::Baseline { drift: 0.01, drift_ns: 250.0 });
         assert!(pawl_core::report::text::mode(&c.mode).contains("at least 250 ns"));
-        // Without the absolute allowance (the default) the short kernel's shift is called a regression.
-        let c = compare_baseline(&baseline, &new, "base", "b", &opts()).unwrap();
+        // Without the absolute allowance (`drift_ns = 0`) the short kernel's shift is called a regression.
+        let no_floor =
+            CompareOptions { thresholds: Thresholds { drift_ns: 0.0, ..Thresholds::default() }, ..opts() };
+        let c = compare_baseline(&baseline, &new, "base", "b", &no_floor).unwrap();
         assert_eq!(c.verdicts[0].kind, VerdictKind::Regressed, "{median} ns: {}", c.verdicts[0].reason);
     }
 }

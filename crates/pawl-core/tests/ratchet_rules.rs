@@ -30,6 +30,7 @@ fn env() -> Environment {
     }
 }
 
+/// A case of `median` ns; the tests use 100 µs and up, where the relative drift allowance is the larger.
 fn case(id: &str, median: f64, seed: u64) -> CaseResult {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut c = CaseResult::not_measured(CaseId::from_raw(id), "k", Params::new(), CaseStatus::Ok, "");
@@ -60,10 +61,10 @@ fn ratchet_moves_only_up() {
         "2025-01-01T00:00:00Z",
         "aaa",
         vec![
-            case("k/faster", 1000.0, 1),
-            case("k/same", 1000.0, 2),
-            case("k/slower", 1000.0, 3),
-            case("k/slightly_faster", 1000.0, 4),
+            case("k/faster", 100_000.0, 1),
+            case("k/same", 100_000.0, 2),
+            case("k/slower", 100_000.0, 3),
+            case("k/slightly_faster", 100_000.0, 4),
         ],
     );
     let opts = CompareOptions::default();
@@ -81,11 +82,11 @@ fn ratchet_moves_only_up() {
         "2025-02-01T00:00:00Z",
         "bbb",
         vec![
-            case("k/faster", 950.0, 11),
-            case("k/same", 1000.0, 12),
-            case("k/slower", 1050.0, 13),
-            case("k/slightly_faster", 995.0, 14),
-            case("k/brand_new", 500.0, 15),
+            case("k/faster", 95_000.0, 11),
+            case("k/same", 100_000.0, 12),
+            case("k/slower", 105_000.0, 13),
+            case("k/slightly_faster", 99_500.0, 14),
+            case("k/brand_new", 50_000.0, 15),
         ],
     );
     let c1 = compare_baseline(&baseline, &second, "baseline", "second", &opts).unwrap();

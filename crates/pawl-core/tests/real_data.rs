@@ -170,7 +170,11 @@ fn three_percent_slower_is_regressed() {
                 assert!(reason.starts_with("3.0% slower (99% CI +"), "{reason}");
             }
             if mode == "baseline" {
-                assert!(reason.contains("1% drift allowance"), "{reason}");
+                // The larger of 1% and 250 ns: 3.1% for the 8 µs kernel, just over 1% for the 24 µs one.
+                assert!(reason.contains("% drift allowance for a stored baseline"), "{reason}");
+                if id == BIMODAL {
+                    assert!(reason.contains("3.1064% drift allowance"), "{reason}");
+                }
             }
         }
     }
@@ -195,9 +199,11 @@ fn the_bimodal_series_resolves_a_larger_change() {
     let samples = &data.series[BIMODAL];
     let id = BIMODAL.to_owned();
     let old = run([(&id, samples.clone())]);
-    for (k, want) in [(1.06, VerdictKind::Regressed), (1.0 / 1.06, VerdictKind::Improved)] {
-        let new = run([(&id, scaled(samples, k))]);
-        for (mode, comparison) in both_modes(&old, &new) {
+    // Against a stored baseline the 250 ns drift allowance (3.1% of 8 µs) widens the interval further.
+    for (mode, factor) in [("runs", 1.06), ("baseline", 1.12)] {
+        for (k, want) in [(factor, VerdictKind::Regressed), (1.0 / factor, VerdictKind::Improved)] {
+            let new = run([(&id, scaled(samples, k))]);
+            let comparison = both_modes(&old, &new).into_iter().find(|(m, _)| *m == mode).unwrap().1;
             assert_eq!(comparison.verdicts[0].kind, want, "{mode} ×{k}: {}", comparison.verdicts[0].reason);
         }
     }

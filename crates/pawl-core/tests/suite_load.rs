@@ -45,7 +45,7 @@ fn suite_table_and_measure_settings() {
     assert_eq!(suite.history, Some(dir.join(".pawl/history.sqlite")));
     assert_eq!(
         suite.thresholds,
-        Thresholds { tolerance: 0.03, confidence: 0.95, drift: 0.005, drift_ns: 0.0 }
+        Thresholds { tolerance: 0.03, confidence: 0.95, drift: 0.005, drift_ns: 250.0 }
     );
     assert_eq!(
         suite.measure,

@@ -39,6 +39,48 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// A case ready to launch: its kernel, and its buffers in one placement or several.
+pub(crate) struct Prepared {
+    pub kernel: Kernel,
+    plans: Vec<ArgPlan>,
+    /// Buffer sets of identical contents, each at its own addresses; the first is the one checked.
+    pub sets: Vec<BufferSet>,
+}
+
+/// One placement of a case's buffers, and the arguments that point at it.
+pub(crate) struct BufferSet {
+    pub buffers: Vec<DeviceBuffer>,
+    pub args: Vec<KernelArg>,
+}
+
+/// How many placements of its buffers a case is timed over.
+///
+/// Where a small kernel's buffers land matters: on the H100 the same 1 MiB copy timed 3.97 µs over
+/// one placement and 4.10 µs over another, consistently, in one process. Timed over a single
+/// placement, two processes (or the two sides of an A/B run) then differ by more than their own
+/// intervals say. Cold timing therefore rotates over several placements, sample by sample, as far as
+/// [`PLACEMENT_BYTES`] of memory allows; warm and graph timing keep one (they time one buffer's reuse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placements {
+    One,
+    Rotate,
+}
+
+/// Most buffer placements a case rotates over.
+const MAX_PLACEMENTS: usize = 8;
+/// Memory the placements of one case may take together.
+const PLACEMENT_BYTES: usize = 256 << 20;
+
+impl Placements {
+    /// The number of buffer sets for a case whose buffers take `set_bytes`.
+    pub(crate) fn count(self, set_bytes: usize) -> usize {
+        match self {
+            Placements::One => 1,
+            Placements::Rotate => (PLACEMENT_BYTES / set_bytes.max(1)).clamp(1, MAX_PLACEMENTS),
+        }
+    }
+}
+
 /// How one case ended, before it becomes a [`CaseResult`].
 #[derive(Debug)]
 pub enum Failure {
@@ -116,17 +158,20 @@ impl Session {
     ) -> Result<(), Failure> {
         let vars = case.vars();
         progress("compiling");
-        let (kernel, plans, buffers, args) = self.prepare(bench, case, settings)?;
+        let placements = if mode == TimingMode::Cold { Placements::Rotate } else { Placements::One };
+        let prepared = self.prepare(bench, case, settings, placements)?;
+        let (kernel, plans) = (&prepared.kernel, &prepared.plans);
+        let BufferSet { buffers, args } = &prepared.sets[0];
         result.kernel = Some(kernel.info()?);
         let stream = self.gpu.stream.clone();
 
         progress("checking");
-        kernel.launch(&stream, &args)?;
+        kernel.launch(&stream, args)?;
         stream.synchronize().map_err(CudaError::driver("running the kernel (first launch)"))?;
         if let Some(reference) = &bench.reference {
             // The reference reads the same inputs and writes outputs of its own, filled the same way.
             let mut ref_buffers = Vec::new();
-            for buffer in &buffers {
+            for buffer in buffers {
                 if buffer.plan.output {
                     let mut copy = DeviceBuffer::alloc(&stream, &buffer.plan)?;
                     copy.fill(&stream, &self.builtins, self.gpu.sm_count)?;
@@ -182,8 +227,9 @@ impl Session {
         }
 
         progress("timing");
+        let sets: Vec<&[KernelArg]> = prepared.sets.iter().map(|set| set.args.as_slice()).collect();
         let timing =
-            self.timer.measure(&self.builtins, &kernel, &args, settings, mode, self.monitor.as_ref())?;
+            self.timer.measure(&self.builtins, kernel, &sets, settings, mode, self.monitor.as_ref())?;
         stream.synchronize().map_err(CudaError::driver("finishing the timed launches"))?;
         let notes = timing.notes(settings);
         result.status = CaseStatus::Ok;
@@ -195,14 +241,15 @@ impl Session {
         Ok(())
     }
 
-    /// Compiles the case's kernel and allocates and initialises its buffers.
-    #[allow(clippy::type_complexity)]
+    /// Compiles the case's kernel and allocates and initialises its buffers, in one placement or
+    /// several.
     pub(crate) fn prepare(
         &mut self,
         bench: &CudaBench,
         case: &PlannedCase,
         settings: &MeasureSettings,
-    ) -> Result<(Kernel, Vec<ArgPlan>, Vec<DeviceBuffer>, Vec<KernelArg>), CudaError> {
+        placements: Placements,
+    ) -> Result<Prepared, CudaError> {
         let vars = case.vars();
         let kernel = self.kernel(
             bench,
@@ -215,14 +262,21 @@ impl Session {
         )?;
         let plans = plan_args(&bench.args, &vars, settings.seed)?;
         let stream = self.gpu.stream.clone();
-        let mut buffers = Vec::new();
-        for plan in plans.iter().filter_map(|p| if let ArgPlan::Buffer(b) = p { Some(b) } else { None }) {
-            let mut buffer = DeviceBuffer::alloc(&stream, plan)?;
-            buffer.fill(&stream, &self.builtins, self.gpu.sm_count)?;
-            buffers.push(buffer);
+        let buffer_plans: Vec<_> =
+            plans.iter().filter_map(|p| if let ArgPlan::Buffer(b) = p { Some(b) } else { None }).collect();
+        let set_bytes = buffer_plans.iter().map(|plan| plan.bytes()).sum();
+        let mut sets = Vec::new();
+        for _ in 0..placements.count(set_bytes) {
+            let mut buffers = Vec::new();
+            for plan in &buffer_plans {
+                let mut buffer = DeviceBuffer::alloc(&stream, plan)?;
+                buffer.fill(&stream, &self.builtins, self.gpu.sm_count)?;
+                buffers.push(buffer);
+            }
+            let args = kernel_args(&plans, &buffers, &stream);
+            sets.push(BufferSet { buffers, args });
         }
-        let args = kernel_args(&plans, &buffers, &stream);
-        Ok((kernel, plans, buffers, args))
+        Ok(Prepared { kernel, plans, sets })
     }
 
     /// Launches the case's kernel `launches` times, one after another, with nothing timed: for an
@@ -234,9 +288,9 @@ impl Session {
         settings: &MeasureSettings,
         launches: usize,
     ) -> Result<(), CudaError> {
-        let (kernel, _plans, _buffers, args) = self.prepare(bench, case, settings)?;
+        let prepared = self.prepare(bench, case, settings, Placements::One)?;
         for _ in 0..launches {
-            kernel.launch(&self.gpu.stream, &args)?;
+            prepared.kernel.launch(&self.gpu.stream, &prepared.sets[0].args)?;
         }
         self.gpu.stream.synchronize().map_err(CudaError::driver("running the kernel"))
     }
@@ -330,6 +384,15 @@ pub fn define_value(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_cases_rotate_over_placements_as_memory_allows() {
+        assert_eq!(Placements::One.count(1024), 1);
+        assert_eq!(Placements::Rotate.count(0), MAX_PLACEMENTS);
+        assert_eq!(Placements::Rotate.count(8 << 20), MAX_PLACEMENTS);
+        assert_eq!(Placements::Rotate.count(100 << 20), 2);
+        assert_eq!(Placements::Rotate.count(2 << 30), 1, "a set larger than the budget still gets one");
+    }
 
     #[test]
     fn define_values_are_valid_c() {

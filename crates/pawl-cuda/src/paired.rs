@@ -26,8 +26,8 @@ use crate::buffers::plan_args;
 use crate::cache::Cache;
 use crate::compile::{Source, local_includes};
 use crate::error::CudaError;
-use crate::launch::Geometry;
-use crate::measure::Session;
+use crate::launch::{Geometry, Kernel, KernelArg};
+use crate::measure::{Placements, Session};
 use crate::protocol::{PairedMessage, PairedRequest, PairedResult, PairedWireCase, PairedWireOutcome};
 use crate::timing::BATCH;
 use crate::worker::EXIT_CONTEXT_LOST;
@@ -208,19 +208,27 @@ impl PairedWorker<'_> {
                 return Ok(());
             }
         }
-        let (base_kernel, _bp, _bb, base_args) = self.session.prepare(base_bench, &base_case, settings)?;
-        let (head_kernel, _hp, _hb, head_args) = self.session.prepare(head_bench, &head_case, settings)?;
-        let order: Vec<(&crate::launch::Kernel, &[crate::launch::KernelArg])> = ROUND
-            .iter()
-            .cycle()
-            .take(BATCH)
-            .map(|side| match side {
-                Side::Base => (&base_kernel, base_args.as_slice()),
-                Side::Head => (&head_kernel, head_args.as_slice()),
-            })
-            .collect();
+        let base = self.session.prepare(base_bench, &base_case, settings, Placements::Rotate)?;
+        let head = self.session.prepare(head_bench, &head_case, settings, Placements::Rotate)?;
         let session = &*self.session;
-        let batch = || session.timer.sequence(&session.builtins, &order);
+        // Each batch is BATCH / 4 rounds of A B B A; round r runs on each side's buffer set r mod its
+        // number of sets, so both sides rotate over their placements alike.
+        let rounds_done = std::cell::Cell::new(0usize);
+        let batch = || {
+            let first_round = rounds_done.get();
+            rounds_done.set(first_round + BATCH / ROUND.len());
+            let order: Vec<(&Kernel, &[KernelArg])> = (0..BATCH)
+                .map(|i| {
+                    let round = first_round + i / ROUND.len();
+                    let side = match ROUND[i % ROUND.len()] {
+                        Side::Base => &base,
+                        Side::Head => &head,
+                    };
+                    (&side.kernel, side.sets[round % side.sets.len()].args.as_slice())
+                })
+                .collect();
+            session.timer.sequence(&session.builtins, &order)
+        };
 
         // Warm-up: the case's own kernels, until warmup_ms or a share of the visit has passed.
         let warmup =

@@ -319,24 +319,34 @@ impl Timer {
         graph.ok_or_else(|| CudaError::Setup("graph capture produced an empty graph".into()))
     }
 
-    /// Warms up, then samples until the stopping rule is met.
+    /// Warms up, then samples until the stopping rule is met. Samples rotate over the argument `sets`
+    /// (the same buffers' contents at different addresses); graph timing captures the first.
     pub fn measure(
         &self,
         builtins: &Builtins,
         kernel: &Kernel,
-        args: &[KernelArg],
+        sets: &[&[KernelArg]],
         settings: &MeasureSettings,
         mode: TimingMode,
         monitor: Option<&Monitor>,
     ) -> Result<Timing, CudaError> {
-        let graph = if mode == TimingMode::Graph { Some(self.capture(kernel, args)?) } else { None };
-        let timed = match &graph {
-            Some(graph) => Timed::Graph(graph),
-            None => Timed::Launch(kernel, args),
-        };
+        let first =
+            *sets.first().ok_or_else(|| CudaError::Setup("no buffers to time the kernel on".into()))?;
+        let graph = if mode == TimingMode::Graph { Some(self.capture(kernel, first)?) } else { None };
         let flush = mode == TimingMode::Cold;
+        // Samples taken so far, warm-up included: sample i runs on set i mod the number of sets.
+        let taken = std::cell::Cell::new(0usize);
         let run_batch = |count: usize| {
-            (0..count).map(|_| self.sample(builtins, timed, flush)).collect::<Result<Vec<_>, _>>()
+            (0..count)
+                .map(|_| {
+                    let timed = match &graph {
+                        Some(graph) => Timed::Graph(graph),
+                        None => Timed::Launch(kernel, sets[taken.get() % sets.len()]),
+                    };
+                    taken.set(taken.get() + 1);
+                    self.sample(builtins, timed, flush)
+                })
+                .collect::<Result<Vec<_>, _>>()
         };
 
         // Warm-up: at least warmup_ms, then until the SM clock stops rising.

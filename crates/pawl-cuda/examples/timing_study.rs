@@ -1,0 +1,376 @@
+//! Where the time around a timed kernel goes: the figures behind pawl's timing scheme
+//! (docs/measurement.md, "Why one sample per hold").
+//!
+//! The same launches are timed under several enqueue schemes, with CUDA events (what pawl reports) and,
+//! with `--cupti`, also with CUPTI's timestamps of the kernel itself. Each scheme is a blocking kernel
+//! holding the stream while samples are enqueued behind it, as in `timing.rs`:
+//!
+//! - `hold1`, `hold4`, `hold16`: 1, 4 or 16 samples (flush, start event, kernel, end event) per hold;
+//! - `warm16`: 16 per hold, no flush;
+//! - `events1`, `events16`: an event pair around nothing, 1 or 16 per hold: the events' own cost.
+//!
+//! ```text
+//! timing_study [--cupti]        # CSV on stdout: scheme, case, samples, medians (ns), p10, p90
+//! timing_study --launch-only    # every case 5 times after a flush, untimed, for ncu
+//! ```
+//! It needs libcuda, libnvrtc and (with `--cupti`) libcupti on the library path.
+
+use std::error::Error;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cudarc::cupti::{result::activity, sys as cupti};
+use cudarc::driver::sys::{CUdevice_attribute, CUevent_flags};
+use cudarc::driver::{
+    CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PinnedHostSlice,
+    PushKernelArg,
+};
+use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+const SOURCE: &str = r#"
+typedef unsigned long long u64;
+typedef unsigned int u32;
+extern "C" __global__ void copy_vec4(const float4* __restrict__ x, float4* __restrict__ y, long long n4) {
+    long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (i < n4) y[i] = x[i];
+}
+extern "C" __global__ void fma_chain(const float* __restrict__ x, float* __restrict__ y, long long iters) {
+    long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    const float m = 0.999f, k = 0.001f;
+    float a = x[i], b = a * 0.5f + 1.0f, c = a - 1.0f, d = a * 0.25f;
+    for (long long t = 0; t < iters; ++t) { a = fmaf(a, m, k); b = fmaf(b, m, k); c = fmaf(c, m, k); d = fmaf(d, m, k); }
+    y[i] = a + b + c + d;
+}
+extern "C" __global__ void empty(const float* x, float* y, long long unused) {}
+extern "C" __global__ void fill(float* y, u64 n) {
+    for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < n; i += (u64)gridDim.x * blockDim.x)
+        y[i] = (float)((i * 2654435761ull) % 1000) * 0.001f;
+}
+extern "C" __global__ void flush(const uint4* buf, u64 n16, u32* sink) {
+    uint4 acc = make_uint4(0, 0, 0, 0);
+    for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < n16; i += (u64)gridDim.x * blockDim.x) {
+        uint4 v = __ldcg(buf + i);
+        acc.x ^= v.x; acc.y ^= v.y; acc.z ^= v.z; acc.w ^= v.w;
+    }
+    if ((acc.x ^ acc.y ^ acc.z ^ acc.w) == 0x9E3779B9u) *sink = 1;
+}
+extern "C" __global__ void block(volatile u32* flag) {
+    u64 start, now;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+    do {
+        __nanosleep(1000);
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+    } while (*flag == 0 && now - start < 10000000000ull);
+}
+"#;
+
+/// Samples per scheme and case, after 60 ms of warm-up.
+const SAMPLES: usize = 320;
+const MAX_PER_HOLD: usize = 16;
+
+/// One kernel launch to time.
+struct Case {
+    name: String,
+    /// The kernel's name, as CUPTI reports it.
+    kernel: &'static str,
+    function: CudaFunction,
+    grid: u32,
+    /// The kernel's third argument: float4 count, FMA iterations, or unused.
+    scalar: i64,
+}
+
+/// An enqueue scheme.
+#[derive(Clone, Copy)]
+struct Scheme {
+    name: &'static str,
+    per_hold: usize,
+    flush: bool,
+    kernel: bool,
+}
+
+const SCHEMES: [Scheme; 6] = [
+    Scheme { name: "hold1", per_hold: 1, flush: true, kernel: true },
+    Scheme { name: "hold4", per_hold: 4, flush: true, kernel: true },
+    Scheme { name: "hold16", per_hold: 16, flush: true, kernel: true },
+    Scheme { name: "warm16", per_hold: 16, flush: false, kernel: true },
+    Scheme { name: "events1", per_hold: 1, flush: false, kernel: false },
+    Scheme { name: "events16", per_hold: 16, flush: false, kernel: false },
+];
+
+struct Gpu {
+    stream: Arc<CudaStream>,
+    flush: CudaFunction,
+    block: CudaFunction,
+    flush_buf: CudaSlice<u8>,
+    sink: CudaSlice<u32>,
+    flag: PinnedHostSlice<u32>,
+    flag_device: u64,
+    starts: Vec<CudaEvent>,
+    ends: Vec<CudaEvent>,
+    sm_count: u32,
+    x: CudaSlice<f32>,
+    y: CudaSlice<f32>,
+}
+
+impl Gpu {
+    fn set_flag(&self, value: u32) -> Res<()> {
+        let ptr = self.flag.as_ptr()?.cast_mut();
+        // SAFETY: one live, aligned u32 of page-locked memory that the blocking kernel reads.
+        unsafe { std::ptr::write_volatile(ptr, value) };
+        Ok(())
+    }
+
+    fn launch(&self, function: &CudaFunction, grid: u32, block: u32, args: &[&dyn Arg]) -> Res<()> {
+        let mut builder = self.stream.launch_builder(function);
+        for arg in args {
+            arg.push(&mut builder);
+        }
+        let cfg = LaunchConfig { grid_dim: (grid, 1, 1), block_dim: (block, 1, 1), shared_mem_bytes: 0 };
+        // SAFETY: every kernel of SOURCE is launched with the arguments its signature declares, over
+        // live buffers of the sizes it indexes.
+        unsafe { builder.launch(cfg) }?;
+        Ok(())
+    }
+
+    fn flush_l2(&self) -> Res<()> {
+        let (buf, _a) = self.flush_buf.device_ptr(&self.stream);
+        let (sink, _b) = self.sink.device_ptr(&self.stream);
+        let n16 = (self.flush_buf.len() / 16) as u64;
+        self.launch(&self.flush, self.sm_count * 4, 512, &[&buf, &n16, &sink])
+    }
+
+    fn run_case(&self, case: &Case) -> Res<()> {
+        let (x, _a) = self.x.device_ptr(&self.stream);
+        let (y, _b) = self.y.device_ptr(&self.stream);
+        self.launch(&case.function, case.grid, 256, &[&x, &y, &case.scalar])
+    }
+
+    /// `count` samples of `scheme`, in event nanoseconds.
+    fn samples(&self, case: &Case, scheme: Scheme, count: usize) -> Res<Vec<f64>> {
+        let mut out = Vec::with_capacity(count);
+        while out.len() < count {
+            let n = scheme.per_hold.min(count - out.len());
+            self.set_flag(0)?;
+            self.launch(&self.block, 1, 1, &[&self.flag_device])?;
+            for i in 0..n {
+                if scheme.flush {
+                    self.flush_l2()?;
+                }
+                self.starts[i].record(&self.stream)?;
+                if scheme.kernel {
+                    self.run_case(case)?;
+                }
+                self.ends[i].record(&self.stream)?;
+            }
+            self.set_flag(1)?;
+            self.stream.synchronize()?;
+            for i in 0..n {
+                out.push(f64::from(self.starts[i].elapsed_ms(&self.ends[i])?) * 1e6);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A kernel argument of any type the builder takes.
+trait Arg {
+    fn push<'a>(&'a self, builder: &mut cudarc::driver::LaunchArgs<'a>);
+}
+
+impl<T: cudarc::driver::DeviceRepr> Arg for T {
+    fn push<'a>(&'a self, builder: &mut cudarc::driver::LaunchArgs<'a>) {
+        builder.arg(self);
+    }
+}
+
+/// Kernel start and end timestamps (ns) and names, as CUPTI delivers them.
+static KERNELS: Mutex<Vec<(u64, u64, String)>> = Mutex::new(Vec::new());
+const CUPTI_BUFFER: usize = 8 << 20;
+
+fn cupti_layout() -> std::alloc::Layout {
+    std::alloc::Layout::from_size_align(CUPTI_BUFFER, 8).expect("a valid layout")
+}
+
+unsafe extern "C" fn buffer_requested(buffer: *mut *mut u8, size: *mut usize, max_records: *mut usize) {
+    // SAFETY: CUPTI passes valid out-pointers; the buffer is freed in `buffer_completed`.
+    unsafe {
+        *buffer = std::alloc::alloc(cupti_layout());
+        *size = if (*buffer).is_null() { 0 } else { CUPTI_BUFFER };
+        *max_records = 0;
+    }
+}
+
+unsafe extern "C" fn buffer_completed(
+    _context: cudarc::driver::sys::CUcontext,
+    _stream: u32,
+    buffer: *mut u8,
+    _size: usize,
+    valid: usize,
+) {
+    let mut record: *mut cupti::CUpti_Activity = std::ptr::null_mut();
+    let mut kernels = KERNELS.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: `buffer` holds `valid` bytes of records written by CUPTI; kernel records of CUDA 13's
+    // CUPTI are CUpti_ActivityKernel10, whose name is a NUL-terminated string CUPTI owns.
+    unsafe {
+        while activity::get_next_record(buffer, valid, &mut record).is_ok() {
+            if (*record).kind == cupti::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL {
+                let kernel = &*(record as *const cupti::CUpti_ActivityKernel10);
+                let name = std::ffi::CStr::from_ptr(kernel.name).to_string_lossy().into_owned();
+                kernels.push((kernel.start, kernel.end, name));
+            }
+        }
+        std::alloc::dealloc(buffer, cupti_layout());
+    }
+}
+
+/// Durations (ns) of the kernels named `name` that CUPTI recorded since the last call, in start order.
+fn cupti_durations(name: &str) -> Res<Vec<f64>> {
+    activity::flush_all(1)?;
+    let mut kernels = std::mem::take(&mut *KERNELS.lock().unwrap_or_else(|e| e.into_inner()));
+    kernels.sort_by_key(|k| k.0);
+    Ok(kernels.into_iter().filter(|k| k.2 == name).map(|(start, end, _)| (end - start) as f64).collect())
+}
+
+/// The `q` quantile of sorted values (the nearest rank), NaN for none.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// The median of sorted values, as pawl computes it (the mean of the middle two for an even count).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let launch_only = args.iter().any(|a| a == "--launch-only");
+    let with_cupti = args.iter().any(|a| a == "--cupti");
+    if with_cupti {
+        activity::register_callbacks(Some(buffer_requested), Some(buffer_completed))?;
+        activity::enable(cupti::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL)?;
+    }
+    let ctx = CudaContext::new(0)?;
+    // SAFETY: this program synchronizes its one stream before reading results.
+    unsafe { ctx.disable_event_tracking() };
+    let stream = ctx.new_stream()?;
+    let ptx =
+        compile_ptx_with_opts(SOURCE, CompileOptions { arch: Some("compute_90"), ..Default::default() })?;
+    let module = ctx.load_module(ptx)?;
+    let l2 = ctx.attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)? as usize;
+    let sm_count = ctx.attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)? as u32;
+
+    let max_floats: usize = 1 << 26;
+    let x = stream.alloc_zeros::<f32>(max_floats)?;
+    let y = stream.alloc_zeros::<f32>(max_floats)?;
+    let flags =
+        cudarc::driver::sys::CU_MEMHOSTALLOC_DEVICEMAP | cudarc::driver::sys::CU_MEMHOSTALLOC_PORTABLE;
+    // SAFETY: one u32, written (set_flag) before the GPU reads it.
+    let mut flag = unsafe { ctx.alloc_pinned_with_flags::<u32>(1, flags) }?;
+    let mut flag_device = 0u64;
+    // SAFETY: `flag` is a live page-locked allocation made with DEVICEMAP.
+    unsafe {
+        cudarc::driver::sys::cuMemHostGetDevicePointer_v2(&mut flag_device, flag.as_mut_ptr()?.cast(), 0)
+    }
+    .result()?;
+    let event = || ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT));
+    let gpu = Gpu {
+        stream: stream.clone(),
+        flush: module.load_function("flush")?,
+        block: module.load_function("block")?,
+        flush_buf: stream.alloc_zeros::<u8>(2 * l2)?,
+        sink: stream.alloc_zeros::<u32>(1)?,
+        flag,
+        flag_device,
+        starts: (0..MAX_PER_HOLD).map(|_| event()).collect::<Result<_, _>>()?,
+        ends: (0..MAX_PER_HOLD).map(|_| event()).collect::<Result<_, _>>()?,
+        sm_count,
+        x,
+        y,
+    };
+    let fill = module.load_function("fill")?;
+    for buf in [&gpu.x, &gpu.y] {
+        let (ptr, _g) = buf.device_ptr(&stream);
+        gpu.launch(&fill, 1024, 256, &[&ptr, &(max_floats as u64)])?;
+    }
+    stream.synchronize()?;
+
+    let (copy, fma, empty) = (
+        module.load_function("copy_vec4")?,
+        module.load_function("fma_chain")?,
+        module.load_function("empty")?,
+    );
+    let mut cases = Vec::new();
+    for log2 in [16, 18, 20, 22, 24, 26] {
+        let float4s: u32 = (1 << log2) / 4;
+        let grid = float4s.div_ceil(256);
+        cases.push(Case {
+            name: format!("copy_2^{log2}"),
+            kernel: "copy_vec4",
+            function: copy.clone(),
+            grid,
+            scalar: i64::from(float4s),
+        });
+    }
+    for iters in [8, 32, 320, 3200] {
+        cases.push(Case {
+            name: format!("fma_{iters}"),
+            kernel: "fma_chain",
+            function: fma.clone(),
+            grid: 4096,
+            scalar: iters,
+        });
+    }
+    cases.push(Case { name: "empty".into(), kernel: "empty", function: empty, grid: 1, scalar: 0 });
+
+    if launch_only {
+        for case in &cases {
+            for _ in 0..5 {
+                gpu.flush_l2()?;
+                gpu.run_case(case)?;
+            }
+            stream.synchronize()?;
+        }
+        return Ok(());
+    }
+
+    println!("scheme,case,samples,event_median_ns,cupti_median_ns,event_p10_ns,event_p90_ns");
+    for scheme in SCHEMES {
+        let cases_here = if scheme.kernel { &cases[..] } else { &cases[cases.len() - 1..] };
+        for case in cases_here {
+            let warm = Instant::now();
+            while warm.elapsed() < Duration::from_millis(60) {
+                gpu.samples(case, scheme, MAX_PER_HOLD)?;
+            }
+            if with_cupti {
+                cupti_durations("")?;
+            }
+            let mut events = gpu.samples(case, scheme, SAMPLES)?;
+            let mut kernels = match with_cupti && scheme.kernel {
+                true => cupti_durations(case.kernel)?,
+                false => Vec::new(),
+            };
+            events.sort_by(f64::total_cmp);
+            kernels.sort_by(f64::total_cmp);
+            let case_name = if scheme.kernel { case.name.as_str() } else { "none" };
+            println!(
+                "{},{case_name},{},{:.0},{:.0},{:.0},{:.0}",
+                scheme.name,
+                events.len(),
+                median(&events),
+                median(&kernels),
+                quantile(&events, 0.1),
+                quantile(&events, 0.9)
+            );
+        }
+    }
+    Ok(())
+}
