@@ -16,7 +16,7 @@ bf16). A mismatch answers status "wrong" with the error figures and is not timed
 output, so it cannot be poisoned directly: a NaN-filled block of the output's size is freed just before
 the call, which the caching allocator hands back, so unwritten elements show up as non-finite.
 
-Timing: warm-up for settings.warmup_ms, then batches of samples enqueued while the stream is held by
+Timing: warm-up for settings.warmup_ms, then samples, each enqueued while the stream is held by
 torch.cuda._sleep, so launch latency stays outside the events; each sample is an L2 flush by a read
 sweep (a sum over max(256 MiB, 2 x L2) of fp32) followed by an event pair around the SDPA call. Sampling
 stops when the 95% confidence interval of the median, from order statistics, is within
@@ -137,23 +137,24 @@ class Harness:
         batch = 10
         hold_cycles = 2_000_000  # ~1 ms at the H100's boost clock; adapted to the enqueue time below
         start_time = time.perf_counter()
+        start_event, end_event = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         while True:
-            events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-                      for _ in range(batch)]
-            torch.cuda._sleep(hold_cycles)
-            t0 = time.perf_counter()
-            for start, end in events:
+            # One sample per hold, as pawl's own timer does: samples queued deep behind one hold each
+            # read about 0.5 us more on the H100 (docs/measurement.md).
+            for _ in range(batch):
+                torch.cuda._sleep(hold_cycles)
+                t0 = time.perf_counter()
                 if not settings["warm_cache"]:
                     self.flush()
-                start.record()
+                start_event.record()
                 fn()
-                end.record()
-            enqueue_s = time.perf_counter() - t0
-            torch.cuda.synchronize()
-            samples += [start.elapsed_time(end) * 1e6 for start, end in events]
-            # Hold the stream 1.5x as long as enqueuing took, assuming a 2 GHz clock (an overestimate
-            # only costs idle GPU time outside the events).
-            hold_cycles = int(min(max(1.5 * enqueue_s * 2e9, 200_000), 200_000_000))
+                end_event.record()
+                enqueue_s = time.perf_counter() - t0
+                torch.cuda.synchronize()
+                samples.append(start_event.elapsed_time(end_event) * 1e6)
+                # Hold the stream 1.5x as long as enqueuing took, assuming a 2 GHz clock (an
+                # overestimate only costs idle GPU time outside the events).
+                hold_cycles = int(min(max(1.5 * enqueue_s * 2e9, 200_000), 200_000_000))
             n = len(samples)
             ordered = sorted(samples)
             med = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
