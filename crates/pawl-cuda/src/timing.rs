@@ -7,8 +7,8 @@
 //! the flag is released and the host waits for the sample.
 //!
 //! One sample per hold, not a batch: on the H100, 16 samples queued behind one hold each read about
-//! 0.5 µs more than a sample queued alone (and spread five times wider), whatever the kernel; four per
-//! hold already cost a little. docs/measurement.md has the figures.
+//! 0.5 µs more than a sample queued alone (and spread three to seven times wider), whatever the kernel;
+//! four per hold already cost a little. docs/measurement.md has the figures.
 //!
 //! Warm-up runs batches for `warmup_ms`, then until the SM clock stops rising. Sampling stops when the
 //! median's 99% confidence interval is within ±`target_rel_ci`, or at `max_samples` or `max_time_s`.
