@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use pawl_core::backend::{Backend, PlannedCase};
+use pawl_core::backend::Backend;
+use pawl_core::plan::{BenchPlan, Selection, plan};
 use pawl_core::run::Run;
-use pawl_core::suite::{Bench, BenchKind, Suite};
-use pawl_core::value::Params;
+use pawl_core::suite::{BenchKind, Suite};
 use pawl_cuda::{Cache, CudaBackend, Session};
 
 struct Args {
@@ -57,28 +57,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(parsed)
 }
 
-/// Cases with default tune values and evaluated work, as the CLI plans them.
-fn plan(bench: &Bench) -> Result<Vec<PlannedCase>, String> {
-    let BenchKind::Cuda(cuda) = &bench.kind else { return Ok(Vec::new()) };
-    let mut tune = Params::new();
-    for param in &cuda.tune {
-        tune.insert(param.name.clone(), param.default.clone());
-    }
-    let cases = bench.cases().map_err(|e| e.to_string())?;
-    cases
-        .into_iter()
-        .map(|case| {
-            let mut planned = PlannedCase { case, tune: tune.clone(), flops: None, bytes: None };
-            let vars = planned.vars();
-            planned.flops =
-                bench.flops.as_ref().map(|e| e.eval_f64(&vars)).transpose().map_err(|e| e.to_string())?;
-            planned.bytes =
-                bench.bytes.as_ref().map(|e| e.eval_f64(&vars)).transpose().map_err(|e| e.to_string())?;
-            Ok(planned)
-        })
-        .collect()
-}
-
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,19 +70,20 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let suite = Suite::load(&args.suite).map_err(|e| e.to_string())?;
-    let benches: Vec<&Bench> = suite
-        .benches
-        .iter()
-        .filter(|b| matches!(b.kind, BenchKind::Cuda(_)))
-        .filter(|b| args.bench.as_ref().is_none_or(|names| names.split(',').any(|n| n == b.name)))
+    // Planned as the CLI plans them (tune defaults, evaluated work), then cut to the benches asked for.
+    let plans: Vec<BenchPlan> = plan(&suite, &Selection::default())
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|p| matches!(p.bench.kind, BenchKind::Cuda(_)))
+        .filter(|p| args.bench.as_ref().is_none_or(|names| names.split(',').any(|n| n == p.bench.name)))
         .collect();
 
     if let Some(launches) = args.launch_only {
         let mut session = Session::open(Cache::from_env()).map_err(|e| e.to_string())?;
-        for bench in benches {
+        for BenchPlan { bench, cases } in &plans {
             let BenchKind::Cuda(cuda) = &bench.kind else { continue };
-            for case in plan(bench)? {
-                match session.launch_only(cuda, &case, &suite.measure, launches) {
+            for case in cases {
+                match session.launch_only(cuda, case, &suite.measure, launches) {
                     Ok(()) => eprintln!("launched {} × {launches}", case.case.id),
                     Err(e) => eprintln!("{}: {e}", case.case.id),
                 }
@@ -122,11 +101,10 @@ fn run() -> Result<(), String> {
     let mut run = Run::new(suite.name.clone(), timestamp, env, suite.measure.clone());
     let mut backend = CudaBackend::new(vec![worker]).with_graph_timing(args.graph);
     let mut wall = BTreeMap::new();
-    for bench in benches {
-        let cases = plan(bench)?;
+    for BenchPlan { bench, cases } in &plans {
         let mut last = Instant::now();
         backend
-            .measure(&suite, bench, &cases, &suite.measure, &mut |result| {
+            .measure(&suite, bench, cases, &suite.measure, &mut |result| {
                 let seconds = last.elapsed().as_secs_f64();
                 last = Instant::now();
                 let mut samples = result.samples_ns.clone();
