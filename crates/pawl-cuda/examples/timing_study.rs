@@ -29,9 +29,14 @@ use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
+/// pawl's own L2 flush and blocking kernel, so the study times exactly what `timing.rs` runs.
+const BUILTIN: &str = include_str!("../src/builtin.cu");
+/// As in `timing.rs`: the blocking kernel gives up after 10 s.
+const BLOCK_TIMEOUT_NS: u64 = 10_000_000_000;
+
+/// The kernels timed.
 const SOURCE: &str = r#"
 typedef unsigned long long u64;
-typedef unsigned int u32;
 extern "C" __global__ void copy_vec4(const float4* __restrict__ x, float4* __restrict__ y, long long n4) {
     long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (i < n4) y[i] = x[i];
@@ -47,22 +52,6 @@ extern "C" __global__ void empty(const float* x, float* y, long long unused) {}
 extern "C" __global__ void fill(float* y, u64 n) {
     for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < n; i += (u64)gridDim.x * blockDim.x)
         y[i] = (float)((i * 2654435761ull) % 1000) * 0.001f;
-}
-extern "C" __global__ void flush(const uint4* buf, u64 n16, u32* sink) {
-    uint4 acc = make_uint4(0, 0, 0, 0);
-    for (u64 i = blockIdx.x * (u64)blockDim.x + threadIdx.x; i < n16; i += (u64)gridDim.x * blockDim.x) {
-        uint4 v = __ldcg(buf + i);
-        acc.x ^= v.x; acc.y ^= v.y; acc.z ^= v.z; acc.w ^= v.w;
-    }
-    if ((acc.x ^ acc.y ^ acc.z ^ acc.w) == 0x9E3779B9u) *sink = 1;
-}
-extern "C" __global__ void block(volatile u32* flag) {
-    u64 start, now;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
-    do {
-        __nanosleep(1000);
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-    } while (*flag == 0 && now - start < 10000000000ull);
 }
 "#;
 
@@ -153,7 +142,7 @@ impl Gpu {
         while out.len() < count {
             let n = scheme.per_hold.min(count - out.len());
             self.set_flag(0)?;
-            self.launch(&self.block, 1, 1, &[&self.flag_device])?;
+            self.launch(&self.block, 1, 1, &[&self.flag_device, &BLOCK_TIMEOUT_NS])?;
             for i in 0..n {
                 if scheme.flush {
                     self.flush_l2()?;
@@ -262,9 +251,11 @@ fn main() -> Res<()> {
     // SAFETY: this program synchronizes its one stream before reading results.
     unsafe { ctx.disable_event_tracking() };
     let stream = ctx.new_stream()?;
-    let ptx =
-        compile_ptx_with_opts(SOURCE, CompileOptions { arch: Some("compute_90"), ..Default::default() })?;
-    let module = ctx.load_module(ptx)?;
+    let compile = |source| {
+        compile_ptx_with_opts(source, CompileOptions { arch: Some("compute_90"), ..Default::default() })
+    };
+    let module = ctx.load_module(compile(SOURCE)?)?;
+    let builtin = ctx.load_module(compile(BUILTIN)?)?;
     let l2 = ctx.attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)? as usize;
     let sm_count = ctx.attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)? as u32;
 
@@ -284,8 +275,8 @@ fn main() -> Res<()> {
     let event = || ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT));
     let gpu = Gpu {
         stream: stream.clone(),
-        flush: module.load_function("flush")?,
-        block: module.load_function("block")?,
+        flush: builtin.load_function("pawl_flush")?,
+        block: builtin.load_function("pawl_block")?,
         flush_buf: stream.alloc_zeros::<u8>(2 * l2)?,
         sink: stream.alloc_zeros::<u32>(1)?,
         flag,
