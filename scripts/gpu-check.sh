@@ -36,11 +36,15 @@ OUT=${OUT:-/tmp/pawl-device}
 mkdir -p "$OUT"
 B=$carry/bin
 export PAWL_CACHE=/tmp/pawl-nvrtc-cache NO_COLOR=1
-# NVRTC 13: the toolkit's, else the pip wheel's inside the Python environment.
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-         $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cu13", "lib") for p in nvidia.__path__))' 2>/dev/null); do
-    if ls "$d"/libnvrtc.so.13* >/dev/null 2>&1; then export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"; break; fi
-done
+# Puts the first folder holding lib$1.so.13 on the library path: the toolkit's, else the pip wheel's
+# inside the Python environment.
+use_lib() {
+    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda/extras/CUPTI/lib64 \
+             $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cu13", "lib") for p in nvidia.__path__))' 2>/dev/null); do
+        if ls "$d/lib$1.so.13"* >/dev/null 2>&1; then export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"; return; fi
+    done
+}
+use_lib nvrtc
 cd "$root"
 log=$OUT/log.txt
 
@@ -69,11 +73,7 @@ kernels() {
 }
 
 study() {
-    # libcupti: the toolkit's, else the pip wheel's (the same folders as NVRTC).
-    for d in /usr/local/cuda/lib64 /usr/local/cuda/extras/CUPTI/lib64 \
-             $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, "cu13", "lib") for p in nvidia.__path__))' 2>/dev/null); do
-        if ls "$d"/libcupti.so.13* >/dev/null 2>&1; then export LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"; break; fi
-    done
+    use_lib cupti
     echo "== timing study: one process with CUPTI, two without" | tee -a "$log"
     {
         timeout 150 "$B/timing_study" --cupti | sed 's/^/cupti,/'
