@@ -4,44 +4,13 @@ use pawl_core::baseline::{Baseline, Testbed};
 use pawl_core::case::CaseId;
 use pawl_core::compare::{CompareError, CompareOptions, compare_baseline, compare_runs};
 use pawl_core::ratchet::baseline_entry;
-use pawl_core::run::{CaseResult, CaseStatus, Environment, GpuInfo, Run};
-use pawl_core::stats::normal;
+use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
 use pawl_core::suite::{MeasureSettings, Thresholds};
 use pawl_core::value::Params;
 use pawl_core::verdict::{CompareMode, VerdictKind};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
-fn env(gpu: &str, driver: &str) -> Environment {
-    Environment {
-        gpu: Some(GpuInfo {
-            name: gpu.into(),
-            uuid: "GPU-0".into(),
-            compute_capability: "9.0".into(),
-            sm_count: 132,
-            l2_bytes: 50 << 20,
-            memory_bytes: 80 << 30,
-            driver_version: driver.into(),
-            cuda_version: "13.0".into(),
-            nvrtc_version: None,
-            max_sm_clock_mhz: None,
-        }),
-        ..Environment::default()
-    }
-}
-
-const H100: &str = "NVIDIA H100 80GB HBM3";
-
-/// `n` samples around `median` with relative noise `noise`, from `seed`.
-fn samples(n: usize, median: f64, noise: f64, seed: u64) -> Vec<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n)
-        .map(|_| {
-            let u: f64 = rng.random();
-            median * (noise * normal::quantile(u.clamp(1e-12, 1.0 - 1e-12))).exp()
-        })
-        .collect()
-}
+mod testbed;
+use testbed::{H100, env, samples};
 
 fn ok(id: &str, samples_ns: Vec<f64>) -> CaseResult {
     let mut case = CaseResult::not_measured(CaseId::from_raw(id), "k", Params::new(), CaseStatus::Ok, "");
@@ -57,7 +26,7 @@ fn run_on(env: Environment, cases: Vec<CaseResult>) -> Run {
 }
 
 fn run(cases: Vec<CaseResult>) -> Run {
-    run_on(env(H100, "580.159.04"), cases)
+    run_on(env(H100, testbed::H100_DRIVER), cases)
 }
 
 fn opts() -> CompareOptions {
@@ -259,7 +228,7 @@ fn baseline_mode_applies_the_drift_allowance() {
     let entry = baseline_entry(&old_case, None, "t", 0.99).unwrap();
     let mut baseline = Baseline::new("suite");
     baseline
-        .testbed_mut(&Testbed::from_env(&env(H100, "580.159.04")))
+        .testbed_mut(&Testbed::from_env(&env(H100, testbed::H100_DRIVER)))
         .cases
         .insert(CaseId::from_raw("k/x"), entry);
     // 1.2% slower: clearly significant between runs, but hardly beyond the 1% allowance.
@@ -290,7 +259,7 @@ fn short_kernels_get_the_absolute_drift_allowance() {
         let entry = baseline_entry(&old_case, None, "t", 0.99).unwrap();
         let mut baseline = Baseline::new("suite");
         baseline
-            .testbed_mut(&Testbed::from_env(&env(H100, "580.159.04")))
+            .testbed_mut(&Testbed::from_env(&env(H100, testbed::H100_DRIVER)))
             .cases
             .insert(CaseId::from_raw("k/x"), entry);
         let new = run(vec![ok("k/x", samples(2000, median * 1.03, 0.01, 2))]);

@@ -5,42 +5,21 @@ use pawl_core::baseline::{Baseline, Testbed};
 use pawl_core::case::CaseId;
 use pawl_core::compare::{CompareOptions, compare_baseline};
 use pawl_core::ratchet::{MoveKind, RatchetOptions, baseline_entry, profile_targets, ratchet};
-use pawl_core::run::{CaseResult, CaseStatus, Environment, GitInfo, GpuInfo, Run};
-use pawl_core::stats::normal;
+use pawl_core::run::{CaseResult, CaseStatus, Environment, GitInfo, Run};
 use pawl_core::suite::MeasureSettings;
 use pawl_core::value::Params;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+
+mod testbed;
 
 fn env() -> Environment {
-    Environment {
-        gpu: Some(GpuInfo {
-            name: "NVIDIA H100 80GB HBM3".into(),
-            uuid: "GPU-0".into(),
-            compute_capability: "9.0".into(),
-            sm_count: 132,
-            l2_bytes: 50 << 20,
-            memory_bytes: 80 << 30,
-            driver_version: "580.159.04".into(),
-            cuda_version: "13.0".into(),
-            nvrtc_version: None,
-            max_sm_clock_mhz: None,
-        }),
-        ..Environment::default()
-    }
+    testbed::env(testbed::H100, testbed::H100_DRIVER)
 }
 
 /// A case of `median` ns; the tests use 100 µs and up, where the relative drift allowance is the larger.
 fn case(id: &str, median: f64, seed: u64) -> CaseResult {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut c = CaseResult::not_measured(CaseId::from_raw(id), "k", Params::new(), CaseStatus::Ok, "");
     c.error = None;
-    c.samples_ns = (0..300)
-        .map(|_| {
-            let u: f64 = rng.random();
-            median * (0.004 * normal::quantile(u.clamp(1e-12, 1.0 - 1e-12))).exp()
-        })
-        .collect();
+    c.samples_ns = testbed::samples(300, median, 0.004, seed);
     c
 }
 

@@ -10,12 +10,14 @@ use pawl_core::baseline::Baseline;
 use pawl_core::case::CaseId;
 use pawl_core::compare::{CompareOptions, compare_baseline, compare_runs};
 use pawl_core::ratchet::{RatchetOptions, baseline_entry, ratchet};
-use pawl_core::run::{CaseResult, CaseStatus, Environment, GpuInfo, Run};
+use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
 use pawl_core::stats::bootstrap::{self, BootstrapSettings};
 use pawl_core::stats::{Sample, price_bonett};
 use pawl_core::suite::{MeasureSettings, Thresholds};
 use pawl_core::value::Params;
 use pawl_core::verdict::{Comparison, VerdictKind};
+
+mod testbed;
 
 /// The data file: `$PAWL_SHARED_DATA` (the file, or the folder holding it), else `shared/data/` beside
 /// the repository, where CI clones it.
@@ -62,23 +64,13 @@ fn load() -> Data {
 }
 
 fn h100() -> Environment {
-    Environment {
-        pawl_version: "test".into(),
-        hostname: "h100".into(),
-        gpu: Some(GpuInfo {
-            name: "NVIDIA H100 80GB HBM3".into(),
-            uuid: "GPU-0".into(),
-            compute_capability: "9.0".into(),
-            sm_count: 132,
-            l2_bytes: 50 << 20,
-            memory_bytes: 80 << 30,
-            driver_version: "580.159.04".into(),
-            cuda_version: "13.0".into(),
-            nvrtc_version: None,
-            max_sm_clock_mhz: Some(1980),
-        }),
-        ..Environment::default()
+    let mut env = testbed::env(testbed::H100, testbed::H100_DRIVER);
+    env.pawl_version = "test".into();
+    env.hostname = "h100".into();
+    if let Some(gpu) = env.gpu.as_mut() {
+        gpu.max_sm_clock_mhz = Some(1980);
     }
+    env
 }
 
 fn case(id: &str, samples_ns: Vec<f64>) -> CaseResult {
