@@ -8,27 +8,8 @@ command -v git >/dev/null || export PATH=$here/bin:$PATH
 export GIT_AUTHOR_NAME=p GIT_AUTHOR_EMAIL=p@l GIT_COMMITTER_NAME=p GIT_COMMITTER_EMAIL=p@l
 mkdir -p $OUT/c
 work=$(mktemp -d); cd $work; cp $here/planted.cu .
-suite() {
-cat > pawl.toml <<EOF
-[suite]
-name = "planted"
-[[bench]]
-name = "planted"
-kind = "cuda"
-source = "planted.cu"
-kernel = "planted"
-params = { W = [1, 2], ITERS = [1024, 2048, 3072], REP = [0, 1] }
-defines = { ITERS = "ITERS", SLOWDOWN_PCT = "$1" }
-grid = "W * 132 * 8"
-block = 256
-args = [
-    { name = "x", dtype = "f32", count = "W * 132 * 2048" },
-    { name = "y", dtype = "f32", count = "W * 132 * 2048", output = true },
-    { name = "n", dtype = "i64", value = "W * 132 * 2048" },
-]
-reference = { kernel = "planted", grid = "W * 132 * 8", block = 256, rtol = 0.0, atol = 0.0 }
-EOF
-}
+. "$here/planted-suite.sh"
+suite() { planted_suite "$1" "{ W = [1, 2], ITERS = [1024, 2048, 3072], REP = [0, 1] }"; }
 suite 0.0; git init -q .; git add -A; git commit -qm base
 $PAWL run pawl.toml --max-time 0.3 -o $OUT/c/run.json > $OUT/c/run.txt 2>&1
 for pct in 2.0 10.0; do suite $pct; $PAWL ab --base HEAD --tolerance 0.005 --budget 15s --format json -o $OUT/c/ab$pct.json 2> $OUT/c/ab$pct.log; done

@@ -23,7 +23,8 @@ if [ "${1:-}" = "--pack" ]; then
     cp "$target/release/pawl" "$dest/"
     strip "$dest/pawl"
     cp "$(command -v git)" "$dest/bin/"  # the GPU image may have no git
-    cp "$root/kernels/testing/planted.cu" "$root/scripts/sensitivity.sh" "$root/scripts/sensitivity-calibrate.sh" "$dest/"
+    cp "$root/kernels/testing/planted.cu" "$root/scripts/sensitivity.sh" "$root/scripts/sensitivity-calibrate.sh" \
+        "$root/scripts/planted-suite.sh" "$dest/"
     echo "packed into $dest"
     exit 0
 fi
@@ -41,28 +42,8 @@ export GIT_AUTHOR_NAME=pawl GIT_AUTHOR_EMAIL=pawl@localhost GIT_COMMITTER_NAME=p
 work=$(mktemp -d /tmp/pawl-sensitivity.XXXXXX)
 cd "$work" || exit 2
 cp "$here/planted.cu" .
-suite() {
-    cat > pawl.toml <<EOF
-[suite]
-name = "planted"
-
-[[bench]]
-name = "planted"
-kind = "cuda"
-source = "planted.cu"
-kernel = "planted"
-params = { W = [1, 2], ITERS = [2048, 3072], REP = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] }
-defines = { ITERS = "ITERS", SLOWDOWN_PCT = "$1" }
-grid = "W * 132 * 8"
-block = 256
-args = [
-    { name = "x", dtype = "f32", count = "W * 132 * 2048" },
-    { name = "y", dtype = "f32", count = "W * 132 * 2048", output = true },
-    { name = "n", dtype = "i64", value = "W * 132 * 2048" },
-]
-reference = { kernel = "planted", grid = "W * 132 * 8", block = 256, rtol = 0.0, atol = 0.0 }
-EOF
-}
+. "$here/planted-suite.sh"
+suite() { planted_suite "$1" "{ W = [1, 2], ITERS = [2048, 3072], REP = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] }"; }
 suite 0.0
 git init -q . && git add -A && git commit -qm "planted, no slowdown" || exit 2
 nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader | tee "$OUT/gpu.txt"
