@@ -38,12 +38,9 @@ pub enum Command {
     /// Internal: compile and launch one case, for `pawl profile` to run under Nsight Compute.
     #[command(name = "__launch", hide = true)]
     Launch(LaunchArgs),
-    /// Internal: the CUDA worker process that `pawl run` starts.
+    /// Internal: the CUDA worker process that `pawl run` and `pawl ab` start.
     #[command(name = "__worker", hide = true)]
     Worker,
-    /// Internal: the paired CUDA worker that `pawl ab` starts.
-    #[command(name = "__paired_worker", hide = true)]
-    PairedWorker,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +71,9 @@ pub struct MeasureArgs {
     /// Fewest samples per case.
     #[arg(long, value_name = "N")]
     pub min_samples: Option<usize>,
+    /// Most samples per case.
+    #[arg(long, value_name = "N")]
+    pub max_samples: Option<usize>,
     /// Most seconds of measuring per case.
     #[arg(long, value_name = "SECONDS")]
     pub max_time: Option<f64>,

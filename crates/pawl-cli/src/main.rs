@@ -3,10 +3,10 @@
 //! Exit codes: 0 no regression, 1 a regression or a wrong result, 2 a usage or runtime error.
 
 mod cli;
-mod command_backend;
 mod commands;
 mod git;
 mod github;
+mod harness;
 mod measure;
 mod ncu;
 mod output;

@@ -7,16 +7,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pawl_core::backend::Backend;
+use pawl_core::engine::{self, SystemClock};
 use pawl_core::expr::Expr;
-use pawl_core::plan::{self, Selection};
-use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
+use pawl_core::plan::{self, PlannedCase, Selection};
+use pawl_core::run::{CaseResult, CaseStatus, Environment, Run, RunWarning};
 use pawl_core::stats;
-use pawl_core::suite::{BenchKind, MeasureSettings, Suite};
+use pawl_core::suite::{Bench, BenchKind, MeasureSettings, Suite};
+use pawl_cuda::protocol::Request;
+use pawl_cuda::workers::{self, Answer};
 
 use crate::cli::MeasureArgs;
-use crate::command_backend::CommandBackend;
 use crate::git;
+use crate::harness::HarnessBackend;
 
 /// The confidence level of the per-case summaries written into run files.
 const SUMMARY_CONFIDENCE: f64 = 0.99;
@@ -61,6 +63,12 @@ pub fn settings(suite: &Suite, args: &MeasureArgs) -> Result<MeasureSettings> {
         s.min_samples = v;
         s.max_samples = s.max_samples.max(v);
     }
+    if let Some(v) = args.max_samples {
+        if v < s.min_samples {
+            bail!("--max-samples {v} is below the fewest samples per case ({}); raise it", s.min_samples);
+        }
+        s.max_samples = v;
+    }
     if let Some(v) = args.max_time {
         if !(v > 0.0 && v.is_finite()) {
             bail!("--max-time must be a positive number of seconds, got {v}");
@@ -76,6 +84,7 @@ pub fn settings(suite: &Suite, args: &MeasureArgs) -> Result<MeasureSettings> {
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
+    s.graph |= args.graph;
     Ok(s)
 }
 
@@ -102,26 +111,14 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
     for bench_plan in &plans {
         let bench = bench_plan.bench;
         progress.set_message(bench.name.clone());
-        let mut backend: Box<dyn Backend> = match &bench.kind {
-            BenchKind::Cuda(_) => {
-                Box::new(pawl_cuda::CudaBackend::new(worker_argv()?).with_graph_timing(args.graph))
-            }
-            BenchKind::Command(_) => Box::new(CommandBackend),
-        };
         let first_of_bench = run.cases.len();
         let mut sink = |mut result: CaseResult| {
             if result.stats.is_none() && result.status == CaseStatus::Ok {
                 result.stats = stats::summarize(&result.samples_ns, SUMMARY_CONFIDENCE).ok();
             }
             if result.status != CaseStatus::Ok {
-                progress.suspend(|| {
-                    eprintln!(
-                        "{} {}: {}",
-                        result.status.as_str(),
-                        result.id,
-                        result.error.as_deref().unwrap_or("")
-                    )
-                });
+                let error = result.error.as_deref().map(pawl_core::harness::shown).unwrap_or_default();
+                progress.suspend(|| eprintln!("{} {}: {error}", result.status.as_str(), result.id));
             }
             run.cases.push(result);
             progress.inc(1);
@@ -132,23 +129,24 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
                 }
             }
         };
-        let outcome = backend.measure(suite, bench, &bench_plan.cases, &settings, &mut sink);
-        if let Err(err) = outcome {
+        let outcome = match &bench.kind {
+            BenchKind::Cuda(_) => measure_cuda(bench, &bench_plan.cases, &settings, &mut sink),
+            BenchKind::Command(_) => {
+                let warnings = measure_command(bench, &bench_plan.cases, &settings, &mut sink);
+                run.warnings.extend(warnings);
+                Ok(())
+            }
+        };
+        if let Err(message) = outcome {
             // The bench as a whole failed: every case it did not report fails with the reason.
             let reported: Vec<_> = run.cases[first_of_bench..].iter().map(|c| c.id.clone()).collect();
             for planned in bench_plan.cases.iter().filter(|p| !reported.contains(&p.case.id)) {
-                let case = &planned.case;
-                let failed = CaseResult::not_measured(
-                    case.id.clone(),
-                    &case.bench,
-                    case.params.clone(),
-                    CaseStatus::Failed,
-                    err.message.clone(),
-                );
+                let mut failed = CaseResult::planned(planned, CaseStatus::Failed);
+                failed.error = Some(message.clone());
                 run.cases.push(failed);
                 progress.inc(1);
             }
-            progress.suspend(|| eprintln!("bench `{}` failed: {}", bench.name, err.message));
+            progress.suspend(|| eprintln!("bench `{}` failed: {message}", bench.name));
         }
     }
     progress.finish_and_clear();
@@ -157,6 +155,43 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
     }
     run.save(output).with_context(|| "cannot save the run file".to_owned())?;
     Ok(run)
+}
+
+/// A `cuda` bench's cases, in CUDA worker processes (a fault or a hang fails only its case).
+fn measure_cuda(
+    bench: &Bench,
+    cases: &[PlannedCase],
+    settings: &MeasureSettings,
+    sink: &mut dyn FnMut(CaseResult),
+) -> Result<(), String> {
+    let request =
+        Request::Measure { bench: bench.clone(), cases: cases.to_vec(), settings: settings.clone() };
+    let watchdog = Duration::try_from_secs_f64(settings.timeout_s).unwrap_or(Duration::MAX);
+    let worker = worker_argv().map_err(|e| format!("{e:#}"))?;
+    workers::run(&worker, request, watchdog, &mut |answer| {
+        if let Answer::Result(result) = answer {
+            sink(*result);
+        }
+    })
+    .map_err(|e| e.0)
+}
+
+/// A `command` bench's cases, through its harness processes; returns what the harnesses did wrong
+/// without failing a case.
+fn measure_command(
+    bench: &Bench,
+    cases: &[PlannedCase],
+    settings: &MeasureSettings,
+    sink: &mut dyn FnMut(CaseResult),
+) -> Vec<RunWarning> {
+    let mut backend = HarnessBackend::default();
+    let clock = SystemClock::new();
+    for case in cases {
+        let measured = engine::measure_case(&mut backend, bench, case, settings, &clock, &mut |_| {});
+        sink(measured.result);
+    }
+    backend.finish();
+    backend.warnings
 }
 
 /// How to start the CUDA worker: this very executable, with the hidden `__worker` subcommand.

@@ -45,7 +45,7 @@ impl fmt::Display for CaseId {
 }
 
 /// One point of a sweep: a bench and the values of its sweep axes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     pub id: CaseId,
     pub bench: String,

@@ -52,6 +52,21 @@ fn engine() -> &'static Engine {
     })
 }
 
+/// Serialized as its source text, so a suite's benches travel to a worker process as they were written;
+/// reading it back parses it again, and a bad expression is a deserialization error.
+impl serde::Serialize for Expr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Expr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let source = String::deserialize(deserializer)?;
+        Expr::parse(&source).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Expr {
     /// Parses an expression. Syntax errors name the position inside the expression.
     pub fn parse(source: &str) -> Result<Expr, ExprError> {
@@ -174,6 +189,17 @@ mod tests {
         assert!(err.to_string().contains("by zero"), "{err}");
         let err = Expr::parse("S > 2").unwrap().eval_i64(&vars()).unwrap_err();
         assert!(err.to_string().contains("expected an integer"), "{err}");
+    }
+
+    #[test]
+    fn serializes_as_its_source_text() {
+        let expr = Expr::parse("ceil_div(S, BLOCK_M)").unwrap();
+        let json = serde_json::to_string(&expr).unwrap();
+        assert_eq!(json, r#""ceil_div(S, BLOCK_M)""#);
+        let back: Expr = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.eval_i64(&vars()).unwrap(), 16);
+        let err = serde_json::from_str::<Expr>(r#""S +* 2""#).unwrap_err().to_string();
+        assert!(err.contains("S +* 2"), "{err}");
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! pawl's core: the data model (suites, cases, runs, baselines, verdicts), statistics, comparison, the
 //! ratchet and report rendering.
 //!
-//! No GPU code and no process spawning live here: measuring is behind [`backend::Backend`], implemented
-//! by `pawl-cuda` and by the CLI's `command` backend. Nothing here prints; reports write to an
+//! No GPU code and no process spawning live here: the measuring policy is [`engine`], and the mechanics
+//! sit behind [`engine::Backend`], implemented by `pawl-cuda` and by the CLI's `command` backend. Nothing here prints; reports write to an
 //! [`std::io::Write`].
 
-pub mod backend;
 pub mod baseline;
 pub mod case;
 pub mod compare;
+pub mod engine;
 pub mod expr;
 pub mod files;
 pub mod harness;

@@ -173,7 +173,8 @@ impl PairedSamples {
 }
 
 /// One case of an A/B run, as the measuring left it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PairedCase {
     /// Measured interleaved; `looks` interim looks were taken, and `settled` is where the last left it.
     Measured { samples: PairedSamples, looks: usize, settled: Settled },
@@ -184,7 +185,7 @@ pub enum PairedCase {
     /// Only in the base revision.
     OnlyBase,
     /// Could not be measured (compile error, fault, timeout): why.
-    Failed(String),
+    Failed { message: String },
 }
 
 /// A case of an A/B run with what identifies it.
@@ -286,7 +287,7 @@ fn judge(o: &PairedOutcome, rule: &StopRule) -> Judged {
                 "not in the head revision; it is in the base".into(),
             ));
         }
-        PairedCase::Failed(why) => {
+        PairedCase::Failed { message: why } => {
             return Judged::Decided(shell(VerdictKind::Failed, format!("failed: {why}")));
         }
         PairedCase::Measured { samples, looks, settled } => (samples, *looks, *settled),

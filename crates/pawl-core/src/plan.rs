@@ -9,11 +9,30 @@
 
 use rayon::prelude::*;
 
-use crate::backend::PlannedCase;
 use crate::case::Case;
 use crate::expr::{Expr, ExprError};
 use crate::suite::{Arg, Bench, BenchKind, CudaBench, Dtype, DtypeSpec, Launch, Suite, SuiteError};
 use crate::value::{Params, Value};
+
+/// A case ready to measure: its sweep point, the tune values to compile with, and its work.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlannedCase {
+    pub case: Case,
+    pub tune: Params,
+    pub flops: Option<f64>,
+    pub bytes: Option<f64>,
+}
+
+impl PlannedCase {
+    /// Params and tune values together: the variables of every launch expression.
+    pub fn vars(&self) -> Params {
+        let mut vars = self.case.params.clone();
+        for (name, value) in self.tune.iter() {
+            vars.insert(name, value.clone());
+        }
+        vars
+    }
+}
 
 /// What to plan: one bench or all, and an optional filter over params (`--bench`, `--filter`).
 #[derive(Clone, Copy, Debug, Default)]

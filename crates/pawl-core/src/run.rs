@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::CaseId;
 use crate::files::{self, FileError};
+use crate::plan::PlannedCase;
 use crate::suite::MeasureSettings;
 use crate::value::Params;
 
@@ -23,6 +24,18 @@ pub struct Run {
     pub env: Environment,
     pub settings: MeasureSettings,
     pub cases: Vec<CaseResult>,
+    /// What went wrong without failing a case (a harness that broke its protocol, say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<RunWarning>,
+}
+
+/// Something a reader of a run should know that is no case's result: a harness printed something that
+/// is not an answer, answered twice, or answered a request it was never sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunWarning {
+    /// The case being measured when it happened, if any.
+    pub case: Option<CaseId>,
+    pub message: String,
 }
 
 impl Run {
@@ -40,6 +53,7 @@ impl Run {
             env,
             settings,
             cases: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -195,6 +209,22 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
+    /// A planned case before measuring: its identity and work, no samples yet.
+    pub fn planned(case: &PlannedCase, status: CaseStatus) -> CaseResult {
+        let mut result = CaseResult::not_measured(
+            case.case.id.clone(),
+            &case.case.bench,
+            case.case.params.clone(),
+            status,
+            "",
+        );
+        result.error = None;
+        result.tune = case.tune.clone();
+        result.flops = case.flops;
+        result.bytes = case.bytes;
+        result
+    }
+
     /// A case that was not measured, with the reason.
     pub fn not_measured(
         id: CaseId,
@@ -233,8 +263,10 @@ pub struct Correctness {
     /// Elements outside `atol + rtol·|ref|`.
     pub mismatches: u64,
     /// NaN or infinite elements where the reference is finite.
+    #[serde(default)]
     pub non_finite: u64,
     /// Elements still holding the poison pattern: never written.
+    #[serde(default)]
     pub unwritten: u64,
     pub elements: u64,
     pub rtol: f64,

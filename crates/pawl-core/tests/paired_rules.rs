@@ -183,7 +183,7 @@ fn identical_code_is_unchanged_without_measuring_and_counted() {
         one_side("k/b", PairedCase::Identical),
         one_side("k/c", PairedCase::OnlyHead),
         one_side("k/d", PairedCase::OnlyBase),
-        one_side("k/e", PairedCase::Failed("CUDA_ERROR_ILLEGAL_ADDRESS".into())),
+        one_side("k/e", PairedCase::Failed { message: "CUDA_ERROR_ILLEGAL_ADDRESS".into() }),
     ];
     let comparison = paired::compare_paired(&outcomes, &options(rule(0.02)));
     assert_eq!(paired::identical_count(&comparison), 2);

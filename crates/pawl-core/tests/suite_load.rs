@@ -58,6 +58,7 @@ fn suite_table_and_measure_settings() {
             warm_cache: true,
             timeout_s: 30.0,
             seed: 7,
+            graph: false,
         }
     );
     let names: Vec<&str> = suite.benches.iter().map(|b| b.name.as_str()).collect();

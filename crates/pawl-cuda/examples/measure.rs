@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use pawl_core::backend::Backend;
 use pawl_core::plan::{BenchPlan, Selection, plan};
 use pawl_core::run::Run;
 use pawl_core::suite::{BenchKind, Suite};
+use pawl_cuda::protocol::Request;
+use pawl_cuda::workers::{self, Answer};
 use pawl_cuda::{Cache, CudaBackend, Session};
 
 struct Args {
@@ -79,11 +80,11 @@ fn run() -> Result<(), String> {
         .collect();
 
     if let Some(launches) = args.launch_only {
-        let mut session = Session::open(Cache::from_env()).map_err(|e| e.to_string())?;
+        let session = Session::open(Cache::from_env()).map_err(|e| e.to_string())?;
+        let mut backend = CudaBackend::new(session);
         for BenchPlan { bench, cases } in &plans {
-            let BenchKind::Cuda(cuda) = &bench.kind else { continue };
             for case in cases {
-                match session.launch_only(cuda, case, &suite.measure, launches) {
+                match backend.launch_only(bench, case, &suite.measure, launches) {
                     Ok(()) => eprintln!("launched {} × {launches}", case.case.id),
                     Err(e) => eprintln!("{}: {e}", case.case.id),
                 }
@@ -98,30 +99,33 @@ fn run() -> Result<(), String> {
     };
     let env = pawl_cuda::environment().map_err(|e| e.to_string())?;
     let timestamp = jiff::Timestamp::now().to_string();
-    let mut run = Run::new(suite.name.clone(), timestamp, env, suite.measure.clone());
-    let mut backend = CudaBackend::new(vec![worker]).with_graph_timing(args.graph);
+    let settings = pawl_core::suite::MeasureSettings { graph: args.graph, ..suite.measure.clone() };
+    let mut run = Run::new(suite.name.clone(), timestamp, env, settings.clone());
     let mut wall = BTreeMap::new();
+    let watchdog = Duration::try_from_secs_f64(settings.timeout_s).map_err(|e| e.to_string())?;
     for BenchPlan { bench, cases } in &plans {
         let mut last = Instant::now();
-        backend
-            .measure(&suite, bench, cases, &suite.measure, &mut |result| {
-                let seconds = last.elapsed().as_secs_f64();
-                last = Instant::now();
-                let mut samples = result.samples_ns.clone();
-                samples.sort_by(f64::total_cmp);
-                let median = samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN);
-                eprintln!(
-                    "{:<40} {:<7} n={:<5} median {:>12.1} ns  wall {seconds:.2} s  {}",
-                    result.id.to_string(),
-                    result.status.as_str(),
-                    result.samples_ns.len(),
-                    median,
-                    result.error.as_deref().unwrap_or("").lines().next().unwrap_or("")
-                );
-                wall.insert(result.id.to_string(), seconds);
-                run.cases.push(result);
-            })
-            .map_err(|e| e.to_string())?;
+        let request =
+            Request::Measure { bench: (*bench).clone(), cases: cases.clone(), settings: settings.clone() };
+        workers::run(std::slice::from_ref(&worker), request, watchdog, &mut |answer| {
+            let Answer::Result(result) = answer else { return };
+            let seconds = last.elapsed().as_secs_f64();
+            last = Instant::now();
+            let mut samples = result.samples_ns.clone();
+            samples.sort_by(f64::total_cmp);
+            let median = samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN);
+            eprintln!(
+                "{:<40} {:<7} n={:<5} median {:>12.1} ns  wall {seconds:.2} s  {}",
+                result.id.to_string(),
+                result.status.as_str(),
+                result.samples_ns.len(),
+                median,
+                result.error.as_deref().unwrap_or("").lines().next().unwrap_or("")
+            );
+            wall.insert(result.id.to_string(), seconds);
+            run.cases.push(*result);
+        })
+        .map_err(|e| e.to_string())?;
     }
     if let Ok(state) = pawl_cuda::gpu_state() {
         run.env.clocks_end = state.environment.clocks_start;

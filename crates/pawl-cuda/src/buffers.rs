@@ -13,8 +13,7 @@ use crate::builtin::Builtins;
 use crate::error::CudaError;
 use crate::launch::{KernelArg, Scalar};
 
-/// The byte every poisoned output holds: all-ones is NaN for every float dtype.
-pub const POISON: u8 = 0xFF;
+pub use pawl_core::engine::check::POISON;
 
 /// A buffer argument resolved for one case.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +23,8 @@ pub struct BufferPlan {
     pub count: usize,
     pub init: Init,
     pub output: bool,
+    /// Filled again before every launch.
+    pub reset: bool,
     /// Seeds this buffer's random stream: a hash of the run seed and the buffer's name.
     pub key: u64,
 }
@@ -33,10 +34,11 @@ impl BufferPlan {
         self.count * self.dtype.size_bytes()
     }
 
-    /// Outputs start as poison (so unwritten elements show), except in-out buffers given random or
-    /// index data, which kernel and reference start from identically.
+    /// Outputs start as poison, so that elements the kernel never writes show; except buffers reset
+    /// before every launch (an accumulating output starts from zeros, an in-out buffer from its data),
+    /// which kernel and reference start from identically.
     pub fn poisoned(&self) -> bool {
-        self.output && self.init == Init::Zeros
+        self.output && self.init == Init::Zeros && !self.reset
     }
 }
 
@@ -45,6 +47,15 @@ impl BufferPlan {
 pub enum ArgPlan {
     Buffer(BufferPlan),
     Scalar(Scalar),
+}
+
+impl ArgPlan {
+    pub fn buffer(&self) -> Option<&BufferPlan> {
+        match self {
+            ArgPlan::Buffer(plan) => Some(plan),
+            ArgPlan::Scalar(_) => None,
+        }
+    }
 }
 
 /// Resolves every argument of a case: dtypes from params, element counts and scalar values from
@@ -78,6 +89,7 @@ pub fn plan_args(args: &[Arg], vars: &Params, seed: u64) -> Result<Vec<ArgPlan>,
                     count,
                     init: b.init.clone(),
                     output: b.output,
+                    reset: b.reset,
                     key: buffer_key(seed, &b.name),
                 }))
             }
@@ -154,10 +166,14 @@ impl DeviceBuffer {
         ptr
     }
 
-    /// Fills the buffer from its init (or with poison), on the device.
-    pub fn fill(&mut self, stream: &CudaStream, builtins: &Builtins, sm_count: u32) -> Result<(), CudaError> {
+    /// Fills the buffer from its init (or with poison), on the device: before the first launch, and
+    /// before every launch for a buffer marked `reset`.
+    pub fn fill(&self, stream: &CudaStream, builtins: &Builtins, sm_count: u32) -> Result<(), CudaError> {
         if self.plan.poisoned() {
-            return poison(stream, self);
+            return memset(stream, self, POISON);
+        }
+        if self.plan.init == Init::Zeros {
+            return memset(stream, self, 0);
         }
         let (init, a, b) = init_code(&self.plan.init);
         let n = self.plan.count as u64;
@@ -179,12 +195,12 @@ impl DeviceBuffer {
     }
 }
 
-/// Sets every byte of the buffer to [`POISON`].
-pub fn poison(stream: &CudaStream, buffer: &DeviceBuffer) -> Result<(), CudaError> {
+/// Sets every byte of the buffer to `byte`.
+fn memset(stream: &CudaStream, buffer: &DeviceBuffer, byte: u8) -> Result<(), CudaError> {
     let ptr = buffer.ptr(stream);
     // SAFETY: `ptr` is a live allocation of `bytes()` bytes on this stream's context.
-    unsafe { cudarc::driver::result::memset_d8_async(ptr, POISON, buffer.plan.bytes(), stream.cu_stream()) }
-        .map_err(CudaError::driver(format!("poisoning output `{}`", buffer.plan.name)))
+    unsafe { cudarc::driver::result::memset_d8_async(ptr, byte, buffer.plan.bytes(), stream.cu_stream()) }
+        .map_err(CudaError::driver(format!("filling buffer `{}`", buffer.plan.name)))
 }
 
 /// The kernel arguments for `plans`, with buffers taken in order from `buffers`.
@@ -207,7 +223,14 @@ mod tests {
     use pawl_core::value::Value;
 
     fn buffer(name: &str, dtype: DtypeSpec, count: &str, init: Init, output: bool) -> Arg {
-        Arg::Buffer(BufferArg { name: name.into(), dtype, count: Expr::parse(count).unwrap(), init, output })
+        Arg::Buffer(BufferArg {
+            name: name.into(),
+            dtype,
+            count: Expr::parse(count).unwrap(),
+            init,
+            output,
+            reset: false,
+        })
     }
 
     fn vars() -> Params {
@@ -240,6 +263,8 @@ mod tests {
         assert!(!x.poisoned());
         let ArgPlan::Buffer(y) = &plans[1] else { panic!("buffer expected") };
         assert!(y.poisoned());
+        let accumulating = BufferPlan { reset: true, ..y.clone() };
+        assert!(!accumulating.poisoned(), "an output reset to zeros before every launch starts from zeros");
         assert_ne!(x.key, y.key, "each buffer has its own random stream");
         assert_eq!(plans[2], ArgPlan::Scalar(Scalar::I32(1000)));
         // Same seed, same keys; another seed, other keys.

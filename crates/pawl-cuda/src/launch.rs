@@ -7,7 +7,6 @@ use pawl_core::run::KernelInfo;
 use pawl_core::suite::{Dtype, Launch};
 use pawl_core::value::{Params, Value};
 
-use crate::dtype::{f32_to_bf16, f32_to_f16};
 use crate::error::CudaError;
 
 /// Grid, block and dynamic shared memory of one launch.
@@ -97,8 +96,8 @@ impl Scalar {
             let x = value.as_f64().ok_or_else(bad)?;
             return Ok(match dtype {
                 Dtype::F64 => Scalar::F64(x),
-                Dtype::F16 => Scalar::F16(f32_to_f16(x as f32)),
-                Dtype::Bf16 => Scalar::Bf16(f32_to_bf16(x as f32)),
+                Dtype::F16 => Scalar::F16(half::f16::from_f64(x).to_bits()),
+                Dtype::Bf16 => Scalar::Bf16(half::bf16::from_f64(x).to_bits()),
                 _ => Scalar::F32(x as f32),
             });
         }

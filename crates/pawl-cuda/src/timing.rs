@@ -1,120 +1,35 @@
-//! Timing a kernel on the GPU, as carefully as the hardware allows.
+//! Timing one sample on the GPU, as carefully as the hardware allows: the mechanics the engine's policy
+//! (`pawl_core::engine`) asks for, batch by batch.
 //!
 //! Per sample: a blocking kernel spins on a host-mapped flag while the sample's work is enqueued behind
-//! it, so launch latency never sits between its pair of events: a read sweep over twice the L2 (outside
-//! the events) leaves the cache cold and clean (a write-only flush would leave dirty lines whose
-//! write-back lands inside the timed kernel), then the start event, the launch and the end event. Then
-//! the flag is released and the host waits for the sample.
+//! it, so launch latency never sits between its pair of events; buffers the suite marks `reset` are
+//! filled again; a read sweep over twice the L2 (outside the events) leaves the cache cold and clean (a
+//! write-only flush would leave dirty lines whose write-back lands inside the timed kernel); then the
+//! start event, the launch and the end event. Then the flag is released and the host waits.
 //!
 //! One sample per hold, not a batch: on the H100, 16 samples queued behind one hold each read about
-//! 0.5 µs more than a sample queued alone (and spread three to seven times wider), whatever the kernel;
-//! four per hold already cost a little. docs/measurement.md has the figures.
+//! 0.5 µs more than a sample queued alone (and spread three to seven times wider), whatever the kernel.
+//! docs/measurement.md has the figures.
 //!
-//! Warm-up runs batches for `warmup_ms`, then until the SM clock stops rising. Sampling stops when the
-//! median's 99% confidence interval is within ±`target_rel_ci`, or at `max_samples` or `max_time_s`.
-//! The SM clock and throttle reasons are read after every batch of [`BATCH`] samples.
-//!
-//! Graph mode captures back-to-back launches in a CUDA graph and reports replay time per launch: warm
+//! Graph timing captures back-to-back launches in a CUDA graph and reports replay time per launch: warm
 //! cache throughput, a different quantity from a cold single launch, recorded as `timing = "graph"`.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use cudarc::driver::sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptureMode};
 use cudarc::driver::{
     CudaEvent, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PinnedHostSlice, PushKernelArg,
 };
-use pawl_core::suite::MeasureSettings;
 
 use crate::builtin::Builtins;
 use crate::driver::Gpu;
-use crate::env::{Monitor, is_throttling};
 use crate::error::CudaError;
 use crate::launch::{Kernel, KernelArg};
-use pawl_core::stats::{Sample, median_ci};
 
-/// How samples are taken.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TimingMode {
-    /// One launch per sample, L2 flushed (clean) before each. The default.
-    #[default]
-    Cold,
-    /// One launch per sample, L2 left as the last launch left it (`warm_cache`).
-    Warm,
-    /// Back-to-back launches replayed from a CUDA graph, time per launch (warm cache).
-    Graph,
-}
-
-impl TimingMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimingMode::Cold => "cold",
-            TimingMode::Warm => "warm",
-            TimingMode::Graph => "graph",
-        }
-    }
-
-    /// The mode for `settings`, unless graph timing was asked for.
-    pub fn for_settings(graph: bool, settings: &MeasureSettings) -> TimingMode {
-        match (graph, settings.warm_cache) {
-            (true, _) => TimingMode::Graph,
-            (false, true) => TimingMode::Warm,
-            (false, false) => TimingMode::Cold,
-        }
-    }
-}
-
-/// Samples between two readings of the SM clock and throttle reasons, and between two checks of the
-/// stopping rule.
-pub(crate) const BATCH: usize = 16;
 /// Launches captured in one graph.
-const GRAPH_LAUNCHES: usize = 20;
+pub(crate) const GRAPH_LAUNCHES: usize = 20;
 /// The blocking kernel gives up after this long, so a stuck host can never hang the GPU.
 const BLOCK_TIMEOUT_NS: u64 = 10_000_000_000;
-/// Warm-up stops waiting for the clock after this many times `warmup_ms`.
-const WARMUP_CAP_FACTOR: f64 = 10.0;
-/// Confidence of the median's interval used for stopping.
-const STOP_CONFIDENCE: f64 = 0.99;
-
-/// What timing a case produced.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Timing {
-    pub samples_ns: Vec<f64>,
-    /// SM clock after each batch.
-    pub sm_clock_mhz: Vec<u32>,
-    pub throttled_samples: usize,
-    pub throttle_reasons: BTreeSet<String>,
-    pub mode: TimingMode,
-    /// The median's interval reached the target.
-    pub converged: bool,
-    /// Half-width of the median's interval over the median when sampling stopped.
-    pub rel_ci: Option<f64>,
-}
-
-impl Timing {
-    /// Notes for the case: throttling, or a target not reached.
-    pub fn notes(&self, settings: &MeasureSettings) -> Vec<String> {
-        let mut notes = Vec::new();
-        let n = self.samples_ns.len();
-        if self.throttled_samples * 2 > n {
-            notes.push(format!(
-                "measured while throttled: {} of {n} samples ({})",
-                self.throttled_samples,
-                self.throttle_reasons.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        if !self.converged {
-            let reached = self.rel_ci.map_or("no interval".to_owned(), |r| format!("±{:.2}%", r * 100.0));
-            notes.push(format!(
-                "stopped at {n} samples before the median's 99% interval reached ±{:.2}% (reached {reached})",
-                settings.target_rel_ci * 100.0
-            ));
-        }
-        notes
-    }
-}
 
 /// A page-locked, device-mapped flag the blocking kernel spins on.
 struct HostFlag {
@@ -159,7 +74,7 @@ impl HostFlag {
 
 /// What runs between one sample's pair of events.
 #[derive(Clone, Copy)]
-enum Timed<'a> {
+pub(crate) enum Timed<'a> {
     Launch(&'a Kernel, &'a [KernelArg]),
     /// A graph of [`GRAPH_LAUNCHES`] launches, replayed once.
     Graph(&'a cudarc::driver::CudaGraph),
@@ -268,10 +183,18 @@ impl Timer {
         Ok(Held { timer: self, released: false })
     }
 
-    /// One sample: hold the stream, enqueue the flush (if cold), the start event, the timed work and
-    /// the end event, release, wait, and read the events. Nanoseconds per launch.
-    fn sample(&self, builtins: &Builtins, timed: Timed<'_>, flush: bool) -> Result<f64, CudaError> {
+    /// One sample: hold the stream, run `prepare` (resets of the case's buffers), flush L2 (when
+    /// asked), record the start event, enqueue the timed work, record the end event, release, wait, and
+    /// read the events. Nanoseconds per launch.
+    pub(crate) fn sample(
+        &self,
+        builtins: &Builtins,
+        timed: Timed<'_>,
+        flush: bool,
+        prepare: &dyn Fn(&CudaStream) -> Result<(), CudaError>,
+    ) -> Result<f64, CudaError> {
         let held = self.hold_stream(builtins)?;
+        prepare(&self.stream)?;
         if flush {
             self.flush_l2(builtins)?;
         }
@@ -292,20 +215,12 @@ impl Timer {
         Ok(f64::from(ms) * 1e6 / per_launch)
     }
 
-    /// Single-launch samples of several kernels in the given order, each flushed cold first: the
-    /// interleaved rounds of an A/B comparison.
-    pub(crate) fn sequence(
+    /// A CUDA graph of [`GRAPH_LAUNCHES`] back-to-back launches of `kernel` on `args`.
+    pub(crate) fn capture(
         &self,
-        builtins: &Builtins,
-        launches: &[(&Kernel, &[KernelArg])],
-    ) -> Result<Vec<f64>, CudaError> {
-        launches
-            .iter()
-            .map(|&(kernel, args)| self.sample(builtins, Timed::Launch(kernel, args), true))
-            .collect()
-    }
-
-    fn capture(&self, kernel: &Kernel, args: &[KernelArg]) -> Result<cudarc::driver::CudaGraph, CudaError> {
+        kernel: &Kernel,
+        args: &[KernelArg],
+    ) -> Result<cudarc::driver::CudaGraph, CudaError> {
         self.stream
             .begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
             .map_err(CudaError::driver("starting graph capture"))?;
@@ -317,138 +232,5 @@ impl Timer {
             .map_err(CudaError::driver("instantiating the captured graph"))?;
         launched?;
         graph.ok_or_else(|| CudaError::Setup("graph capture produced an empty graph".into()))
-    }
-
-    /// Warms up, then samples until the stopping rule is met. Samples rotate over the argument `sets`
-    /// (the same buffers' contents at different addresses); graph timing captures the first.
-    pub fn measure(
-        &self,
-        builtins: &Builtins,
-        kernel: &Kernel,
-        sets: &[&[KernelArg]],
-        settings: &MeasureSettings,
-        mode: TimingMode,
-        monitor: Option<&Monitor>,
-    ) -> Result<Timing, CudaError> {
-        let first =
-            *sets.first().ok_or_else(|| CudaError::Setup("no buffers to time the kernel on".into()))?;
-        let graph = if mode == TimingMode::Graph { Some(self.capture(kernel, first)?) } else { None };
-        let flush = mode == TimingMode::Cold;
-        // Samples taken so far, warm-up included: sample i runs on set i mod the number of sets.
-        let taken = std::cell::Cell::new(0usize);
-        let run_batch = |count: usize| {
-            (0..count)
-                .map(|_| {
-                    let timed = match &graph {
-                        Some(graph) => Timed::Graph(graph),
-                        None => Timed::Launch(kernel, sets[taken.get() % sets.len()]),
-                    };
-                    taken.set(taken.get() + 1);
-                    self.sample(builtins, timed, flush)
-                })
-                .collect::<Result<Vec<_>, _>>()
-        };
-
-        // Warm-up: at least warmup_ms, then until the SM clock stops rising.
-        let warmup = Duration::from_secs_f64(settings.warmup_ms.max(0.0) / 1000.0);
-        let cap = warmup.mul_f64(WARMUP_CAP_FACTOR).max(Duration::from_millis(500));
-        let start = Instant::now();
-        let mut last_clock = None;
-        loop {
-            run_batch(BATCH)?;
-            let elapsed = start.elapsed();
-            if elapsed < warmup {
-                continue;
-            }
-            let clock = monitor.and_then(|m| m.sm_clock_mhz().ok());
-            let rising = matches!((last_clock, clock), (Some(a), Some(b)) if b > a)
-                || (last_clock.is_none() && clock.is_some());
-            last_clock = clock;
-            if !rising || elapsed >= cap {
-                break;
-            }
-        }
-
-        let mut timing = Timing {
-            samples_ns: Vec::new(),
-            sm_clock_mhz: Vec::new(),
-            throttled_samples: 0,
-            throttle_reasons: BTreeSet::new(),
-            mode,
-            converged: false,
-            rel_ci: None,
-        };
-        let max_time = Duration::from_secs_f64(settings.max_time_s.max(0.0));
-        let max_samples = settings.max_samples.max(1);
-        let start = Instant::now();
-        loop {
-            let count = BATCH.min(max_samples - timing.samples_ns.len());
-            let samples = run_batch(count)?;
-            timing.samples_ns.extend(samples);
-            if let Some(monitor) = monitor {
-                if let Ok(clock) = monitor.sm_clock_mhz() {
-                    timing.sm_clock_mhz.push(clock);
-                }
-                if let Ok(reasons) = monitor.throttle_reasons() {
-                    if is_throttling(&reasons) {
-                        timing.throttled_samples += count;
-                    }
-                    timing
-                        .throttle_reasons
-                        .extend(reasons.into_iter().filter(|r| is_throttling(std::slice::from_ref(r))));
-                }
-            }
-            let n = timing.samples_ns.len();
-            // Too few samples for an interval at the stopping confidence count as not converged.
-            timing.rel_ci = Sample::new(&timing.samples_ns)
-                .ok()
-                .and_then(|sample| median_ci(&sample, STOP_CONFIDENCE).ok())
-                .filter(|ci| ci.coverage >= STOP_CONFIDENCE)
-                .map(|ci| (ci.median - ci.low).max(ci.high - ci.median) / ci.median);
-            if n >= settings.min_samples && timing.rel_ci.is_some_and(|r| r <= settings.target_rel_ci) {
-                timing.converged = true;
-                break;
-            }
-            if n >= max_samples || start.elapsed() >= max_time {
-                break;
-            }
-        }
-        Ok(timing)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mode_follows_settings_unless_graph_is_asked_for() {
-        let mut settings = MeasureSettings::default();
-        assert_eq!(TimingMode::for_settings(false, &settings), TimingMode::Cold);
-        settings.warm_cache = true;
-        assert_eq!(TimingMode::for_settings(false, &settings), TimingMode::Warm);
-        assert_eq!(TimingMode::for_settings(true, &settings), TimingMode::Graph);
-        assert_eq!(TimingMode::Graph.as_str(), "graph");
-    }
-
-    #[test]
-    fn notes_flag_throttling_and_unmet_targets() {
-        let settings = MeasureSettings::default();
-        let mut timing = Timing {
-            samples_ns: vec![1.0; 32],
-            sm_clock_mhz: vec![1980, 1980],
-            throttled_samples: 16,
-            throttle_reasons: ["sw_power_cap".to_owned()].into(),
-            mode: TimingMode::Cold,
-            converged: true,
-            rel_ci: Some(0.001),
-        };
-        assert!(timing.notes(&settings).is_empty(), "half throttled is not most");
-        timing.throttled_samples = 17;
-        timing.converged = false;
-        timing.rel_ci = Some(0.0123);
-        let notes = timing.notes(&settings);
-        assert!(notes[0].contains("17 of 32 samples (sw_power_cap)"), "{notes:?}");
-        assert!(notes[1].contains("reached ±1.23%"), "{notes:?}");
     }
 }

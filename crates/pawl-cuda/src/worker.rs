@@ -1,21 +1,24 @@
-//! The worker process: reads one [`Request`] on standard input, measures its cases, streams
-//! [`Message`]s on standard output. The CLI runs it as `pawl __worker`.
+//! The worker process: reads one [`Request`] on standard input, measures it with the engine on a
+//! [`CudaBackend`], and streams [`Message`]s on standard output. The CLI runs it as `pawl __worker`.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
+use pawl_core::engine::paired::{self, Event, PairJob, PairedPlan};
+use pawl_core::engine::{self, SystemClock};
+
+use crate::backend::CudaBackend;
 use crate::cache::Cache;
-use crate::measure::Session;
-use crate::protocol::{Message, Request};
+use crate::protocol::{Message, PairedRequest, PairedResult, Request};
+use crate::session::Session;
 
 /// Exit status after a fault that left the CUDA context unusable: the parent goes on in a fresh worker.
 pub const EXIT_CONTEXT_LOST: u8 = 3;
 
-/// Serves one request on standard input/output. Exit status 0 when every case has a result, 2 when
+/// Serves one request on standard input/output. Exit status 0 when every case has its answer, 2 when
 /// nothing could be measured, [`EXIT_CONTEXT_LOST`] after a fault.
 pub fn serve_stdio() -> ExitCode {
-    let stdin = std::io::stdin();
-    let mut line = String::new();
     let mut out = std::io::stdout().lock();
     let mut send = |message: &Message| {
         // A parent that went away cannot be told anything; stopping is all that is left.
@@ -24,44 +27,88 @@ pub fn serve_stdio() -> ExitCode {
             std::process::exit(2);
         }
     };
-    if let Err(e) = stdin.lock().read_line(&mut line) {
-        send(&Message::Fatal { message: format!("cannot read the request: {e}") });
-        return ExitCode::from(2);
-    }
-    let request: Request = match serde_json::from_str(&line) {
+    let mut line = String::new();
+    let request = match std::io::stdin().lock().read_line(&mut line) {
+        Ok(_) => serde_json::from_str::<Request>(&line).map_err(|e| format!("the request is not valid: {e}")),
+        Err(e) => Err(format!("cannot read the request: {e}")),
+    };
+    let request = match request {
         Ok(request) => request,
-        Err(e) => {
-            send(&Message::Fatal { message: format!("the request is not valid: {e}") });
+        Err(message) => {
+            send(&Message::Fatal { message });
             return ExitCode::from(2);
         }
     };
-    let bench = match request.bench.to_bench() {
-        Ok(bench) => bench,
-        Err(e) => {
-            send(&Message::Fatal { message: e.to_string() });
-            return ExitCode::from(2);
-        }
-    };
-    let mut session = match Session::open(Cache::from_env()) {
-        Ok(session) => session,
+    let mut backend = match Session::open(Cache::from_env()) {
+        Ok(session) => CudaBackend::new(session),
         Err(e) => {
             send(&Message::Fatal { message: e.to_string() });
             return ExitCode::from(2);
         }
     };
-    for case in request.cases {
-        let case: pawl_core::backend::PlannedCase = case.into();
-        let id = case.case.id.clone();
-        send(&Message::Started { case: id.clone() });
-        let mut progress =
-            |phase: &str| send(&Message::Progress { case: id.clone(), phase: phase.to_owned() });
-        let (result, context_lost) =
-            session.measure(&bench, &case, &request.settings, request.timing, &mut progress);
-        send(&Message::Result { result: Box::new(result) });
-        if context_lost {
-            return ExitCode::from(EXIT_CONTEXT_LOST);
+    let lost = match &request {
+        Request::Measure { bench, cases, settings } => {
+            let clock = SystemClock::new();
+            cases.iter().any(|case| {
+                let id = case.case.id.clone();
+                send(&Message::Started { case: id.clone() });
+                let mut progress = |phase| send(&Message::Progress { case: id.clone(), phase });
+                let measured =
+                    engine::measure_case(&mut backend, bench, case, settings, &clock, &mut progress);
+                send(&Message::Result { result: Box::new(measured.result) });
+                measured.lost
+            })
         }
+        Request::Paired(request) => match serve_paired(&mut backend, request, &mut send) {
+            Ok(lost) => lost,
+            Err(message) => {
+                send(&Message::Fatal { message });
+                return ExitCode::from(2);
+            }
+        },
+    };
+    if lost {
+        return ExitCode::from(EXIT_CONTEXT_LOST);
     }
     send(&Message::Done);
     ExitCode::SUCCESS
+}
+
+/// Runs the paired schedule; `Ok(true)` when a fault lost the CUDA context (the case is already
+/// reported), `Err` for a request that cannot be served.
+fn serve_paired(
+    backend: &mut CudaBackend,
+    request: &PairedRequest,
+    send: &mut dyn FnMut(&Message),
+) -> Result<bool, String> {
+    let mut jobs: Vec<PairJob<'_>> = Vec::with_capacity(request.cases.len());
+    for c in &request.cases {
+        let Some((base, head)) = request.benches.get(c.bench) else {
+            return Err(format!(
+                "case `{}` names bench {} of {}",
+                c.head.case.id,
+                c.bench,
+                request.benches.len()
+            ));
+        };
+        jobs.push(PairJob { base: (base, &c.base), head: (head, &c.head) });
+    }
+    let plan = PairedPlan {
+        settings: request.settings.clone(),
+        rule: request.rule,
+        budget: Duration::try_from_secs_f64(request.budget_s.max(0.0)).unwrap_or(Duration::MAX),
+        measure_identical: request.measure_identical,
+    };
+    let mut report = |event: Event<'_>| match event {
+        Event::Visiting(i) => send(&Message::Started { case: jobs[i].head.1.case.id.clone() }),
+        Event::Visited(i, state) => {
+            let result = PairedResult {
+                id: jobs[i].head.1.case.id.clone(),
+                case: state.outcome(),
+                elapsed_s: state.elapsed.as_secs_f64(),
+            };
+            send(&Message::Paired { result: Box::new(result) });
+        }
+    };
+    Ok(paired::run(backend, &jobs, &plan, &SystemClock::new(), &mut report).is_err())
 }

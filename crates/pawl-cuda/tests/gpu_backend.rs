@@ -1,19 +1,23 @@
-//! The backend on a real GPU: compile, check and time a copy; planted faults caught (an off-by-one and
-//! a wrong result as `wrong`, an out-of-bounds write as `failed`, a hang as `timeout`), each failing
-//! only its own case. Prints "skipping: no GPU" and passes where there is none.
+//! The backend on a real GPU, through the worker process as `pawl run` uses it: compile, check and time
+//! a copy; kernels that accumulate into a reset output; planted faults caught (an off-by-one and a
+//! wrong result as `wrong`, an out-of-bounds write as `failed`, a hang as `timeout`), each failing only
+//! its own case; the paired schedule on two identical sides sharing their buffers. Prints "skipping: no
+//! GPU" and passes where there is none.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use pawl_core::backend::{Backend, PlannedCase};
-use pawl_core::case::Case;
 use pawl_core::expr::Expr;
+use pawl_core::paired::{PairedCase, StopRule};
+use pawl_core::plan::PlannedCase;
 use pawl_core::run::{CaseResult, CaseStatus};
 use pawl_core::suite::{
     Arg, Bench, BenchKind, BufferArg, CudaBench, Dtype, DtypeSpec, Init, Launch, MeasureSettings, Reference,
-    ScalarArg, Suite, Thresholds,
+    ScalarArg,
 };
 use pawl_core::value::{Params, Value};
-use pawl_cuda::CudaBackend;
+use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
+use pawl_cuda::workers::{self, Answer};
 
 fn gpu_present() -> bool {
     if !pawl_cuda::driver_present() || pawl_cuda::environment().is_err() {
@@ -42,17 +46,26 @@ fn e(s: &str) -> Expr {
 }
 
 fn buffer(name: &str, count: &str, init: Init, output: bool) -> Arg {
+    typed_buffer(name, Dtype::F32, count, init, output, false)
+}
+
+fn typed_buffer(name: &str, dtype: Dtype, count: &str, init: Init, output: bool, reset: bool) -> Arg {
     Arg::Buffer(BufferArg {
         name: name.into(),
-        dtype: DtypeSpec::Fixed(Dtype::F32),
+        dtype: DtypeSpec::Fixed(dtype),
         count: e(count),
         init,
         output,
+        reset,
     })
 }
 
 fn scalar(name: &str, value: &str) -> Arg {
-    Arg::Scalar(ScalarArg { name: name.into(), dtype: DtypeSpec::Fixed(Dtype::I64), value: e(value) })
+    typed_scalar(name, Dtype::I64, value)
+}
+
+fn typed_scalar(name: &str, dtype: Dtype, value: &str) -> Arg {
+    Arg::Scalar(ScalarArg { name: name.into(), dtype: DtypeSpec::Fixed(dtype), value: e(value) })
 }
 
 fn bench(name: &str, cuda: CudaBench, axis: (&str, Vec<Value>)) -> Bench {
@@ -122,40 +135,55 @@ fn faults_bench() -> Bench {
     bench("faults", cuda, ("fault", values))
 }
 
-fn measure(bench: &Bench, settings: &MeasureSettings) -> Vec<CaseResult> {
-    let suite = Suite {
-        path: "pawl.toml".into(),
-        name: "gpu-test".into(),
-        baseline: None,
-        history: None,
-        thresholds: Thresholds::default(),
-        measure: settings.clone(),
-        benches: vec![bench.clone()],
+/// A histogram with integer atomics into `bins`, reset (or not) before every launch.
+fn histogram_bench(reset: bool) -> Bench {
+    let cuda = CudaBench {
+        source: kernels().join("accumulate.cu"),
+        kernel: "histogram".into(),
+        include_dirs: vec![],
+        extra_flags: vec![],
+        defines: vec![],
+        tune: vec![],
+        constraints: vec![],
+        launch: Launch { grid: vec![e("264")], block: vec![e("256")], shared_mem: None },
+        args: vec![
+            typed_buffer("x", Dtype::U32, "N", Init::Index, false, false),
+            typed_buffer("bins", Dtype::U32, "97", Init::Zeros, true, reset),
+            scalar("n", "N"),
+            typed_scalar("nbins", Dtype::I32, "97"),
+        ],
+        reference: Some(Reference {
+            source: kernels().join("accumulate.cu"),
+            kernel: "histogram_ref".into(),
+            defines: vec![],
+            launch: Launch { grid: vec![e("97")], block: vec![e("256")], shared_mem: None },
+            rtol: e("0.0"),
+            atol: e("0.0"),
+        }),
     };
-    let cases: Vec<PlannedCase> = bench
+    bench("histogram", cuda, ("N", vec![Value::Int(1 << 20)]))
+}
+
+fn planned(bench: &Bench) -> Vec<PlannedCase> {
+    bench
         .cases()
-        .unwrap_or_default()
+        .unwrap()
         .into_iter()
-        .chain(if bench.cases().unwrap_or_default().is_empty() {
-            // Until the suite expander lands: the cartesian product of the single axis.
-            bench.params[0]
-                .1
-                .iter()
-                .map(|v| {
-                    Case::new(
-                        bench.name.clone(),
-                        [(bench.params[0].0.clone(), v.clone())].into_iter().collect(),
-                    )
-                })
-                .collect()
-        } else {
-            Vec::new()
-        })
         .map(|case| PlannedCase { case, tune: Params::new(), flops: None, bytes: None })
-        .collect();
-    let mut backend = CudaBackend::new(vec![worker()]);
+        .collect()
+}
+
+fn measure(bench: &Bench, settings: &MeasureSettings) -> Vec<CaseResult> {
+    let request =
+        Request::Measure { bench: bench.clone(), cases: planned(bench), settings: settings.clone() };
     let mut results = Vec::new();
-    backend.measure(&suite, bench, &cases, settings, &mut |r| results.push(r)).unwrap();
+    let watchdog = Duration::from_secs_f64(settings.timeout_s);
+    workers::run(&[worker()], request, watchdog, &mut |answer| {
+        if let Answer::Result(result) = answer {
+            results.push(*result);
+        }
+    })
+    .unwrap();
     for r in &results {
         eprintln!("{}: {:?} n={} {:?}", r.id, r.status, r.samples_ns.len(), r.error);
     }
@@ -196,27 +224,63 @@ fn gpu_graph_timing_reports_per_launch() {
     if !gpu_present() {
         return;
     }
-    let settings = MeasureSettings { max_time_s: 1.0, warmup_ms: 20.0, ..MeasureSettings::default() };
-    let suite_bench = copy_bench();
-    let mut backend = CudaBackend::new(vec![worker()]).with_graph_timing(true);
-    let mut params = Params::new();
-    params.insert("N", Value::Int(1 << 20));
-    let cases =
-        vec![PlannedCase { case: Case::new("copy", params), tune: Params::new(), flops: None, bytes: None }];
-    let suite = Suite {
-        path: "pawl.toml".into(),
-        name: "gpu-test".into(),
-        baseline: None,
-        history: None,
-        thresholds: Thresholds::default(),
-        measure: settings.clone(),
-        benches: vec![suite_bench.clone()],
-    };
-    let mut results = Vec::new();
-    backend.measure(&suite, &suite_bench, &cases, &settings, &mut |r| results.push(r)).unwrap();
+    let settings =
+        MeasureSettings { max_time_s: 1.0, warmup_ms: 20.0, graph: true, ..MeasureSettings::default() };
+    let mut bench = copy_bench();
+    bench.params[0].1.truncate(1);
+    let results = measure(&bench, &settings);
     assert_eq!(results[0].status, CaseStatus::Ok, "{:?}", results[0].error);
     assert_eq!(results[0].timing.as_deref(), Some("graph"));
     eprintln!("graph per-launch median {} ns", median(&results[0].samples_ns));
+}
+
+#[test]
+fn gpu_accumulating_kernels_measure_when_their_output_is_reset() {
+    if !gpu_present() {
+        return;
+    }
+    let settings = MeasureSettings { max_time_s: 0.5, warmup_ms: 20.0, ..MeasureSettings::default() };
+    let reset = measure(&histogram_bench(true), &settings);
+    assert_eq!(reset[0].status, CaseStatus::Ok, "{:?}", reset[0].error);
+    let c = reset[0].correctness.as_ref().unwrap();
+    assert_eq!((c.elements, c.mismatches), (97, 0));
+    // Without the reset the histogram adds onto the poison pattern and can never be right.
+    let unreset = measure(&histogram_bench(false), &settings);
+    assert_eq!(unreset[0].status, CaseStatus::Wrong, "{:?}", unreset[0].error);
+}
+
+#[test]
+fn gpu_paired_identical_sides_share_buffers_and_agree() {
+    if !gpu_present() {
+        return;
+    }
+    let bench = copy_bench();
+    let cases: Vec<PairedCaseSpec> = planned(&bench)
+        .into_iter()
+        .take(1)
+        .map(|case| PairedCaseSpec { bench: 0, base: case.clone(), head: case })
+        .collect();
+    let request = PairedRequest {
+        benches: vec![(bench.clone(), bench)],
+        cases,
+        settings: MeasureSettings { warmup_ms: 20.0, ..MeasureSettings::default() },
+        rule: StopRule { tolerance: 0.01, confidence: 0.99, max_pairs: 400, seed: 3 },
+        budget_s: 2.0,
+        measure_identical: true,
+    };
+    let mut last: Option<PairedResult> = None;
+    workers::run(&[worker()], Request::Paired(request), Duration::from_secs(30), &mut |answer| {
+        if let Answer::Paired(result) = answer {
+            last = Some(*result);
+        }
+    })
+    .unwrap();
+    let result = last.expect("an answer");
+    let PairedCase::Measured { samples, .. } = &result.case else { panic!("{:?}", result.case) };
+    assert!(samples.pairs() >= 32, "{} pairs", samples.pairs());
+    let ratio = median(&samples.head_ns) / median(&samples.base_ns);
+    eprintln!("identical sides: {} pairs, head/base medians {ratio:.4}", samples.pairs());
+    assert!((ratio - 1.0).abs() < 0.02, "identical code on shared buffers: {ratio}");
 }
 
 #[test]

@@ -2,15 +2,16 @@
 //! ways a real one can: a fault that ends the process, a hang, a crash, garbage, no GPU. No GPU needed.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::time::Duration;
 
-use pawl_core::backend::{Backend, PlannedCase};
 use pawl_core::case::Case;
 use pawl_core::expr::Expr;
+use pawl_core::plan::PlannedCase;
 use pawl_core::run::{CaseResult, CaseStatus};
-use pawl_core::suite::{Bench, BenchKind, CudaBench, Launch, MeasureSettings, Suite, Thresholds};
+use pawl_core::suite::{Bench, BenchKind, CudaBench, Launch, MeasureSettings};
 use pawl_core::value::{Params, Value};
-use pawl_cuda::CudaBackend;
+use pawl_cuda::protocol::Request;
+use pawl_cuda::workers::{self, Answer};
 
 fn bench() -> Bench {
     Bench {
@@ -38,18 +39,6 @@ fn bench() -> Bench {
     }
 }
 
-fn suite() -> Suite {
-    Suite {
-        path: PathBuf::from("pawl.toml"),
-        name: "t".into(),
-        baseline: None,
-        history: None,
-        thresholds: Thresholds::default(),
-        measure: MeasureSettings::default(),
-        benches: vec![bench()],
-    }
-}
-
 fn cases() -> Vec<PlannedCase> {
     (1..=3)
         .map(|n| {
@@ -74,12 +63,15 @@ asked() { echo "$request" | grep -o '"id":"copy/N=[0-9]*"' | grep -o '[0-9]*' ; 
 }
 
 fn run(argv: Vec<OsString>, timeout_s: f64) -> (Result<(), String>, Vec<CaseResult>) {
-    let mut backend = CudaBackend::new(argv);
     let settings = MeasureSettings { timeout_s, ..MeasureSettings::default() };
+    let request = Request::Measure { bench: bench(), cases: cases(), settings };
     let mut results = Vec::new();
-    let outcome = backend
-        .measure(&suite(), &bench(), &cases(), &settings, &mut |r| results.push(r))
-        .map_err(|e| e.to_string());
+    let outcome = workers::run(&argv, request, Duration::from_secs_f64(timeout_s), &mut |answer| {
+        if let Answer::Result(result) = answer {
+            results.push(*result);
+        }
+    })
+    .map_err(|e| e.to_string());
     (outcome, results)
 }
 
@@ -112,13 +104,14 @@ printf '{"kind":"result","result":{"id":"copy/N=1","bench":"copy","params":{"N":
 ok 2; ok 3; echo '{"kind":"done"}'"#;
     let (outcome, results) = run(sh(script), 10.0);
     outcome.unwrap();
-    let request: pawl_cuda::protocol::Request =
-        serde_json::from_str(results[0].error.as_deref().unwrap()).unwrap();
-    assert_eq!(request.bench_name, "copy");
-    assert_eq!(request.bench.kernel, "copy");
-    assert_eq!(request.cases.len(), 3);
-    assert_eq!(request.settings.timeout_s, 10.0);
-    assert_eq!(request.timing, pawl_cuda::TimingMode::Cold);
+    let request: Request = serde_json::from_str(results[0].error.as_deref().unwrap()).unwrap();
+    let Request::Measure { bench, cases, settings } = request else { panic!("a measure request") };
+    assert_eq!(bench.name, "copy");
+    let BenchKind::Cuda(cuda) = bench.kind else { panic!("a cuda bench") };
+    assert_eq!(cuda.kernel, "copy");
+    assert_eq!(cases.len(), 3);
+    assert_eq!(settings.timeout_s, 10.0);
+    assert!(!settings.graph);
 }
 
 #[test]

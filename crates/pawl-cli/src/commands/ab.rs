@@ -12,17 +12,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use pawl_core::backend::PlannedCase;
 use pawl_core::baseline::Testbed;
 use pawl_core::case::CaseId;
 use pawl_core::expr::Expr;
 use pawl_core::paired::{self, PairedCase, PairedOptions, PairedOutcome, StopRule};
-use pawl_core::plan::{self, Selection};
-use pawl_core::suite::{BenchKind, Suite};
+use pawl_core::plan::{self, PlannedCase, Selection};
+use pawl_core::suite::{Bench, BenchKind, Suite};
 use pawl_core::verdict::Comparison;
-use pawl_cuda::protocol::{
-    BenchSpec, PairedRequest, PairedResult, PairedWireCase, PairedWireOutcome, WireCase,
-};
+use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
+use pawl_cuda::workers::{self, Answer};
 
 use super::{Outcome, load_suite, thresholds};
 use crate::cli::AbArgs;
@@ -50,18 +48,17 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     let temp = tempfile::tempdir().context("cannot create a temporary folder for the revisions' files")?;
 
     let base_commit = revision::commit(&root, &args.base)?;
-    let base_root = temp.path().join("base");
-    let base_suite = load_suite(&revision::extract(&root, &base_commit, suite_rel, &base_root)?)
-        .with_context(|| format!("the suite as of --base {}", args.base))?;
-    let (head_root, head_suite, head_label) = match &args.head {
+    let base_suite =
+        load_suite(&revision::extract(&root, &base_commit, suite_rel, &temp.path().join("base"))?)
+            .with_context(|| format!("the suite as of --base {}", args.base))?;
+    let (head_suite, head_label) = match &args.head {
         Some(rev) => {
             let commit = revision::commit(&root, rev)?;
-            let head_root = temp.path().join("head");
-            let suite = load_suite(&revision::extract(&root, &commit, suite_rel, &head_root)?)
+            let suite = load_suite(&revision::extract(&root, &commit, suite_rel, &temp.path().join("head"))?)
                 .with_context(|| format!("the suite as of --head {rev}"))?;
-            (head_root, suite, format!("{rev} ({})", short(&commit)))
+            (suite, format!("{rev} ({})", short(&commit)))
         }
-        None => (root.clone(), load_suite(&suite_path)?, "working tree".to_owned()),
+        None => (load_suite(&suite_path)?, "working tree".to_owned()),
     };
     let base_label = format!("{} ({})", args.base, short(&base_commit));
 
@@ -92,8 +89,6 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     let mut gpu_seconds = Vec::new();
     if !matched.cases.is_empty() {
         let request = PairedRequest {
-            base_root,
-            head_root,
             benches: matched.benches,
             cases: matched.cases.clone(),
             settings,
@@ -106,12 +101,18 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
             request.cases.len(),
             budget.as_secs_f64()
         );
-        let answers = pawl_cuda::run_paired(&worker_argv()?, &request, &mut |_| {})
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let watchdog = Duration::try_from_secs_f64(request.settings.timeout_s + request.budget_s)
+            .unwrap_or(Duration::MAX);
+        let mut answers: BTreeMap<CaseId, PairedResult> = BTreeMap::new();
+        workers::run(&worker_argv()?, Request::Paired(request), watchdog, &mut |answer| {
+            if let Answer::Paired(result) = answer {
+                answers.insert(result.id.clone(), *result);
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         for case in &matched.cases {
-            let answer = answers.get(&case.head.id);
-            if let Some(PairedResult { outcome: PairedWireOutcome::Measured { .. }, elapsed_s, .. }) = answer
-            {
+            let answer = answers.get(&case.head.case.id);
+            if let Some(PairedResult { case: PairedCase::Measured { .. }, elapsed_s, .. }) = answer {
                 gpu_seconds.push(*elapsed_s);
             }
             outcomes.push(outcome_of(&case.head, answer));
@@ -158,15 +159,15 @@ fn short(commit: &str) -> &str {
     &commit[..commit.len().min(10)]
 }
 
-/// The planned cases of every `cuda` bench, with the bench's wire form; other kinds are left out with
-/// a message (they cannot be interleaved in one process).
+/// The planned cases of every `cuda` bench, with their bench; other kinds are left out with a message
+/// (they cannot be interleaved in one process).
 fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<SideCase>> {
     let mut cases = Vec::new();
     for bench_plan in plan::plan(suite, selection)? {
         match &bench_plan.bench.kind {
-            BenchKind::Cuda(cuda) => {
-                let spec = BenchSpec::from(cuda);
-                cases.extend(bench_plan.cases.into_iter().map(|c| (spec.clone(), c)));
+            BenchKind::Cuda(_) => {
+                let bench = bench_plan.bench.clone();
+                cases.extend(bench_plan.cases.into_iter().map(|c| (bench.clone(), c)));
             }
             BenchKind::Command(_) => eprintln!(
                 "pawl ab: bench `{}` is a command bench; only `kind = \"cuda\"` benches are compared",
@@ -177,14 +178,14 @@ fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<SideCase>> {
     Ok(cases)
 }
 
-/// A planned case with its bench's wire form.
-type SideCase = (BenchSpec, PlannedCase);
+/// A planned case with its bench.
+type SideCase = (Bench, PlannedCase);
 
 /// Cases of both sides matched by id.
 #[derive(Debug, Default)]
 struct Matched {
-    benches: Vec<(BenchSpec, BenchSpec)>,
-    cases: Vec<PairedWireCase>,
+    benches: Vec<(Bench, Bench)>,
+    cases: Vec<PairedCaseSpec>,
     /// Cases on one side only, decided already.
     outcomes: Vec<PairedOutcome>,
 }
@@ -214,7 +215,7 @@ fn match_cases(base: &[SideCase], head: &[SideCase]) -> Matched {
                     matched.benches.push((b_spec.clone(), h_spec.clone()));
                     matched.benches.len() - 1
                 });
-                matched.cases.push(PairedWireCase { bench, base: b.into(), head: h.into() });
+                matched.cases.push(PairedCaseSpec { bench, base: b.clone(), head: h.clone() });
             }
             (Some((_, b)), None) => matched.outcomes.push(only(b, PairedCase::OnlyBase)),
             (None, Some((_, h))) => matched.outcomes.push(only(h, PairedCase::OnlyHead)),
@@ -224,19 +225,15 @@ fn match_cases(base: &[SideCase], head: &[SideCase]) -> Matched {
     matched
 }
 
-fn outcome_of(case: &WireCase, answer: Option<&PairedResult>) -> PairedOutcome {
-    let kind = match answer.map(|a| &a.outcome) {
-        Some(PairedWireOutcome::Measured { samples, looks, settled }) => {
-            PairedCase::Measured { samples: samples.clone(), looks: *looks, settled: *settled }
-        }
-        Some(PairedWireOutcome::Identical) => PairedCase::Identical,
-        Some(PairedWireOutcome::Failed { message }) => PairedCase::Failed(message.clone()),
-        None => PairedCase::Failed("the worker never answered this case".to_owned()),
+fn outcome_of(case: &PlannedCase, answer: Option<&PairedResult>) -> PairedOutcome {
+    let kind = match answer {
+        Some(answer) => answer.case.clone(),
+        None => PairedCase::Failed { message: "the worker never answered this case".to_owned() },
     };
     PairedOutcome {
-        id: case.id.clone(),
-        bench: case.bench.clone(),
-        params: case.params.clone(),
+        id: case.case.id.clone(),
+        bench: case.case.bench.clone(),
+        params: case.case.params.clone(),
         flops: case.flops,
         bytes: case.bytes,
         case: kind,
@@ -251,6 +248,7 @@ fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
         warm_cache: false,
         target_rel_ci: None,
         min_samples: None,
+        max_samples: None,
         max_time: None,
         timeout: None,
         seed: args.seed,
@@ -258,10 +256,10 @@ fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
     }
 }
 
-/// This executable with the hidden `__paired_worker` subcommand.
+/// This executable with the hidden `__worker` subcommand.
 fn worker_argv() -> Result<Vec<OsString>> {
     let exe = std::env::current_exe().context("cannot find the pawl executable to start its worker")?;
-    Ok(vec![exe.into_os_string(), OsString::from("__paired_worker")])
+    Ok(vec![exe.into_os_string(), OsString::from("__worker")])
 }
 
 #[cfg(test)]
@@ -289,7 +287,7 @@ mod tests {
 
     #[test]
     fn cases_match_by_id_and_the_rest_are_new_or_missing() {
-        let spec = BenchSpec::from(&pawl_core::suite::CudaBench {
+        let cuda = pawl_core::suite::CudaBench {
             source: "k.cu".into(),
             kernel: "k".into(),
             include_dirs: vec![],
@@ -304,12 +302,20 @@ mod tests {
             },
             args: vec![],
             reference: None,
-        });
+        };
+        let spec = Bench {
+            name: "k".into(),
+            params: vec![],
+            filter: None,
+            flops: None,
+            bytes: None,
+            kind: BenchKind::Cuda(cuda),
+        };
         let base = vec![(spec.clone(), planned("k", 1)), (spec.clone(), planned("k", 2))];
         let head = vec![(spec.clone(), planned("k", 2)), (spec.clone(), planned("k", 3))];
         let matched = match_cases(&base, &head);
         assert_eq!(matched.cases.len(), 1);
-        assert_eq!(matched.cases[0].head.id.as_str(), "k/N=2");
+        assert_eq!(matched.cases[0].head.case.id.as_str(), "k/N=2");
         assert_eq!(matched.benches.len(), 1);
         let kinds: Vec<(&str, &PairedCase)> =
             matched.outcomes.iter().map(|o| (o.id.as_str(), &o.case)).collect();

@@ -60,7 +60,6 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Launch(args) => profile::launch(&args),
         // A worker's exit code tells its parent why it stopped (3: the CUDA context is lost).
         Command::Worker => Ok(Outcome::Exit(pawl_cuda::serve_stdio())),
-        Command::PairedWorker => Ok(Outcome::Exit(pawl_cuda::serve_paired_stdio())),
     }
 }
 

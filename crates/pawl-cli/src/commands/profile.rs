@@ -108,7 +108,7 @@ pub fn launch(args: &LaunchArgs) -> Result<Outcome> {
     let bench = suite
         .bench(id.bench())
         .with_context(|| format!("{}: no bench `{}` for case `{id}`", suite.path.display(), id.bench()))?;
-    let BenchKind::Cuda(cuda) = &bench.kind else {
+    let BenchKind::Cuda(_) = &bench.kind else {
         bail!("case `{id}` belongs to a `kind = \"command\"` bench; only CUDA benches can be launched")
     };
     let plans = plan::plan(&suite, &Selection { bench: Some(&bench.name), filter: None })?;
@@ -119,8 +119,9 @@ pub fn launch(args: &LaunchArgs) -> Result<Outcome> {
             bench.name
         )
     })?;
-    let mut session = pawl_cuda::Session::open(pawl_cuda::Cache::from_env())?;
-    session.launch_only(cuda, case, &suite.measure, args.count)?;
+    let session = pawl_cuda::Session::open(pawl_cuda::Cache::from_env())?;
+    let mut backend = pawl_cuda::CudaBackend::new(session);
+    backend.launch_only(bench, case, &suite.measure, args.count).map_err(|f| anyhow::anyhow!(f.message))?;
     Ok(Outcome::Pass)
 }
 

@@ -63,10 +63,14 @@ impl Workspace {
         cmd
     }
 
-    /// Measures the replay suite into `name` with the given harness environment.
+    /// Measures the replay suite into `name` with the given harness environment; a run of half of each
+    /// series (`REPLAY_HALF`) takes the 250 samples of that half.
     pub fn run(&self, name: &str, env: &[(&str, &str)]) {
         let mut cmd = self.pawl();
         cmd.args(["run", "-o", name]);
+        if env.iter().any(|(key, _)| *key == "REPLAY_HALF") {
+            cmd.args(["--min-samples", "250", "--max-samples", "250"]);
+        }
         for (key, value) in env {
             cmd.env(key, value);
         }

@@ -1,4 +1,5 @@
-//! A harness that crashes, hangs or prints garbage fails only the cases it did not answer.
+//! A harness that crashes, hangs or prints garbage fails only the case it was on; the next case gets a
+//! fresh harness.
 
 use predicates::prelude::*;
 
@@ -18,9 +19,10 @@ fn a_crash_fails_only_the_unanswered_cases() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("exited"));
-    assert_eq!(statuses(&ws, "run.json"), ["ok", "failed", "failed", "failed", "failed"]);
+    // Each fresh harness measures one case and crashes preparing its second.
+    assert_eq!(statuses(&ws, "run.json"), ["ok", "failed", "ok", "failed", "ok"]);
     let run = ws.read("run.json");
-    assert!(run.contains("exit status: 3"), "{run}");
+    assert!(run.contains("exit status: 3") && run.contains("before answering `prepare`"), "{run}");
 }
 
 #[test]
@@ -32,15 +34,19 @@ fn a_hang_times_out_and_keeps_what_was_answered() {
         .timeout(std::time::Duration::from_secs(60))
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("did not answer"));
-    assert_eq!(statuses(&ws, "run.json"), ["ok", "timeout", "timeout", "timeout", "timeout"]);
+        .stderr(predicate::str::contains("did not answer `prepare` within 1 s"));
+    assert_eq!(statuses(&ws, "run.json"), ["ok", "timeout", "ok", "timeout", "ok"]);
 }
 
 #[test]
-fn garbage_output_is_named_and_answered_cases_count() {
+fn garbage_output_is_a_named_warning_and_every_case_counts() {
     let ws = Workspace::new();
     ws.pawl().args(["run", "-o", "run.json"]).env("REPLAY_MISBEHAVE", "garbage-first").assert().success();
     assert_eq!(statuses(&ws, "run.json"), ["ok"; 5]);
+    let run: serde_json::Value = serde_json::from_str(&ws.read("run.json")).unwrap();
+    let warning = run["warnings"][0]["message"].as_str().unwrap();
+    assert!(warning.contains("output line 1 was ignored") && warning.contains("Traceback"), "{warning}");
+    assert_eq!(run["warnings"][0]["case"], "h100/series=sdpa_flash_B32H8S512D64,mode=flushed");
 }
 
 #[test]

@@ -100,6 +100,10 @@ pub struct MeasureSettings {
     pub timeout_s: f64,
     /// Seed of every random input; recorded in the run file (default 0).
     pub seed: u64,
+    /// Time CUDA kernels as back-to-back launches replayed from a CUDA graph (warm-cache throughput per
+    /// launch) instead of single cold launches (`--graph`; default false).
+    #[serde(default)]
+    pub graph: bool,
 }
 
 impl Default for MeasureSettings {
@@ -113,12 +117,13 @@ impl Default for MeasureSettings {
             warm_cache: false,
             timeout_s: 60.0,
             seed: 0,
+            graph: false,
         }
     }
 }
 
 /// One `[[bench]]` table: a family of cases.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Bench {
     pub name: String,
     /// Sweep axes in declaration order, each with its values.
@@ -141,14 +146,14 @@ impl Bench {
 
 // A suite holds a handful of benches, built once: boxing the larger variant would buy nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum BenchKind {
     Cuda(CudaBench),
     Command(CommandBench),
 }
 
 /// A kernel compiled by pawl with NVRTC and launched on the GPU.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CudaBench {
     /// The `.cu` file, resolved against the suite's folder.
     pub source: PathBuf,
@@ -170,7 +175,7 @@ pub struct CudaBench {
 }
 
 /// Launch geometry: expressions over params and tune values.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Launch {
     /// Grid size, x then y then z (missing dimensions are 1).
     pub grid: Vec<Expr>,
@@ -180,7 +185,7 @@ pub struct Launch {
     pub shared_mem: Option<Expr>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TuneParam {
     pub name: String,
     pub default: Value,
@@ -189,7 +194,7 @@ pub struct TuneParam {
 }
 
 /// One kernel argument, in the order the kernel takes them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Arg {
     Buffer(BufferArg),
     Scalar(ScalarArg),
@@ -204,7 +209,7 @@ impl Arg {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct BufferArg {
     pub name: String,
     /// Element type; may name a param in braces (`"{dtype}"`), resolved per case.
@@ -214,20 +219,44 @@ pub struct BufferArg {
     pub init: Init,
     /// Written by the kernel and compared with the reference's.
     pub output: bool,
+    /// Filled again from `init` before every launch, outside the timed events and before the L2 flush:
+    /// for kernels that accumulate into their output (atomics, split-K) or update a buffer in place.
+    #[serde(default)]
+    pub reset: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ScalarArg {
     pub name: String,
     pub dtype: DtypeSpec,
     pub value: Expr,
 }
 
-/// A dtype written literally (`"f16"`) or taken from a param (`"{dtype}"`).
-#[derive(Clone, Debug, PartialEq)]
+/// A dtype written literally (`"f16"`) or taken from a param (`"{dtype}"`); serialized as written.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum DtypeSpec {
     Fixed(Dtype),
     FromParam(String),
+}
+
+impl From<DtypeSpec> for String {
+    fn from(spec: DtypeSpec) -> String {
+        match spec {
+            DtypeSpec::Fixed(dtype) => dtype.name().to_owned(),
+            DtypeSpec::FromParam(name) => format!("{{{name}}}"),
+        }
+    }
+}
+
+impl TryFrom<String> for DtypeSpec {
+    type Error = String;
+    fn try_from(text: String) -> Result<DtypeSpec, String> {
+        match text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            Some(param) => Ok(DtypeSpec::FromParam(param.to_owned())),
+            None => text.parse().map(DtypeSpec::Fixed),
+        }
+    }
 }
 
 impl DtypeSpec {
@@ -302,7 +331,8 @@ impl std::str::FromStr for Dtype {
 }
 
 /// How a buffer is filled before the first launch, on the device, from the run's seed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "init", rename_all = "lowercase")]
 pub enum Init {
     /// Normal distribution.
     Randn { mean: f64, std: f64 },
@@ -315,7 +345,7 @@ pub enum Init {
 }
 
 /// The kernel whose output the benchmarked kernel must match.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Reference {
     /// Defaults to the bench's source.
     pub source: PathBuf,
@@ -329,7 +359,7 @@ pub struct Reference {
 }
 
 /// An external process speaking the harness protocol (see `harness`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CommandBench {
     /// Argv template: `{NAME}` is replaced by the case's param `NAME`.
     pub run: Vec<String>,

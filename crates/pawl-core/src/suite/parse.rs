@@ -68,7 +68,7 @@ const CUDA_KEYS: &[&str] = &[
     "reference",
 ];
 const COMMAND_KEYS: &[&str] = &["run", "timeout_s"];
-const ARG_KEYS: &[&str] = &["name", "dtype", "count", "value", "init", "output"];
+const ARG_KEYS: &[&str] = &["name", "dtype", "count", "value", "init", "output", "reset"];
 const REFERENCE_KEYS: &[&str] =
     &["source", "kernel", "defines", "grid", "block", "shared_mem", "rtol", "atol"];
 const TUNE_KEYS: &[&str] = &["default", "candidates"];
@@ -607,7 +607,7 @@ fn arg(field: &Field<'_>, index: usize, bench: &str, axes: &[Axis<'_>]) -> Resul
              `value` for a scalar",
         )),
         (None, Some(value)) => {
-            for key in ["init", "output"] {
+            for key in ["init", "output", "reset"] {
                 if let Some(f) = table.get(key) {
                     return Err(f.key_error(format!(
                         "`{key}` is only for buffers (arguments with `count`); `{name}` is a scalar"
@@ -618,13 +618,15 @@ fn arg(field: &Field<'_>, index: usize, bench: &str, axes: &[Axis<'_>]) -> Resul
         }
         (Some(count), None) => {
             let output = table.get("output").map(|f| f.bool()).transpose()?.unwrap_or(false);
+            let reset = table.get("reset").map(|f| f.bool()).transpose()?.unwrap_or(false);
             let init = match table.get("init") {
                 Some(f) => {
                     let init = init(&f)?;
-                    if output && init != Init::Zeros {
+                    if output && init != Init::Zeros && !reset {
                         return Err(f.error(format!(
-                            "is `{}`, but `{name}` is an output: outputs start zeroed, and \
-                             `init = \"zeros\"` is the only init they take; remove `init`",
+                            "is `{}`, but `{name}` is an output: outputs start as poison so that unwritten \
+                             elements show; a buffer the kernel updates in place must start from the same \
+                             values at every launch: add `reset = true`, or remove `init`",
                             f.quoted()
                         )));
                     }
@@ -641,7 +643,7 @@ fn arg(field: &Field<'_>, index: usize, bench: &str, axes: &[Axis<'_>]) -> Resul
                 None if output => Init::Zeros,
                 None => Init::Randn { mean: 0.0, std: 1.0 },
             };
-            Ok(Arg::Buffer(BufferArg { name, dtype, count: count.expr()?, init, output }))
+            Ok(Arg::Buffer(BufferArg { name, dtype, count: count.expr()?, init, output, reset }))
         }
     }
 }

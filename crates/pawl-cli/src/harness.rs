@@ -1,0 +1,251 @@
+//! The `command` backend: harness processes, each under `pawl-supervise`, driven by the measuring
+//! engine over the harness protocol (`pawl_core::harness`). This is how PyTorch, Triton or any other
+//! framework is measured, by the same warm-up, check and stopping rule as pawl's own kernels.
+//!
+//! Cases whose argv renders the same share one process, started at their first case. Every request
+//! waits for its answer at most the bench's `timeout_s` (the suite's, by default); a harness that does
+//! not answer in time is stopped with every process it started, and that case is a `timeout`. A harness
+//! that exits fails the case in progress, and the next case starts a fresh one. Whatever else it prints
+//! on standard output — a line that is not an answer, an answer to a request it was never sent or had
+//! answered already, a line that is not UTF-8 or too long — is kept as a warning of the run, never
+//! silently dropped.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pawl_core::case::CaseId;
+use pawl_core::engine::{Backend, Batch, Check, Failure, Handle};
+use pawl_core::harness::{self, Answer, Op, PROTOCOL, Request};
+use pawl_core::plan::PlannedCase;
+use pawl_core::run::RunWarning;
+use pawl_core::suite::{Bench, BenchKind, MeasureSettings};
+use pawl_supervise::{Child, Command, Event, Stdin, deadline_after};
+
+/// How long a harness gets to exit by itself once its input is closed at the end of a bench.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+/// The engine's backend for `kind = "command"` benches.
+#[derive(Debug, Default)]
+pub struct HarnessBackend {
+    harnesses: Vec<Harness>,
+    cases: BTreeMap<u32, Prepared>,
+    next: u32,
+    /// Protocol violations seen so far; the caller moves them into the run.
+    pub warnings: Vec<RunWarning>,
+}
+
+/// One harness process (or the place of one that is not running).
+#[derive(Debug)]
+struct Harness {
+    argv: Vec<String>,
+    cwd: PathBuf,
+    child: Option<Child>,
+    seq: u64,
+}
+
+/// A prepared case: its harness, its id, and how long each of its requests may take.
+#[derive(Clone, Debug)]
+struct Prepared {
+    harness: usize,
+    id: CaseId,
+    timeout: Duration,
+}
+
+impl Harness {
+    fn shown(&self) -> String {
+        harness::shown(&self.argv.join(" "))
+    }
+}
+
+impl HarnessBackend {
+    /// Closes every harness's input and gives it a moment to exit by itself; one that does not is
+    /// stopped. An exit with an error after every case was answered is a warning.
+    pub fn finish(&mut self) {
+        for harness in &mut self.harnesses {
+            let Some(mut child) = harness.child.take() else { continue };
+            child.close_stdin();
+            let shown = harness.shown();
+            let warning = match child.wait(Instant::now() + EXIT_WAIT) {
+                Some(exit) if exit.success() => None,
+                Some(exit) => Some(format!("`{shown}` exited ({exit}) after its last answer")),
+                None => {
+                    child.kill();
+                    Some(format!(
+                        "`{shown}` did not exit within {} s of its input closing, so it was stopped",
+                        EXIT_WAIT.as_secs()
+                    ))
+                }
+            };
+            self.warnings.extend(warning.map(|message| RunWarning { case: None, message }));
+        }
+    }
+
+    /// The harness for `argv` in `cwd`, started if it is not running.
+    fn harness(&mut self, argv: Vec<String>, cwd: &PathBuf) -> Result<usize, Failure> {
+        let index = match self.harnesses.iter().position(|h| h.argv == argv && &h.cwd == cwd) {
+            Some(index) => index,
+            None => {
+                self.harnesses.push(Harness { argv, cwd: cwd.clone(), child: None, seq: 0 });
+                self.harnesses.len() - 1
+            }
+        };
+        let harness = &mut self.harnesses[index];
+        if harness.child.is_none() {
+            let child =
+                Command::new(&harness.argv).current_dir(&harness.cwd).stdin(Stdin::Piped).spawn().map_err(
+                    |e| Failure::new(format!("cannot start `{}` in {}: {e}", harness.shown(), cwd.display())),
+                )?;
+            harness.child = Some(child);
+            harness.seq = 0;
+        }
+        Ok(index)
+    }
+
+    /// Sends `op` to harness `index` and waits up to `timeout` for its answer. Lines that are not the
+    /// answer become warnings about `case`.
+    fn ask(&mut self, index: usize, op: Op, case: &CaseId, timeout: Duration) -> Result<Answer, Failure> {
+        let harness = &mut self.harnesses[index];
+        let shown = harness.shown();
+        let what = op_name(&op);
+        let Some(child) = harness.child.as_mut() else {
+            return Err(Failure::lost(format!("`{shown}` is not running")));
+        };
+        harness.seq += 1;
+        let seq = harness.seq;
+        let line = serde_json::to_string(&Request { seq, op }).map_err(|e| Failure::new(e.to_string()))?;
+        // A send to a harness that has ended fails; its exit, read below, says how it ended.
+        let _ = child.send_line(&line);
+        let deadline = deadline_after(timeout);
+        let warn = |warnings: &mut Vec<RunWarning>, message: String| {
+            warnings.push(RunWarning { case: Some(case.clone()), message: format!("`{shown}`: {message}") })
+        };
+        loop {
+            match child.recv(deadline) {
+                Event::Line { number, text } => match harness::parse_answer(&text) {
+                    Ok(None) => {}
+                    Ok(Some(answer)) if answer.seq == seq => return Ok(answer),
+                    Ok(Some(answer)) if answer.seq < seq => warn(
+                        &mut self.warnings,
+                        format!(
+                            "output line {number} answers request {}, which was answered already or given up; \
+                             it was ignored",
+                            answer.seq
+                        ),
+                    ),
+                    Ok(Some(answer)) => warn(
+                        &mut self.warnings,
+                        format!(
+                            "output line {number} answers request {}, which was never sent; it was ignored",
+                            answer.seq
+                        ),
+                    ),
+                    Err(why) => warn(&mut self.warnings, format!("output line {number} was ignored: {why}")),
+                },
+                bad @ (Event::NotUtf8 { .. } | Event::TooLong { .. }) => {
+                    warn(&mut self.warnings, bad.to_string())
+                }
+                Event::Exited(exit) => {
+                    harness.child = None;
+                    let stderr = if exit.stderr_tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", exit.stderr_tail)
+                    };
+                    return Err(Failure::lost(format!(
+                        "`{shown}` exited ({exit}) before answering `{what}`{stderr}"
+                    )));
+                }
+                Event::Deadline => {
+                    child.kill();
+                    harness.child = None;
+                    return Err(Failure::timed_out(format!(
+                        "`{shown}` did not answer `{what}` within {} s (timeout_s) and was stopped, with every \
+                         process it started",
+                        timeout.as_secs_f64()
+                    )));
+                }
+            }
+        }
+    }
+
+    fn prepared(&self, handle: Handle) -> Result<Prepared, Failure> {
+        self.cases
+            .get(&handle.0)
+            .cloned()
+            .ok_or_else(|| Failure::new(format!("no prepared case {}", handle.0)))
+    }
+}
+
+/// How long one request may take: the bench's `timeout_s`, else the suite's.
+fn timeout(bench_timeout_s: Option<f64>, settings: &MeasureSettings) -> Duration {
+    let seconds = bench_timeout_s.unwrap_or(settings.timeout_s);
+    Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+}
+
+fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::Prepare { .. } => "prepare",
+        Op::Check { .. } => "check",
+        Op::Time { .. } => "time",
+        Op::Release { .. } => "release",
+    }
+}
+
+impl Backend for HarnessBackend {
+    fn prepare(
+        &mut self,
+        bench: &Bench,
+        case: &PlannedCase,
+        settings: &MeasureSettings,
+    ) -> Result<Handle, Failure> {
+        let BenchKind::Command(command) = &bench.kind else {
+            return Err(Failure::new(format!("bench `{}` is not a `kind = \"command\"` bench", bench.name)));
+        };
+        let index = self.harness(command.argv(&case.case.params), &command.cwd)?;
+        let id = case.case.id.clone();
+        let op = Op::Prepare {
+            protocol: PROTOCOL,
+            case: id.clone(),
+            bench: case.case.bench.clone(),
+            params: case.case.params.clone(),
+            tune: case.tune.clone(),
+            flops: case.flops,
+            bytes: case.bytes,
+            settings: settings.clone(),
+        };
+        let timeout = timeout(command.timeout_s, settings);
+        self.ask(index, op, &id, timeout)?.into_done()?;
+        let handle = self.next;
+        self.next += 1;
+        self.cases.insert(handle, Prepared { harness: index, id, timeout });
+        Ok(Handle(handle))
+    }
+
+    fn check(&mut self, case: Handle) -> Result<Check, Failure> {
+        let p = self.prepared(case)?;
+        self.ask(p.harness, Op::Check { case: p.id.clone() }, &p.id, p.timeout)?.into_check()
+    }
+
+    fn time(&mut self, order: &[Handle], flush: bool) -> Result<Batch, Failure> {
+        let prepared: Vec<Prepared> = order.iter().map(|h| self.prepared(*h)).collect::<Result<_, _>>()?;
+        let Some(first) = prepared.first().cloned() else { return Ok(Batch::default()) };
+        if prepared.iter().any(|p| p.harness != first.harness) {
+            return Err(Failure::new("cases of different harness processes cannot be timed in one batch"));
+        }
+        let cases = prepared.into_iter().map(|p| p.id).collect();
+        self.ask(first.harness, Op::Time { cases, flush }, &first.id, first.timeout)?.into_batch(order.len())
+    }
+
+    fn release(&mut self, case: Handle) {
+        let Some(p) = self.cases.remove(&case.0) else { return };
+        if self.harnesses[p.harness].child.is_none() {
+            return;
+        }
+        let released = self.ask(p.harness, Op::Release { case: p.id.clone() }, &p.id, p.timeout);
+        if let Err(failure) = released.and_then(Answer::into_done) {
+            let message = format!("releasing the case: {}", failure.message);
+            self.warnings.push(RunWarning { case: Some(p.id), message });
+        }
+    }
+}
