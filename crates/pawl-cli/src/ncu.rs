@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
-use std::process::Command;
+
+use pawl_supervise::Command;
 
 /// Metrics of the profile, each with the label of its table row.
 pub const METRICS: &[Metric] = &[
@@ -90,15 +91,17 @@ pub fn metrics_argument(full: bool) -> String {
 /// The ncu command that profiles the first launch of `kernel` (by exact name) in `program`, with the
 /// GPU's clocks left as they are (pawl measures at the clocks the GPU chooses, so the profile should too).
 pub fn command(ncu: &Path, kernel: &str, program: &[OsString], full: bool) -> Command {
-    let mut command = Command::new(ncu);
-    command
-        .args(["--clock-control", "none", "--csv", "--page", "details"])
-        // Base units spare the parser scaled ones; the fallback leaves the option out for older ncu.
-        .args(if full { &["--print-units", "base"][..] } else { &[] })
-        .args(["--kernel-name", &format!("regex:^{}$", regex_escape(kernel))])
-        .args(["--launch-count", "1", "--metrics", &metrics_argument(full)])
-        .args(program);
-    command
+    let mut argv: Vec<OsString> = vec![ncu.into()];
+    let arg = |s: &str| OsString::from(s);
+    argv.extend(["--clock-control", "none", "--csv", "--page", "details"].map(arg));
+    // Base units spare the parser scaled ones; the fallback leaves the option out for older ncu.
+    if full {
+        argv.extend(["--print-units", "base"].map(arg));
+    }
+    argv.extend(["--kernel-name".into(), format!("regex:^{}$", regex_escape(kernel)).into()]);
+    argv.extend(["--launch-count".into(), "1".into(), "--metrics".into(), metrics_argument(full).into()]);
+    argv.extend(program.iter().cloned());
+    Command::new(argv)
 }
 
 fn regex_escape(s: &str) -> String {

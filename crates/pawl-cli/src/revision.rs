@@ -8,31 +8,16 @@
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-/// The top folder of the git repository holding `dir`.
-pub fn repo_root(dir: &Path) -> Result<PathBuf> {
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let top = git_text(dir, &["rev-parse", "--show-toplevel"]).with_context(|| {
-        format!("{} is not inside a git repository; `pawl ab` compares git revisions", dir.display())
-    })?;
-    Ok(PathBuf::from(top))
-}
-
-/// The commit `rev` names in the repository at `root`, or an error that quotes `rev`.
-pub fn commit(root: &Path, rev: &str) -> Result<String> {
-    git_text(root, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]).with_context(|| {
-        format!("`{rev}` names no commit in {}; give a branch, tag or commit", root.display())
-    })
-}
+use crate::git;
 
 /// Writes the files the suite at `suite` (relative to `root`) needs, as of commit `commit`, under
 /// `dest` at their paths relative to `root`. Returns the suite file's path under `dest`.
 pub fn extract(root: &Path, commit: &str, suite: &Path, dest: &Path) -> Result<PathBuf> {
     let suite_rel = normalize(suite);
-    let text = show(root, commit, &suite_rel)?;
+    let text = git::show(root, commit, &suite_rel)?;
     write(dest, &suite_rel, &text)?;
     let suite_dir = suite_rel.parent().map(Path::to_owned).unwrap_or_default();
     let doc: toml::Table = std::str::from_utf8(&text)
@@ -69,12 +54,12 @@ pub fn extract(root: &Path, commit: &str, suite: &Path, dest: &Path) -> Result<P
         if !seen.insert(path.clone()) {
             continue;
         }
-        let bytes = show(root, commit, &path)?;
+        let bytes = git::show(root, commit, &path)?;
         write(dest, &path, &bytes)?;
         let dir = path.parent().map(Path::to_owned).unwrap_or_default();
         for name in pawl_cuda::quoted_includes(&String::from_utf8_lossy(&bytes)) {
             let candidates = std::iter::once(&dir).chain(&include_dirs).map(|d| normalize(&d.join(&name)));
-            if let Some(found) = candidates.into_iter().find(|p| exists(root, commit, p)) {
+            if let Some(found) = candidates.into_iter().find(|p| git::exists(root, commit, p)) {
                 pending.push((found, include_dirs.clone()));
             }
         }
@@ -97,38 +82,6 @@ fn normalize(path: &Path) -> PathBuf {
     out
 }
 
-fn spec(commit: &str, path: &Path) -> String {
-    // Git paths use forward slashes on every platform.
-    let path: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-    format!("{commit}:{}", path.join("/"))
-}
-
-fn exists(root: &Path, commit: &str, path: &Path) -> bool {
-    Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["cat-file", "-e", &spec(commit, path)])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn show(root: &Path, commit: &str, path: &Path) -> Result<Vec<u8>> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["show", &spec(commit, path)])
-        .output()
-        .context("cannot run git; `pawl ab` needs git on the PATH")?;
-    if !output.status.success() {
-        bail!(
-            "{} is not in revision {commit}: {}",
-            path.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(output.stdout)
-}
-
 fn write(dest: &Path, rel: &Path, bytes: &[u8]) -> Result<()> {
     let path = dest.join(rel);
     if let Some(parent) = path.parent() {
@@ -137,32 +90,14 @@ fn write(dest: &Path, rel: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn git_text(dir: &Path, args: &[&str]) -> Result<String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .context("cannot run git; `pawl ab` needs git on the PATH")?;
-    if !output.status.success() {
-        bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn git(dir: &Path, args: &[&str]) {
-        let status = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(status.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&status.stderr));
+    /// Runs git in `dir` as a test user, failing the test if git fails.
+    fn git_ok(dir: &Path, args: &[&str]) {
+        let config = ["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"];
+        git::run(dir, &[&config[..], args].concat()).unwrap();
     }
 
     fn put(root: &Path, rel: &str, text: &str) {
@@ -175,7 +110,7 @@ mod tests {
     fn extracts_suite_sources_and_includes_of_a_revision() {
         let repo = tempfile::tempdir().unwrap();
         let root = repo.path();
-        git(root, &["init", "-q"]);
+        git_ok(root, &["init", "-q"]);
         put(
             root,
             "bench/pawl.toml",
@@ -200,13 +135,13 @@ reference = { source = "ref.cu", kernel = "k_ref", grid = 1, block = 32 }
         put(root, "inc/deeper/more.h", "// more v1\n");
         put(root, "bench/ref.cu", "// ref\n");
         put(root, "unrelated.txt", "not needed\n");
-        git(root, &["add", "-A"]);
-        git(root, &["commit", "-qm", "v1"]);
-        let first = commit(root, "HEAD").unwrap();
+        git_ok(root, &["add", "-A"]);
+        git_ok(root, &["commit", "-qm", "v1"]);
+        let first = git::resolve(root, "HEAD").unwrap();
         // The working tree moves on; the revision's files must come back as they were.
         put(root, "kernels/k.cu", "// v2, no includes\n");
         put(root, "inc/deeper/more.h", "// more v2\n");
-        git(root, &["commit", "-qam", "v2"]);
+        git_ok(root, &["commit", "-qam", "v2"]);
         put(root, "kernels/k.cu", "// uncommitted\n");
 
         let out = tempfile::tempdir().unwrap();
@@ -219,9 +154,6 @@ reference = { source = "ref.cu", kernel = "k_ref", grid = 1, block = 32 }
         assert!(!out.path().join("unrelated.txt").exists(), "only what the suite needs");
         assert_eq!(std::fs::read_to_string(root.join("kernels/k.cu")).unwrap(), "// uncommitted\n");
         pawl_core::suite::Suite::load(&suite).expect("the extracted suite loads");
-
-        let err = commit(root, "no-such-branch").unwrap_err().to_string();
-        assert!(err.contains("`no-such-branch` names no commit"), "{err}");
     }
 
     #[test]

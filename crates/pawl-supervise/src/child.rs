@@ -187,9 +187,10 @@ impl Child {
         &self.command
     }
 
-    /// Queues `line` and a newline for the child's standard input. Never blocks: a thread writes the
-    /// queue, so a child that does not read cannot stall the parent. Fails once the pipe is closed
-    /// (by [`Child::close_stdin`], or because the child stopped reading it or ended).
+    /// Queues `line` (which should hold no newline of its own) and a newline for the child's standard
+    /// input. Never blocks: a thread writes the queue, so a child that does not read cannot stall the
+    /// parent. Fails once the pipe is closed (by [`Child::close_stdin`], or because the child stopped
+    /// reading it or ended).
     pub fn send_line(&mut self, line: &str) -> Result<(), Error> {
         let command = || self.command.clone();
         let sender = match &self.stdin {

@@ -15,7 +15,7 @@ pub const DEFAULT_MAX_LINE: usize = 16 * 1024 * 1024;
 /// The default time given to output still in the pipe after the child exited (see
 /// [`Command::exit_grace`]).
 pub const DEFAULT_EXIT_GRACE: Duration = Duration::from_millis(200);
-/// The default bytes of standard error kept by [`Stderr::Tail`]-style capture in messages.
+/// A sensible size for [`Stderr::Tail`]: 4 KiB of standard error, enough for a crash message.
 pub const DEFAULT_STDERR_TAIL: usize = 4096;
 
 /// Where the child's standard input comes from.

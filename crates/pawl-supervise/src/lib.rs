@@ -21,11 +21,11 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use pawl_supervise::{Command, Event, Stderr, Stdin};
+//! use pawl_supervise::{Command, DEFAULT_STDERR_TAIL, Event, Stderr, Stdin};
 //!
 //! let mut child = Command::new(["sh", "-c", "read case; echo \"answer to $case\"; echo oops >&2; exit 3"])
 //!     .stdin(Stdin::Piped)
-//!     .stderr(Stderr::Tail(4096))
+//!     .stderr(Stderr::Tail(DEFAULT_STDERR_TAIL))
 //!     .spawn()?;
 //! child.send_line("copy/N=4")?;
 //! child.close_stdin();

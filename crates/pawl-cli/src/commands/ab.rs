@@ -24,7 +24,7 @@ use pawl_cuda::workers::{self, Answer};
 
 use super::{Outcome, load_suite, thresholds};
 use crate::cli::AbArgs;
-use crate::{measure, output, revision};
+use crate::{git, measure, output, revision};
 
 pub fn run(args: &AbArgs) -> Result<Outcome> {
     let comparison = compare(args)?;
@@ -40,20 +40,20 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     }
     let suite_path =
         args.suite.canonicalize().with_context(|| format!("cannot find {}", args.suite.display()))?;
-    let root = revision::repo_root(suite_path.parent().unwrap_or(Path::new(".")))?;
+    let root = git::repo_root(suite_path.parent().unwrap_or(Path::new(".")))?;
     let root = root.canonicalize().unwrap_or(root);
     let suite_rel = suite_path.strip_prefix(&root).with_context(|| {
         format!("{} is not inside the repository at {}", suite_path.display(), root.display())
     })?;
     let temp = tempfile::tempdir().context("cannot create a temporary folder for the revisions' files")?;
 
-    let base_commit = revision::commit(&root, &args.base)?;
+    let base_commit = git::resolve(&root, &args.base)?;
     let base_suite =
         load_suite(&revision::extract(&root, &base_commit, suite_rel, &temp.path().join("base"))?)
             .with_context(|| format!("the suite as of --base {}", args.base))?;
     let (head_suite, head_label) = match &args.head {
         Some(rev) => {
-            let commit = revision::commit(&root, rev)?;
+            let commit = git::resolve(&root, rev)?;
             let suite = load_suite(&revision::extract(&root, &commit, suite_rel, &temp.path().join("head"))?)
                 .with_context(|| format!("the suite as of --head {rev}"))?;
             (suite, format!("{rev} ({})", short(&commit)))

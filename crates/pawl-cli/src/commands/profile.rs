@@ -11,8 +11,7 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use pawl_core::case::CaseId;
@@ -21,9 +20,11 @@ use pawl_core::plan::{self, Selection};
 use pawl_core::report::markdown::escape;
 use pawl_core::report::text::duration;
 use pawl_core::suite::{BenchKind, Suite};
+use pawl_supervise::{Stderr, Stdin, Stdout};
 
 use super::{Outcome, load_suite};
 use crate::cli::{LaunchArgs, ProfileArgs};
+use crate::git;
 use crate::ncu::{self, KernelProfile, Kind, METRICS};
 
 /// The longest one ncu process may take (compilation, the replay passes of one launch) before it is
@@ -163,54 +164,16 @@ fn write_report(path: &Path, markdown: &str) -> Result<()> {
 /// The sources of revision `rev` of the repository holding `suite`, in a temporary folder, and where the
 /// suite file is inside it.
 fn checkout(rev: &str, suite: &Path) -> Result<(tempfile::TempDir, PathBuf)> {
-    let dir = suite.parent().unwrap_or(Path::new("."));
-    let root = git_output(dir, &["rev-parse", "--show-toplevel"])?;
-    let root = std::fs::canonicalize(root.trim())?;
+    let root = git::repo_root(suite.parent().unwrap_or(Path::new(".")))?;
+    let root = std::fs::canonicalize(&root).with_context(|| format!("cannot find {}", root.display()))?;
     let relative = suite.strip_prefix(&root).with_context(|| {
         format!("{} is not inside the git repository at {}", suite.display(), root.display())
     })?;
-    let commit = git_output(&root, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
-        .with_context(|| {
-            format!(
-                "`{rev}` is not a revision of {} (fetch it first: `git fetch --depth=1 origin {rev}`)",
-                root.display()
-            )
-        })?;
+    let commit = git::resolve(&root, rev)?;
     let tree = tempfile::Builder::new().prefix("pawl-base-").tempdir()?;
-    let mut archive = Command::new("git")
-        .arg("-C")
-        .arg(&root)
-        .args(["archive", "--format=tar", commit.trim()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run git")?;
-    let stdout = archive.stdout.take().context("git archive has no output")?;
-    let untar = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(tree.path())
-        .stdin(stdout)
-        .output()
-        .context("cannot run tar")?;
-    let archived = archive.wait_with_output()?;
-    if !archived.status.success() || !untar.status.success() {
-        bail!(
-            "git archive {rev} | tar -x failed: {}{}",
-            String::from_utf8_lossy(&archived.stderr).trim(),
-            String::from_utf8_lossy(&untar.stderr).trim()
-        );
-    }
+    git::export(&root, &commit, tree.path())?;
     let suite = tree.path().join(relative);
     Ok((tree, suite))
-}
-
-fn git_output(dir: &Path, args: &[&str]) -> Result<String> {
-    let output = Command::new("git").arg("-C").arg(dir).args(args).output().context("cannot run git")?;
-    if !output.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// One profile of one case on one side, or why there is none.
@@ -274,29 +237,26 @@ impl Profiler<'_> {
     }
 }
 
-/// Runs ncu with its output in files, stopping it after [`NCU_TIMEOUT`].
-fn run_ncu(mut command: Command, csv: &Path, log: &Path) -> std::result::Result<(), String> {
+/// Runs ncu with its output in files. ncu and the program it profiles run in a process group of their
+/// own, killed as a whole after [`NCU_TIMEOUT`] or when pawl is interrupted.
+fn run_ncu(command: pawl_supervise::Command, csv: &Path, log: &Path) -> std::result::Result<(), String> {
     let stdout = File::create(csv).map_err(|e| format!("cannot create {}: {e}", csv.display()))?;
     let stderr = File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+    let mut ncu = command
+        .stdin(Stdin::Null)
+        .stdout(Stdout::File(stdout))
+        .stderr(Stderr::File(stderr))
         .spawn()
-        .map_err(|e| format!("cannot start ncu: {e}"))?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("ncu exited with {status}")),
-            Ok(None) if start.elapsed() > NCU_TIMEOUT => {
-                // Best effort: the process may have ended between the check and the kill.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("ncu took longer than {} s and was stopped", NCU_TIMEOUT.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => return Err(format!("cannot wait for ncu: {e}")),
+        .map_err(|e| match e {
+            pawl_supervise::Error::Spawn { source, .. } => format!("cannot start ncu: {source}"),
+            other => other.to_string(),
+        })?;
+    match ncu.wait(pawl_supervise::deadline_after(NCU_TIMEOUT)) {
+        Some(exit) if exit.success() => Ok(()),
+        Some(exit) => Err(format!("ncu exited with {exit}")),
+        None => {
+            ncu.kill();
+            Err(format!("ncu took longer than {} s and was stopped", NCU_TIMEOUT.as_secs()))
         }
     }
 }

@@ -1,9 +1,8 @@
 //! `pawl ratchet`: compare a run with the baseline, and move the baseline up where it improved.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
 use pawl_core::ratchet::{self, Move, MoveKind, RatchetOptions};
@@ -13,7 +12,7 @@ use pawl_core::{files, verdict::Comparison};
 
 use super::{DEFAULT_SUITE, Outcome, load_suite, thresholds};
 use crate::cli::RatchetArgs;
-use crate::{measure, output};
+use crate::{git, measure, output};
 use pawl_core::report::text::duration as format_ns;
 
 const DEFAULT_RUN_FILE: &str = "pawl-run.json";
@@ -64,7 +63,8 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
         eprintln!("baseline: {} cases changed in {}", outcome.moves.len(), baseline_path.display());
         if args.git_commit {
             let message = commit_message(&run.suite, &outcome.moves);
-            git_commit_only(&baseline_path, &message)?;
+            let commit = git::commit_only(&baseline_path, &message)?;
+            eprintln!("baseline: committed {} as {commit}", baseline_path.display());
         }
     } else {
         eprintln!("baseline: nothing moved; {} unchanged", baseline_path.display());
@@ -135,38 +135,4 @@ fn commit_message(suite: &str, moves: &[Move]) -> String {
     message
         .push_str("\nWritten by `pawl ratchet --git-commit`: only improvements beyond the noise move it.\n");
     message
-}
-
-/// Commits `path` alone, whatever else is staged, in the repository that holds it.
-fn git_commit_only(path: &Path, message: &str) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().context("the baseline path has no file name")?;
-    let git = |args: &[&std::ffi::OsStr]| -> Result<String> {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .context("cannot run git for --git-commit; is it installed?")?;
-        if !output.status.success() {
-            bail!(
-                "git {} failed in {}: {}",
-                args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "),
-                dir.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    };
-    let os = std::ffi::OsStr::new;
-    git(&[os("add"), os("--"), name])?;
-    // `--only` commits the named path as it is on disk and leaves anything else staged out of it.
-    git(&[os("commit"), os("--only"), os("--quiet"), os("-m"), os(message), os("--"), name])
-        .context("cannot commit the baseline (a CI job needs `git config user.name` and `user.email`)")?;
-    let commit = git(&[os("rev-parse"), os("--short"), os("HEAD")])?;
-    eprintln!("baseline: committed {} as {commit}", path.display());
-    Ok(())
 }
