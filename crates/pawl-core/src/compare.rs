@@ -107,7 +107,7 @@ pub fn compare_runs(
     new_label: &str,
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
-    check_thresholds(&opts.thresholds, false)?;
+    check_thresholds(&opts.thresholds, true)?;
     let (old_tb, new_tb) = (Testbed::from_env(&old.env), Testbed::from_env(&new.env));
     let differences = old_tb.differences(&new_tb);
     if !differences.is_empty() && !opts.force {
@@ -125,9 +125,11 @@ pub fn compare_runs(
     for case in &new.cases {
         pairs.entry(&case.id).or_default().1 = Some(case);
     }
-    let ctx = Context::new(opts, 0.0, 0.0, "the old run");
+    // Two run files come from two processes: the same drift allowance as a stored baseline.
+    let (drift, drift_ns) = (opts.thresholds.drift, opts.thresholds.drift_ns);
+    let ctx = Context::new(opts, drift, drift_ns, "the old run");
     let testbed = testbed_words(&new_tb, &old_tb);
-    Ok(finish(ctx, pairs, new, old_label, new_label, CompareMode::Runs, testbed))
+    Ok(finish(ctx, pairs, new, old_label, new_label, CompareMode::Runs { drift, drift_ns }, testbed))
 }
 
 /// Compares a run with a stored baseline: the entries of the run's testbed, or with `opts.force` and no
@@ -229,9 +231,9 @@ enum OldSide<'a> {
 struct Context {
     tolerance: f64,
     confidence: f64,
-    /// Drift allowance (0 between runs), relative.
+    /// Drift allowance between processes, relative (0 for one process).
     drift: f64,
-    /// Drift allowance in nanoseconds: the floor of the relative one for short kernels (0 between runs).
+    /// Drift allowance in nanoseconds: the floor of the relative one for short kernels.
     drift_ns: f64,
     seed: u64,
     /// "the old run" or "the baseline", for reasons.
@@ -437,12 +439,13 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
     }
 
     let seed = bootstrap::mix_seed(ctx.seed, fnv1a(id.as_str()));
-    let drift = match old {
-        OldSide::Entry(entry) => ctx.drift_for(entry.median_ns),
-        OldSide::Run(_) => ctx.drift,
+    let drift = match (old, &old_sample) {
+        (OldSide::Entry(entry), _) => ctx.drift_for(entry.median_ns),
+        (OldSide::Run(_), Some(sample)) => ctx.drift_for(sample.median()),
+        (OldSide::Run(_), None) => ctx.drift,
     };
     let computed = match (old, &old_sample) {
-        (OldSide::Run(_), Some(old_sample)) => runs_interval(old_sample, &new_sample, ctx, seed),
+        (OldSide::Run(_), Some(old_sample)) => runs_interval(old_sample, &new_sample, ctx, drift, seed),
         (OldSide::Entry(entry), _) => baseline_interval(entry, &new_sample, ctx, drift, seed, &mut notes),
         (OldSide::Run(_), None) => Err(StatsError::Empty),
     };
@@ -480,11 +483,13 @@ enum Method {
     Bootstrap(&'static str),
 }
 
-/// Runs against runs: Price–Bonett, or the bootstrap where it is not to be trusted.
+/// Runs against runs: Price–Bonett, or the bootstrap where it is not to be trusted, widened by the
+/// drift allowance between the two runs' processes.
 fn runs_interval(
     old: &Sample,
     new: &Sample,
     ctx: &Context,
+    drift: f64,
     seed: u64,
 ) -> Result<(RatioInterval, Method), StatsError> {
     let why = if old.n().min(new.n()) < SMALL_SAMPLE {
@@ -494,14 +499,14 @@ fn runs_interval(
     } else if !smooth_near_median(old, ctx.confidence) || !smooth_near_median(new, ctx.confidence) {
         NOT_SMOOTH
     } else {
-        let analytic = price_bonett(old, new, ctx.confidence)?;
+        let analytic = price_bonett(old, new, ctx.confidence, drift)?;
         if !near_boundary(&analytic, ctx.tolerance) {
             return Ok((analytic, Method::Analytic));
         }
         "the analytic interval lies near a decision boundary"
     };
     let settings = BootstrapSettings { resamples: DEFAULT_RESAMPLES, seed };
-    Ok((bootstrap::ratio_of_medians(old, new, ctx.confidence, settings)?, Method::Bootstrap(why)))
+    Ok((bootstrap::ratio_of_medians(old, new, ctx.confidence, drift, settings)?, Method::Bootstrap(why)))
 }
 
 /// A run against a stored figure: the stored interval gives the old side's standard error on the log
@@ -577,6 +582,36 @@ pub(crate) fn decide_paired(
     decide(v, interval, q, measured, &ctx, 0.0)
 }
 
+/// Where a measured ratio stands against the tolerance: the one rule behind every verdict (regressed,
+/// improved, unchanged, inconclusive) and behind the paired schedule's stopping (`paired::settle`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Significant, and slower by more than the tolerance.
+    Slower,
+    /// Significant, and faster by more than the tolerance.
+    Faster,
+    /// The estimate lies within the tolerance.
+    Within,
+    /// Beyond the tolerance, but not significant.
+    Unsettled,
+}
+
+/// Classifies ratio `ratio` (new over old) at `tolerance`, given whether it is `significant` (its
+/// interval, or its adjusted q-value, excludes no change).
+pub fn classify(ratio: f64, significant: bool, tolerance: f64) -> Change {
+    let upper = 1.0 + tolerance;
+    let lower = 1.0 / upper;
+    if significant && ratio > upper {
+        Change::Slower
+    } else if significant && ratio < lower {
+        Change::Faster
+    } else if (lower..=upper).contains(&ratio) {
+        Change::Within
+    } else {
+        Change::Unsettled
+    }
+}
+
 /// The verdict of a measured case, now that its q-value is known.
 fn decide(
     mut v: Verdict,
@@ -588,8 +623,6 @@ fn decide(
 ) -> Verdict {
     let alpha = ctx.alpha();
     let r = interval.ratio;
-    let upper = 1.0 + ctx.tolerance;
-    let lower = 1.0 / upper;
     let significant = q <= alpha;
     let ci = format!(
         "{} CI {} to {}",
@@ -599,33 +632,32 @@ fn decide(
     );
     let tolerance = percent(ctx.tolerance);
     let drift = if drift > 0.0 {
-        format!("; the interval includes the {} drift allowance for a stored baseline", percent(drift))
+        format!("; the interval includes the {} drift allowance between processes", percent(drift))
     } else {
         String::new()
     };
     let conf = percent(ctx.confidence);
-    let (kind, reason) = if significant && r > upper {
-        (
+    let (kind, reason) = match classify(r, significant, ctx.tolerance) {
+        Change::Slower => (
             VerdictKind::Regressed,
             format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)),
-        )
-    } else if significant && r < lower {
-        (
+        ),
+        Change::Faster => (
             VerdictKind::Improved,
             format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)),
-        )
-    } else if (lower..=upper).contains(&r) {
-        let reason = if significant {
-            format!(
-                "{}, significant at {conf} but within the {tolerance} tolerance ({ci}){drift}",
-                change_words(r)
-            )
-        } else {
-            format!("{}, within the {tolerance} tolerance ({ci}){drift}", change_words(r))
-        };
-        (VerdictKind::Unchanged, reason)
-    } else if interval.p_value <= alpha {
-        (
+        ),
+        Change::Within => {
+            let reason = if significant {
+                format!(
+                    "{}, significant at {conf} but within the {tolerance} tolerance ({ci}){drift}",
+                    change_words(r)
+                )
+            } else {
+                format!("{}, within the {tolerance} tolerance ({ci}){drift}", change_words(r))
+            };
+            (VerdictKind::Unchanged, reason)
+        }
+        Change::Unsettled if interval.p_value <= alpha => (
             VerdictKind::Inconclusive,
             format!(
                 "{} but not significant at {conf} after the Benjamini–Hochberg adjustment over {measured} \
@@ -636,9 +668,8 @@ fn decide(
                 signed_percent(interval.low - 1.0),
                 signed_percent(interval.high - 1.0)
             ),
-        )
-    } else {
-        (
+        ),
+        Change::Unsettled => (
             VerdictKind::Inconclusive,
             format!(
                 "{} but not significant at {conf}: interval {} to {}{drift}",
@@ -646,7 +677,7 @@ fn decide(
                 signed_percent(interval.low - 1.0),
                 signed_percent(interval.high - 1.0)
             ),
-        )
+        ),
     };
     v.kind = kind;
     v.reason = reason;

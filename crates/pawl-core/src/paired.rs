@@ -15,7 +15,9 @@
 use std::time::Duration;
 
 use crate::case::CaseId;
-use crate::compare::{change_words, decide_paired, fnv1a, multiple_comparisons_words, percent};
+use crate::compare::{
+    Change, change_words, classify, decide_paired, fnv1a, multiple_comparisons_words, percent,
+};
 use crate::stats::bootstrap::{self, BootstrapSettings, DEFAULT_RESAMPLES};
 use crate::stats::{RatioInterval, Sample, StatsError, benjamini_hochberg, median_ci};
 use crate::value::Params;
@@ -82,20 +84,16 @@ pub enum Settled {
     Open,
 }
 
-/// What an interval says at tolerance `tolerance`, by the rules of [`compare`](crate::compare):
-/// significant (interval excludes 1) and beyond the tolerance is a change; an interval wholly within
-/// the tolerance is equivalence.
+/// What an interval says at tolerance `tolerance`, by the rule of every verdict
+/// ([`compare::classify`](crate::compare::classify)), significance being an interval that excludes 1;
+/// and, to stop early on no change, equivalence: the whole interval within the tolerance.
 pub fn settle(interval: &RatioInterval, tolerance: f64) -> Settled {
     let upper = 1.0 + tolerance;
-    let lower = 1.0 / upper;
-    if interval.low > 1.0 && interval.ratio > upper {
-        Settled::Regression
-    } else if interval.high < 1.0 && interval.ratio < lower {
-        Settled::Improvement
-    } else if interval.low >= lower && interval.high <= upper {
-        Settled::Equivalent
-    } else {
-        Settled::Open
+    match classify(interval.ratio, interval.excludes_one(), tolerance) {
+        Change::Slower => Settled::Regression,
+        Change::Faster => Settled::Improvement,
+        _ if interval.low >= 1.0 / upper && interval.high <= upper => Settled::Equivalent,
+        _ => Settled::Open,
     }
 }
 

@@ -132,8 +132,14 @@ impl Verdict {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CompareMode {
-    /// Two run files with raw samples.
-    Runs,
+    /// Two run files with raw samples, from two processes: the drift allowance widens every interval, as
+    /// against a stored baseline.
+    Runs {
+        #[serde(default)]
+        drift: f64,
+        #[serde(default)]
+        drift_ns: f64,
+    },
     /// A stored baseline; the drift allowance (relative, or `drift_ns` where that is larger) widens every
     /// interval.
     Baseline {
@@ -167,8 +173,10 @@ pub struct Comparison {
 impl Comparison {
     pub fn thresholds(&self) -> Thresholds {
         let (drift, drift_ns) = match self.mode {
-            CompareMode::Baseline { drift, drift_ns } => (drift, drift_ns),
-            CompareMode::Runs | CompareMode::Paired => (0.0, 0.0),
+            CompareMode::Runs { drift, drift_ns } | CompareMode::Baseline { drift, drift_ns } => {
+                (drift, drift_ns)
+            }
+            CompareMode::Paired => (0.0, 0.0),
         };
         Thresholds { tolerance: self.tolerance, confidence: self.confidence, drift, drift_ns }
     }

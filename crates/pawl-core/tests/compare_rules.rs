@@ -33,6 +33,11 @@ fn opts() -> CompareOptions {
     CompareOptions { thresholds: Thresholds::default(), force: false, seed: 1 }
 }
 
+/// No drift allowance: the two sides as if from one process, so the statistical rules show alone.
+fn same_process() -> CompareOptions {
+    CompareOptions { thresholds: Thresholds { drift: 0.0, drift_ns: 0.0, ..Thresholds::default() }, ..opts() }
+}
+
 #[test]
 fn every_kind_in_order_with_reasons() {
     let old = run(vec![
@@ -75,7 +80,7 @@ fn every_kind_in_order_with_reasons() {
         ok("k/h_was_broken", samples(200, 1000.0, 0.005, 18)),
         ok("k/i_added", samples(200, 1000.0, 0.005, 19)),
     ]);
-    let c = compare_runs(&old, &new, "old.json", "new.json", &opts()).unwrap();
+    let c = compare_runs(&old, &new, "old.json", "new.json", &same_process()).unwrap();
     let got: Vec<(&str, VerdictKind)> = c.verdicts.iter().map(|v| (v.id.as_str(), v.kind)).collect();
     assert_eq!(
         got,
@@ -114,7 +119,7 @@ fn every_kind_in_order_with_reasons() {
         assert_eq!(verdict.new.as_ref().unwrap().samples, 200);
     }
     assert_eq!(c.multiple_comparisons, "Benjamini–Hochberg, false discovery rate 1% over 4 cases");
-    assert_eq!(c.mode, CompareMode::Runs);
+    assert_eq!(c.mode, CompareMode::Runs { drift: 0.0, drift_ns: 0.0 });
     assert!(c.fails_check());
 }
 
@@ -122,7 +127,7 @@ fn every_kind_in_order_with_reasons() {
 fn significant_but_within_tolerance_is_unchanged_and_says_so() {
     let old = run(vec![ok("k/x", samples(2000, 1000.0, 0.002, 1))]);
     let new = run(vec![ok("k/x", samples(2000, 1010.0, 0.002, 2))]);
-    let c = compare_runs(&old, &new, "a", "b", &opts()).unwrap();
+    let c = compare_runs(&old, &new, "a", "b", &same_process()).unwrap();
     let v = &c.verdicts[0];
     assert_eq!(v.kind, VerdictKind::Unchanged);
     assert!(v.reason.contains("significant at 99% but within the 2% tolerance"), "{}", v.reason);
@@ -134,7 +139,7 @@ fn few_samples_are_inconclusive_and_small_ones_use_the_bootstrap() {
         run(vec![ok("k/tiny", samples(5, 1000.0, 0.01, 1)), ok("k/small", samples(20, 1000.0, 0.003, 2))]);
     let new =
         run(vec![ok("k/tiny", samples(5, 1100.0, 0.01, 3)), ok("k/small", samples(20, 1100.0, 0.003, 4))]);
-    let c = compare_runs(&old, &new, "a", "b", &opts()).unwrap();
+    let c = compare_runs(&old, &new, "a", "b", &same_process()).unwrap();
     let tiny = c.verdicts.iter().find(|v| v.id.as_str() == "k/tiny").unwrap();
     assert_eq!(tiny.kind, VerdictKind::Inconclusive);
     assert!(tiny.reason.contains("too few samples to judge at 99%") && tiny.reason.contains("at least 8"));
@@ -222,7 +227,7 @@ fn baseline_testbeds_closest_first_and_forcing() {
 }
 
 #[test]
-fn baseline_mode_applies_the_drift_allowance() {
+fn two_processes_get_the_drift_allowance_one_process_does_not() {
     // 100 µs, long enough for the relative allowance to be the larger.
     let old_case = ok("k/x", samples(1000, 100_000.0, 0.02, 1));
     let entry = baseline_entry(&old_case, None, "t", 0.99).unwrap();
@@ -231,19 +236,26 @@ fn baseline_mode_applies_the_drift_allowance() {
         .testbed_mut(&Testbed::from_env(&env(H100, testbed::H100_DRIVER)))
         .cases
         .insert(CaseId::from_raw("k/x"), entry);
-    // 1.2% slower: clearly significant between runs, but hardly beyond the 1% allowance.
+    // 1.2% slower: clearly significant within one process, but hardly beyond the 1% allowance between
+    // two: two run files and a stored baseline both come from other processes.
     let new = run(vec![ok("k/x", samples(1000, 101_200.0, 0.02, 2))]);
-    let runs = compare_runs(&run(vec![old_case]), &new, "a", "b", &opts()).unwrap();
+    let old = run(vec![old_case]);
+    let one = compare_runs(&old, &new, "a", "b", &same_process()).unwrap();
+    let runs = compare_runs(&old, &new, "a", "b", &opts()).unwrap();
     let base = compare_baseline(&baseline, &new, "base", "b", &opts()).unwrap();
+    assert_eq!(runs.mode, CompareMode::Runs { drift: 0.01, drift_ns: 250.0 });
     assert_eq!(base.mode, CompareMode::Baseline { drift: 0.01, drift_ns: 250.0 });
-    let (r, b) = (runs.verdicts[0].ratio.unwrap(), base.verdicts[0].ratio.unwrap());
-    assert!(b.low < r.low && b.high > r.high);
-    let (p_runs, p_base) = (runs.verdicts[0].p_value.unwrap(), base.verdicts[0].p_value.unwrap());
-    assert!(p_runs < 1e-6 && p_base > 0.01, "p {p_runs} between runs, {p_base} against the baseline");
-    assert_eq!(runs.verdicts[0].kind, VerdictKind::Unchanged);
-    assert!(runs.verdicts[0].reason.contains("significant at 99% but within"), "{}", runs.verdicts[0].reason);
-    assert!(!base.verdicts[0].reason.contains("significant at 99%"), "{}", base.verdicts[0].reason);
-    assert!(base.verdicts[0].reason.contains("1% drift allowance"), "{}", base.verdicts[0].reason);
+    let (o, r) = (one.verdicts[0].ratio.unwrap(), runs.verdicts[0].ratio.unwrap());
+    assert!(r.low < o.low && r.high > o.high, "the allowance widens the interval");
+    let p = |c: &pawl_core::verdict::Comparison| c.verdicts[0].p_value.unwrap();
+    assert!(p(&one) < 1e-6 && p(&runs) > 0.01 && p(&base) > 0.01, "p {} {} {}", p(&one), p(&runs), p(&base));
+    assert!(one.verdicts[0].reason.contains("significant at 99% but within"), "{}", one.verdicts[0].reason);
+    for c in [&runs, &base] {
+        let reason = &c.verdicts[0].reason;
+        assert_eq!(c.verdicts[0].kind, VerdictKind::Unchanged);
+        assert!(!reason.contains("significant at 99%"), "{reason}");
+        assert!(reason.contains("1% drift allowance between processes"), "{reason}");
+    }
 }
 
 #[test]
@@ -252,7 +264,7 @@ fn short_kernels_get_the_absolute_drift_allowance() {
     // 3% of 5 µs is such a shift, too small to call against a stored baseline (inconclusive, which does
     // not fail a check), while 3% of 100 µs is a real change.
     for (median, want, allowance) in [
-        (5_000.0, VerdictKind::Inconclusive, "drift allowance for a stored baseline"),
+        (5_000.0, VerdictKind::Inconclusive, "drift allowance between processes"),
         (100_000.0, VerdictKind::Regressed, "the 1% drift allowance"),
     ] {
         let old_case = ok("k/x", samples(2000, median, 0.01, 1));

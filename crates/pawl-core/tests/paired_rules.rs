@@ -72,9 +72,14 @@ fn pairing_narrows_the_interval_on_interleaved_real_data() {
     let [_, b, c] = planted();
     let settings = BootstrapSettings { resamples: 4000, seed: 1 };
     let paired = bootstrap::paired_ratio_of_medians(&b, &c, 0.99, settings).unwrap();
-    let unpaired =
-        bootstrap::ratio_of_medians(&Sample::new(&b).unwrap(), &Sample::new(&c).unwrap(), 0.99, settings)
-            .unwrap();
+    let unpaired = bootstrap::ratio_of_medians(
+        &Sample::new(&b).unwrap(),
+        &Sample::new(&c).unwrap(),
+        0.99,
+        0.0,
+        settings,
+    )
+    .unwrap();
     let width = |low: f64, high: f64| high.ln() - low.ln();
     // Neighbouring launches share their noise (correlation ≈ 0.88): pairing removes it.
     assert!(

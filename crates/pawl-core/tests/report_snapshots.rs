@@ -31,9 +31,11 @@ fn human_in_colour() {
 fn human_settings_line_names_the_mode() {
     let mut comparison = report_support::all_kinds();
     let mut lines = Vec::new();
-    for mode in
-        [CompareMode::Runs, CompareMode::Paired, CompareMode::Baseline { drift: 0.015, drift_ns: 0.0 }]
-    {
+    for mode in [
+        CompareMode::Runs { drift: 0.01, drift_ns: 250.0 },
+        CompareMode::Paired,
+        CompareMode::Baseline { drift: 0.015, drift_ns: 0.0 },
+    ] {
         comparison.mode = mode;
         let text = rendered(Format::Human, &comparison, &ReportOptions::default());
         lines.push(text.lines().last().unwrap().to_owned());

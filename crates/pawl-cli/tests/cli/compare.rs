@@ -48,7 +48,7 @@ fn halves_of_one_recording_compare_unchanged_in_every_format() {
 fn a_planted_slowdown_regresses_with_exit_1() {
     let ws = Workspace::new();
     ws.run("base.json", &[]);
-    ws.run("slow.json", &[("REPLAY_SCALE", "1.05")]);
+    ws.run("slow.json", &[("REPLAY_SCALE", "1.10")]);
     ws.pawl()
         .args(["compare", "base.json", "slow.json"])
         .assert()
@@ -78,12 +78,38 @@ fn a_planted_slowdown_regresses_with_exit_1() {
 fn a_planted_speedup_improves() {
     let ws = Workspace::new();
     ws.run("base.json", &[]);
-    ws.run("fast.json", &[("REPLAY_SCALE", "0.95")]);
+    ws.run("fast.json", &[("REPLAY_SCALE", "0.90")]);
     ws.pawl()
         .args(["compare", "base.json", "fast.json"])
         .assert()
         .success()
         .stdout(predicate::str::contains("5 improved"));
+}
+
+#[test]
+fn two_run_files_get_the_drift_allowance_between_processes() {
+    // 5% of the 8 µs vecadd is 0.4 µs, within what a kernel that short shifts between two processes
+    // (250 ns is 3.1% of it): inconclusive, not a regression; the longer kernels regress.
+    let ws = Workspace::new();
+    ws.run("base.json", &[]);
+    ws.run("slow.json", &[("REPLAY_SCALE", "1.05")]);
+    let out = ws.pawl().args(["compare", "base.json", "slow.json", "--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts = report["verdicts"].as_array().unwrap();
+    for v in verdicts {
+        let (id, kind, reason) =
+            (v["id"].as_str().unwrap(), v["kind"].as_str().unwrap(), v["reason"].as_str().unwrap());
+        let want = if id.contains("vecadd") { "inconclusive" } else { "regressed" };
+        assert_eq!(kind, want, "{id}: {reason}");
+        assert!(reason.contains("drift allowance between processes"), "{id}: {reason}");
+    }
+    // Without the allowance (as if both sides came from one process) the same 5% is called.
+    ws.pawl()
+        .args(["compare", "base.json", "slow.json", "--drift", "0", "--drift-ns", "0"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("5 regressed"));
 }
 
 #[test]

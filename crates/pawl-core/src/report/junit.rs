@@ -70,9 +70,9 @@ fn write_properties<W: Write>(comparison: &Comparison, writer: &mut Writer<W>) -
         ("confidence", comparison.confidence.to_string()),
     ];
     match comparison.mode {
-        CompareMode::Runs => properties.push(("mode", "runs".to_owned())),
-        CompareMode::Baseline { drift, drift_ns } => {
-            properties.push(("mode", "baseline".to_owned()));
+        CompareMode::Runs { drift, drift_ns } | CompareMode::Baseline { drift, drift_ns } => {
+            let kind = if matches!(comparison.mode, CompareMode::Runs { .. }) { "runs" } else { "baseline" };
+            properties.push(("mode", kind.to_owned()));
             properties.push(("drift", drift.to_string()));
             properties.push(("drift_ns", drift_ns.to_string()));
         }

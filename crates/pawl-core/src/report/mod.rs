@@ -21,7 +21,7 @@
 //!     suite: "attention".into(),
 //!     old_label: "main".into(),
 //!     new_label: "HEAD".into(),
-//!     mode: CompareMode::Runs,
+//!     mode: CompareMode::Runs { drift: 0.01, drift_ns: 250.0 },
 //!     tolerance: 0.02,
 //!     confidence: 0.99,
 //!     multiple_comparisons: "Benjamini–Hochberg".into(),

@@ -90,18 +90,19 @@ pub fn notes(verdict: &Verdict) -> String {
 
 /// How the old side was obtained, in words.
 pub fn mode(mode: &CompareMode) -> String {
+    let allowance = |drift: f64, drift_ns: f64| {
+        if drift_ns > 0.0 {
+            format!("drift allowance {} (at least {drift_ns} ns) between processes", percent(drift))
+        } else {
+            format!("drift allowance {} between processes", percent(drift))
+        }
+    };
     match mode {
-        CompareMode::Runs => "two runs".to_owned(),
-        CompareMode::Baseline { drift, drift_ns } if *drift_ns > 0.0 => {
-            format!(
-                "against the stored baseline, drift allowance {} (at least {drift_ns} ns)",
-                percent(*drift)
-            )
+        CompareMode::Runs { drift, drift_ns } => format!("two runs, {}", allowance(*drift, *drift_ns)),
+        CompareMode::Baseline { drift, drift_ns } => {
+            format!("against the stored baseline, {}", allowance(*drift, *drift_ns))
         }
-        CompareMode::Baseline { drift, .. } => {
-            format!("against the stored baseline, drift allowance {}", percent(*drift))
-        }
-        CompareMode::Paired => "paired A/B, interleaved in one process".to_owned(),
+        CompareMode::Paired => "paired A/B, interleaved in one process (no drift allowance)".to_owned(),
     }
 }
 

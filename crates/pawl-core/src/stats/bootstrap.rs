@@ -135,12 +135,13 @@ fn open_unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 
 /// Percentile bootstrap interval of the ratio of two independent medians, new over old (Efron &
 /// Tibshirani 1993, *An Introduction to the Bootstrap*, §13.3), with replicates from
-/// [`MedianResampler`]. The p-value inverts the same interval (see [`percentile_interval`]).
-/// Cost: O(√n) setup per side plus O(B log n).
+/// [`MedianResampler`], widened by `allowance` for drift between the two sides' processes. The p-value
+/// inverts the same interval (see [`percentile_interval`]). Cost: O(√n) setup per side plus O(B log n).
 pub fn ratio_of_medians(
     old: &Sample,
     new: &Sample,
     confidence: f64,
+    allowance: f64,
     settings: BootstrapSettings,
 ) -> Result<RatioInterval, StatsError> {
     let confidence = check_confidence(confidence)?;
@@ -150,7 +151,7 @@ pub fn ratio_of_medians(
         .map(|_| new_rs.draw(&mut rng).ln() - old_rs.draw(&mut rng).ln())
         .collect();
     let point = new.median().ln() - old.median().ln();
-    Ok(percentile_interval(&mut log_ratios, point, confidence, 0.0))
+    Ok(percentile_interval(&mut log_ratios, point, confidence, allowance))
 }
 
 /// Percentile interval of the ratio of a new sample's median to a stored reference median known only
@@ -342,7 +343,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert_eq!(MedianResampler::new(&one).draw(&mut rng), 3.0);
         let tied = Sample::new(&[2.0; 40]).unwrap();
-        let r = ratio_of_medians(&tied, &tied, 0.99, BootstrapSettings::default()).unwrap();
+        let r = ratio_of_medians(&tied, &tied, 0.99, 0.0, BootstrapSettings::default()).unwrap();
         assert_eq!((r.ratio, r.low, r.high, r.p_value), (1.0, 1.0, 1.0, 1.0));
     }
 
@@ -356,10 +357,13 @@ mod tests {
     #[test]
     fn seeded_and_reproducible() {
         let (old, new) = (noisy(25, 1, 100.0), noisy(24, 2, 103.0));
-        let a = ratio_of_medians(&old, &new, 0.99, BootstrapSettings { resamples: 5000, seed: 42 }).unwrap();
-        let b = ratio_of_medians(&old, &new, 0.99, BootstrapSettings { resamples: 5000, seed: 42 }).unwrap();
+        let a =
+            ratio_of_medians(&old, &new, 0.99, 0.0, BootstrapSettings { resamples: 5000, seed: 42 }).unwrap();
+        let b =
+            ratio_of_medians(&old, &new, 0.99, 0.0, BootstrapSettings { resamples: 5000, seed: 42 }).unwrap();
         assert_eq!(a, b);
-        let c = ratio_of_medians(&old, &new, 0.99, BootstrapSettings { resamples: 5000, seed: 43 }).unwrap();
+        let c =
+            ratio_of_medians(&old, &new, 0.99, 0.0, BootstrapSettings { resamples: 5000, seed: 43 }).unwrap();
         assert_ne!(a, c);
         assert!((a.low.ln() - c.low.ln()).abs() < 0.01 && (a.high.ln() - c.high.ln()).abs() < 0.01);
         assert!(a.low <= a.ratio && a.ratio <= a.high);
@@ -368,8 +372,8 @@ mod tests {
     #[test]
     fn bootstrap_agrees_with_price_bonett_on_smooth_data() {
         let (old, new) = (noisy(400, 3, 100.0), noisy(400, 4, 101.0));
-        let boot = ratio_of_medians(&old, &new, 0.99, BootstrapSettings::default()).unwrap();
-        let analytic = super::super::price_bonett(&old, &new, 0.99).unwrap();
+        let boot = ratio_of_medians(&old, &new, 0.99, 0.0, BootstrapSettings::default()).unwrap();
+        let analytic = super::super::price_bonett(&old, &new, 0.99, 0.0).unwrap();
         let half = (analytic.high.ln() - analytic.low.ln()) / 2.0;
         assert!((boot.low.ln() - analytic.low.ln()).abs() < 0.25 * half, "{boot:?} vs {analytic:?}");
         assert!((boot.high.ln() - analytic.high.ln()).abs() < 0.25 * half, "{boot:?} vs {analytic:?}");

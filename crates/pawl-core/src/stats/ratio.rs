@@ -50,15 +50,22 @@ impl RatioInterval {
 
 /// The ratio of two independent medians, new over old, by Price & Bonett (2002), "Distribution-free
 /// confidence intervals for difference and ratio of medians", J. Statist. Comput. Simul. 72(2),
-/// 119–124: ln(m_new/m_old) ± z·√(se²_old + se²_new), each se from [`log_median_se`].
+/// 119–124: ln(m_new/m_old) ± z·√(se²_old + se²_new), each se from [`log_median_se`], widened by
+/// `allowance` for drift between the processes the two sides come from (0 for one process; see
+/// [`RatioInterval::from_log_normal`]).
 ///
 /// Needs two values a side; meant for samples of 30 or more without heavy ties (where its two order
 /// statistics coincide the se collapses: use the bootstrap). Cost: O(1) on sorted samples.
-pub fn price_bonett(old: &Sample, new: &Sample, confidence: f64) -> Result<RatioInterval, StatsError> {
+pub fn price_bonett(
+    old: &Sample,
+    new: &Sample,
+    confidence: f64,
+    allowance: f64,
+) -> Result<RatioInterval, StatsError> {
     let confidence = check_confidence(confidence)?;
     let se = log_median_se(old)?.hypot(log_median_se(new)?);
     let log_ratio = new.median().ln() - old.median().ln();
-    Ok(RatioInterval::from_log_normal(log_ratio, se, confidence, 0.0))
+    Ok(RatioInterval::from_log_normal(log_ratio, se, confidence, allowance))
 }
 
 /// The standard error on the log scale implied by a stored interval `[low, high]` at `confidence`,
@@ -112,7 +119,7 @@ mod tests {
         #[test]
         fn identical_inputs_contain_one(values in prop::collection::vec(0.5f64..2.0, 2..200)) {
             let s = Sample::new(&values).unwrap();
-            let r = price_bonett(&s, &s, 0.99).unwrap();
+            let r = price_bonett(&s, &s, 0.99, 0.0).unwrap();
             prop_assert_eq!(r.ratio, 1.0);
             prop_assert!(r.low <= 1.0 && 1.0 <= r.high);
             prop_assert_eq!(r.p_value, 1.0);
@@ -121,7 +128,7 @@ mod tests {
         #[test]
         fn scaling_new_scales_the_ratio(values in prop::collection::vec(0.5f64..2.0, 2..200), k in 0.1f64..10.0) {
             let s = Sample::new(&values).unwrap();
-            let r = price_bonett(&s, &s.scaled(k).unwrap(), 0.95).unwrap();
+            let r = price_bonett(&s, &s.scaled(k).unwrap(), 0.95, 0.0).unwrap();
             prop_assert!((r.ratio / k - 1.0).abs() < 1e-12);
             prop_assert!(r.low <= r.ratio && r.ratio <= r.high);
         }

@@ -152,7 +152,7 @@ pub fn many(n: usize, kinds: &[VerdictKind]) -> Comparison {
         suite: "sweep".to_owned(),
         old_label: "main".to_owned(),
         new_label: "HEAD".to_owned(),
-        mode: CompareMode::Runs,
+        mode: CompareMode::Runs { drift: 0.01, drift_ns: 250.0 },
         tolerance: 0.02,
         confidence: 0.99,
         multiple_comparisons: "Benjamini–Hochberg, false discovery rate 1%".to_owned(),
