@@ -124,7 +124,7 @@ fn problem(repetitions: &[Node<'_>]) -> Field<Option<(CaseStatus, String)>> {
 
 /// `real_time` of one entry in nanoseconds.
 fn real_time_ns(entry: &Node<'_>) -> Field<f64> {
-    Ok(entry.field("real_time")?.positive()? * unit_ns(entry)?)
+    entry.field("real_time")?.time_ns(unit_ns(entry)?)
 }
 
 /// Nanoseconds per `time_unit` of one entry.
@@ -162,8 +162,11 @@ fn summary<'n, 'a>(aggregates: &'n [Node<'a>]) -> Field<Option<(ToolSummary, Vec
         };
         let time = entry.field("real_time")?;
         // A spread of zero is a real answer; only the central figures must be positive.
-        let ns =
-            if name.str()? == "stddev" { time.non_negative()? } else { time.positive()? } * unit_ns(entry)?;
+        let ns = if name.str()? == "stddev" {
+            time.spread_ns(unit_ns(entry)?)?
+        } else {
+            time.time_ns(unit_ns(entry)?)?
+        };
         *slot = Some(ns);
         if summary.samples.is_none() {
             summary.samples = entry.get("repetitions").map(|r| r.u64()).transpose()?;

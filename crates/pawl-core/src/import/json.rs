@@ -100,23 +100,27 @@ impl<'a> Node<'a> {
             .ok_or_else(|| self.error(format!("expected a number, found {}", quote(self.value))))
     }
 
-    /// A time: a finite number above zero.
-    pub(crate) fn positive(&self) -> Field<f64> {
-        let x = self.f64()?;
-        if x.is_finite() && x > 0.0 {
-            Ok(x)
-        } else {
-            Err(self.error(format!("{x} is not a time: times must be positive")))
-        }
+    /// A time of `ns_per_unit` nanoseconds a unit, in nanoseconds: above zero and finite once scaled.
+    pub(crate) fn time_ns(&self, ns_per_unit: f64) -> Field<f64> {
+        self.nanoseconds(self.f64()?, ns_per_unit, false)
     }
 
-    /// A spread: a finite number, zero or more.
-    pub(crate) fn non_negative(&self) -> Field<f64> {
-        let x = self.f64()?;
-        if x.is_finite() && x >= 0.0 {
-            Ok(x)
-        } else {
+    /// A spread (a standard deviation), as [`Node::time_ns`] but zero allowed.
+    pub(crate) fn spread_ns(&self, ns_per_unit: f64) -> Field<f64> {
+        self.nanoseconds(self.f64()?, ns_per_unit, true)
+    }
+
+    /// `x` units of `ns_per_unit` nanoseconds, checked to be a time (or a spread) at this node.
+    pub(crate) fn nanoseconds(&self, x: f64, ns_per_unit: f64, spread: bool) -> Field<f64> {
+        let ns = x * ns_per_unit;
+        if !ns.is_finite() {
+            Err(self.error(format!("{x} is too large to be a time")))
+        } else if spread && ns < 0.0 {
             Err(self.error(format!("{x} is not a spread: it must be zero or more")))
+        } else if !spread && ns <= 0.0 {
+            Err(self.error(format!("{x} is not a time: times must be positive")))
+        } else {
+            Ok(ns)
         }
     }
 

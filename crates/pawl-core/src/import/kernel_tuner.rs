@@ -94,7 +94,7 @@ fn read_cache(file: &Path, root: &Node<'_>, unclosed: bool) -> Field<ImportedFil
                 (None, Some(time)) => summarized(
                     kernel,
                     params,
-                    ToolSummary { mean_ns: Some(time.positive()? * 1e6), ..ToolSummary::default() },
+                    ToolSummary { mean_ns: Some(time.time_ns(1e6)?), ..ToolSummary::default() },
                 ),
                 (None, None) => {
                     out.note(&entry, NoteKind::NoTimes);
@@ -164,7 +164,7 @@ fn times_ns(times: &Node<'_>, ns_per_unit: f64) -> Field<Vec<f64>> {
     if list.is_empty() {
         return Err(times.error("is empty: a configuration that ran has at least one time"));
     }
-    list.iter().map(|t| Ok(t.positive()? * ns_per_unit)).collect()
+    list.iter().map(|t| t.time_ns(ns_per_unit)).collect()
 }
 
 /// A GPU known by its name alone (Kernel Tuner records nothing else about it).
@@ -233,15 +233,14 @@ fn read_results(file: &Path, root: &Node<'_>) -> Field<ImportedFile> {
         let mut case = match problem {
             Some((status, words)) => unmeasured(&bench, tune.clone(), status, Some(words)),
             None if !runtimes.is_empty() => {
-                let samples =
-                    runtimes.iter().map(|t| Ok(t.positive()? * ns_per_unit)).collect::<Field<_>>()?;
+                let samples = runtimes.iter().map(|t| t.time_ns(ns_per_unit)).collect::<Field<_>>()?;
                 measured(&bench, tune.clone(), samples)
             }
-            None => match measurement(&entry, "time")? {
-                Some(mean) => summarized(
+            None => match measurement(&entry, "time", ns_per_unit)? {
+                Some(mean_ns) => summarized(
                     &bench,
                     tune.clone(),
-                    ToolSummary { mean_ns: Some(mean * ns_per_unit), ..ToolSummary::default() },
+                    ToolSummary { mean_ns: Some(mean_ns), ..ToolSummary::default() },
                 ),
                 None => {
                     out.note(&entry, NoteKind::NoTimes);
@@ -259,12 +258,12 @@ fn read_results(file: &Path, root: &Node<'_>) -> Field<ImportedFile> {
     Ok(out)
 }
 
-/// The value of the measurement named `name`, when it is a positive number.
-fn measurement(entry: &Node<'_>, name: &str) -> Field<Option<f64>> {
+/// The value of the time measurement named `name`, in nanoseconds.
+fn measurement(entry: &Node<'_>, name: &str, ns_per_unit: f64) -> Field<Option<f64>> {
     let Some(list) = entry.get("measurements") else { return Ok(None) };
     for m in list.array()? {
         if m.field("name")?.str()? == name {
-            return Ok(Some(m.field("value")?.positive()?));
+            return Ok(Some(m.field("value")?.time_ns(ns_per_unit)?));
         }
     }
     Ok(None)

@@ -113,18 +113,19 @@ pub enum ImportError {
     )]
     Unrecognised { file: PathBuf },
     #[error(
-        "case `{id}` comes from both {} and {}: import files of different benchmarks together, or the \
-         same benchmark's files one at a time",
+        "case {} comes from both {} and {}: import files of different benchmarks together, or the same \
+         benchmark's files one at a time",
+        json::quote_str(id.as_str()),
         first.display(),
         second.display()
     )]
     Duplicate { id: CaseId, first: PathBuf, second: PathBuf },
     #[error(
-        "{} was measured on `{}` but {} on `{}`: a run holds one testbed; import them separately",
+        "{} was measured on {} but {} on {}: a run holds one testbed; import them separately",
         first.display(),
-        first_gpu,
+        json::quote_str(first_gpu),
         second.display(),
-        second_gpu
+        json::quote_str(second_gpu)
     )]
     Testbeds { first: PathBuf, first_gpu: String, second: PathBuf, second_gpu: String },
     #[error("nothing to import: {} hold no benchmark results", list_files(files))]
@@ -186,8 +187,8 @@ impl ImportedFile {
     ) -> Result<(), FieldError> {
         if let Some(first) = seen.get(&case.id) {
             return Err(entry.error(format!(
-                "gives the case id `{}`, as `{first}` does: case ids must be unique",
-                case.id
+                "gives the case id {}, as `{first}` does: case ids must be unique",
+                json::quote_str(case.id.as_str())
             )));
         }
         seen.insert(case.id.clone(), entry.path().to_owned());

@@ -97,6 +97,10 @@ fn read_root(file: &Path, root: &Node<'_>) -> Field<ImportedFile> {
                 continue;
             };
             let summary = summary(&summaries, prefix, clock)?;
+            if summary.center_ns().is_none() {
+                let mean = &summaries[format!("{prefix}/time/{clock}/mean").as_str()];
+                return Err(mean.error("has no `value` in its `data`"));
+            }
             let mut case = match summaries.get(format!("nv/json/bin:{prefix}/sample_times").as_str()) {
                 Some(pointer) => match sample_file(file, pointer)? {
                     Ok(samples) => measured(name, params, samples),
@@ -178,22 +182,16 @@ fn summary(summaries: &HashMap<&str, Node<'_>>, prefix: &str, clock: &str) -> Fi
     };
     let time = |stat: &str| -> Field<Option<f64>> {
         match value(format!("{prefix}/time/{clock}/{stat}"))? {
-            Some(node) => {
-                let seconds = float(&node)?;
-                if !(seconds.is_finite() && seconds > 0.0) {
-                    return Err(node.error(format!("{seconds} is not a time: times must be positive")));
-                }
-                Ok(Some(seconds * 1e9))
-            }
+            Some(node) => Ok(Some(node.nanoseconds(float(&node)?, 1e9, false)?)),
             None => Ok(None),
         }
     };
     let mean_ns = time("mean")?;
     let stddev_ns = match value(format!("{prefix}/time/{clock}/stdev/absolute"))? {
-        Some(node) => Some(spread(&node)? * 1e9),
+        Some(node) => Some(node.nanoseconds(float(&node)?, 1e9, true)?),
         // Older files give the relative deviation only.
         None => match (value(format!("{prefix}/time/{clock}/stdev/relative"))?, mean_ns) {
-            (Some(node), Some(mean)) => Some(spread(&node)? * mean),
+            (Some(node), Some(mean)) => Some(node.nanoseconds(float(&node)?, mean, true)?),
             _ => None,
         },
     };
@@ -211,15 +209,6 @@ fn summary(summaries: &HashMap<&str, Node<'_>>, prefix: &str, clock: &str) -> Fi
         min_ns: time("min")?,
         max_ns: time("max")?,
     })
-}
-
-fn spread(node: &Node<'_>) -> Field<f64> {
-    let x = float(node)?;
-    if x.is_finite() && x >= 0.0 {
-        Ok(x)
-    } else {
-        Err(node.error(format!("{x} is not a spread: it must be zero or more")))
-    }
 }
 
 /// The samples of the file a `nv/json/bin:…` summary names: `Ok(Err((file, problem)))` when that file

@@ -52,7 +52,7 @@ fn read_root(file: &Path, root: &Node<'_>) -> Field<ImportedFile> {
         };
         let case = match stats.get("data").map(|d| d.array()).transpose()?.filter(|d| !d.is_empty()) {
             Some(data) => {
-                let samples = data.iter().map(|s| Ok(s.positive()? * 1e9)).collect::<Field<Vec<f64>>>()?;
+                let samples = data.iter().map(|s| s.time_ns(1e9)).collect::<Field<Vec<f64>>>()?;
                 measured(bench, params, samples)
             }
             None => summarized(bench, params, summary(&stats)?),
@@ -72,12 +72,12 @@ fn split_param_id(full: &str) -> (&str, Option<&str>) {
 
 /// The statistics of a file saved without its data, seconds turned into nanoseconds.
 fn summary(stats: &Node<'_>) -> Field<ToolSummary> {
-    let time = |key: &str| stats.get(key).map(|v| Ok(v.positive()? * 1e9)).transpose();
+    let time = |key: &str| stats.get(key).map(|v| v.time_ns(1e9)).transpose();
     let summary = ToolSummary {
         samples: stats.get("rounds").map(|r| r.u64()).transpose()?,
         mean_ns: time("mean")?,
         median_ns: time("median")?,
-        stddev_ns: stats.get("stddev").map(|v| Ok(v.non_negative()? * 1e9)).transpose()?,
+        stddev_ns: stats.get("stddev").map(|v| v.spread_ns(1e9)).transpose()?,
         min_ns: time("min")?,
         max_ns: time("max")?,
     };
