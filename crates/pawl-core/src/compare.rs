@@ -372,6 +372,9 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
         let mut v = shell(kind, Some(new_case), reason);
         v.old = old_summary();
         v.notes.push(summary_only_note("new", new_case));
+        if let Some(old_case) = old_case.filter(|c| c.is_summary_only()) {
+            v.notes.push(summary_only_note("old", old_case));
+        }
         return Outcome::Decided(v);
     }
     let new_sample = match Sample::new(&new_case.samples_ns) {

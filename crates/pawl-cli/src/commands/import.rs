@@ -27,12 +27,16 @@ pub fn run(args: &ImportArgs) -> Result<Outcome> {
     let (run, summary) = import::assemble(files, &name, env!("CARGO_PKG_VERSION"), &now.to_string())?;
     save(&run, &args.output)?;
 
-    let mut out = std::io::stdout().lock();
-    write!(out, "{}", summary_words(&summary))?;
+    let mut words = summary_words(&summary);
     for line in summary_table(&run).lines() {
-        writeln!(out, "{}", terminal_safe(line.trim_end()))?;
+        words += &format!("{}\n", terminal_safe(line.trim_end()));
     }
-    writeln!(out, "run file: {}", args.output.display())?;
+    words += &format!("run file: {}\n", args.output.display());
+    match std::io::stdout().lock().write_all(words.as_bytes()) {
+        // A reader that stopped early (`| head`) has all it wanted; the run file is written.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
     // Failures happened in the other tool; the import itself succeeded.
     Ok(Outcome::Pass)
 }
