@@ -87,7 +87,7 @@ fn read_cache(file: &Path, root: &Node<'_>, unclosed: bool) -> Field<ImportedFil
         for (name, value) in tune.iter() {
             params.insert(name, value.clone());
         }
-        let case = match failure(&entry)? {
+        let mut case = match failure(&entry)? {
             Some((status, message)) => unmeasured(kernel, params, status, Some(message)),
             None => match (entry.get("times"), entry.get("time")) {
                 (Some(times), _) => measured(kernel, params, times_ns(&times, 1e6)?),
@@ -102,15 +102,21 @@ fn read_cache(file: &Path, root: &Node<'_>, unclosed: bool) -> Field<ImportedFil
                 }
             },
         };
-        let mut case = case;
         case.tune = tune;
-        if let Some(stamp) = entry.get("timestamp").and_then(|t| t.str().ok().and_then(timestamp)) {
-            first_time = Some(first_time.map_or(stamp.clone(), |t| t.min(stamp)));
-        }
+        first_time = earliest(first_time, &entry);
         out.push(case, &entry, &mut seen)?;
     }
     out.timestamp = first_time;
     Ok(out)
+}
+
+/// The earlier of `first` and the entry's `timestamp`: the run began with its first configuration.
+fn earliest(first: Option<String>, entry: &Node<'_>) -> Option<String> {
+    let stamp = entry.get("timestamp").and_then(|t| t.str().ok().and_then(timestamp));
+    match (first, stamp) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// The problem size as one parameter: a number, or `48x64` for several dimensions; `None` where Kernel
@@ -249,9 +255,7 @@ fn read_results(file: &Path, root: &Node<'_>) -> Field<ImportedFile> {
             },
         };
         case.tune = tune;
-        if let Some(stamp) = entry.get("timestamp").and_then(|t| t.str().ok().and_then(timestamp)) {
-            first_time = Some(first_time.map_or(stamp.clone(), |t| t.min(stamp)));
-        }
+        first_time = earliest(first_time, &entry);
         out.push(case, &entry, &mut seen)?;
     }
     out.timestamp = first_time;
