@@ -23,6 +23,8 @@ pub enum Command {
     Run(RunArgs),
     /// Compare a run with an older run or a baseline, and print verdicts.
     Compare(CompareArgs),
+    /// Turn nvbench, Google Benchmark, Kernel Tuner or pytest-benchmark results into a run file.
+    Import(ImportArgs),
     /// Compare a run with the baseline and move the baseline up where performance improved.
     Ratchet(RatchetArgs),
     /// What CI runs: measure (or read a run), compare with the baseline, write every report.
@@ -149,6 +151,37 @@ pub struct CompareArgs {
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The result files, all of one benchmark suite and one testbed.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// The tool that wrote the files; `auto` tells by their fields.
+    #[arg(long, default_value = "auto", value_name = "auto|nvbench|gbench|kernel-tuner|pytest-benchmark")]
+    pub format: ImportFormat,
+    /// Where to write the run file.
+    #[arg(short, long, value_name = "FILE", default_value = "pawl-run.json")]
+    pub output: PathBuf,
+    /// The run's suite name [default: the first file's name without its extension].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `--format` of `pawl import`: a known format, or `auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportFormat {
+    Auto,
+    Known(pawl_core::import::Format),
+}
+
+impl std::str::FromStr for ImportFormat {
+    type Err = pawl_core::import::UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" { Ok(ImportFormat::Auto) } else { s.parse().map(ImportFormat::Known) }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -366,6 +366,19 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
         }
         CaseStatus::Ok => {}
     }
+    if new_case.is_summary_only() {
+        let (kind, reason) = match old {
+            None => (VerdictKind::New, format!("new: not in {}", ctx.old_name)),
+            Some(_) => (VerdictKind::Inconclusive, no_samples_reason("new")),
+        };
+        let mut v = shell(kind, Some(new_case), reason);
+        v.old = old_summary();
+        v.notes.push(summary_only_note("new", new_case));
+        if let Some(old_case) = old_case.filter(|c| c.is_summary_only()) {
+            v.notes.push(summary_only_note("old", old_case));
+        }
+        return Outcome::Decided(v);
+    }
     let new_sample = match Sample::new(&new_case.samples_ns) {
         Ok(sample) => sample,
         Err(e) => {
@@ -393,6 +406,13 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
                 format!("measured now; it was {} in the old run", case.status.as_str()),
             );
             notes.push(format!("old run: {}", status_words(case)));
+            v.new = Some(new_summary);
+            v.notes = notes;
+            return Outcome::Decided(v);
+        }
+        OldSide::Run(case) if case.is_summary_only() => {
+            let mut v = shell(VerdictKind::Inconclusive, Some(new_case), no_samples_reason("old"));
+            notes.push(summary_only_note("old", case));
             v.new = Some(new_summary);
             v.notes = notes;
             return Outcome::Decided(v);
@@ -746,6 +766,25 @@ fn side_notes(side: &str, case: &CaseResult, sample: &Sample, notes: &mut Vec<St
     if n < SMALL_SAMPLE {
         notes.push(format!("only {n} {side} samples"));
     }
+}
+
+/// Why a side that carries a tool's summary instead of samples cannot be judged.
+fn no_samples_reason(side: &str) -> String {
+    format!(
+        "cannot compare: the {side} side has no samples, only a summary another tool reported; an \
+         interval needs the samples themselves"
+    )
+}
+
+/// "summary only (new): median 1.20 µs, mean 1.23 µs over 10 samples, no samples kept".
+fn summary_only_note(side: &str, case: &CaseResult) -> String {
+    let Some(summary) = &case.summary else { return format!("summary only ({side})") };
+    let figures: Vec<String> = [("median", summary.median_ns), ("mean", summary.mean_ns)]
+        .into_iter()
+        .filter_map(|(name, ns)| ns.map(|ns| format!("{name} {}", crate::report::text::duration(ns))))
+        .collect();
+    let over = summary.samples.map_or_else(String::new, |n| format!(" over {n} samples"));
+    format!("summary only ({side}): {}{over}, no samples kept", figures.join(", "))
 }
 
 fn status_words(case: &CaseResult) -> String {

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod expr;
 pub mod files;
 pub mod harness;
+pub mod import;
 pub mod paired;
 pub mod plan;
 pub mod ratchet;

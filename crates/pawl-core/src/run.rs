@@ -22,11 +22,17 @@ pub struct Run {
     pub timestamp: String,
     pub git: Option<GitInfo>,
     pub env: Environment,
+    /// How pawl measures; for an imported run (see `imported`), pawl's defaults, which describe nothing
+    /// about how the other tool took its samples.
     pub settings: MeasureSettings,
     pub cases: Vec<CaseResult>,
     /// What went wrong without failing a case (a harness that broke its protocol, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<RunWarning>,
+    /// The files `pawl import` read this run from, with the tool that wrote each; empty for a run pawl
+    /// measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imported: Vec<ImportedFrom>,
 }
 
 /// Something a reader of a run should know that is no case's result: a harness printed something that
@@ -54,6 +60,7 @@ impl Run {
             settings,
             cases: Vec::new(),
             warnings: Vec::new(),
+            imported: Vec::new(),
         }
     }
 
@@ -73,7 +80,8 @@ impl Run {
         self.cases.iter().find(|c| &c.id == id)
     }
 
-    /// Checks what serde cannot: every sample finite and positive, ids unique.
+    /// Checks what serde cannot: every sample finite and positive, ids unique, a case measured (status
+    /// `ok`) with samples or, for an imported aggregate, a summary in their place.
     pub fn validate(&self) -> Result<(), String> {
         let mut seen = std::collections::HashSet::new();
         for case in &self.cases {
@@ -89,8 +97,28 @@ impl Run {
                     case.id
                 ));
             }
-            if case.status == CaseStatus::Ok && case.samples_ns.is_empty() {
-                return Err(format!("case `{}` has status ok but no samples", case.id));
+            match (&case.summary, case.status, case.samples_ns.is_empty()) {
+                (None, CaseStatus::Ok, true) => {
+                    return Err(format!("case `{}` has status ok but no samples", case.id));
+                }
+                (Some(_), CaseStatus::Ok, false) => {
+                    return Err(format!(
+                        "case `{}` has both samples and a summary; a summary stands in for samples only \
+                         where the tool that measured the case kept none",
+                        case.id
+                    ));
+                }
+                (Some(_), status, _) if status != CaseStatus::Ok => {
+                    return Err(format!(
+                        "case `{}` has status {} and a summary; only a measured case (status ok) has one",
+                        case.id,
+                        status.as_str()
+                    ));
+                }
+                (Some(summary), _, _) => {
+                    summary.validate().map_err(|problem| format!("case `{}`: summary {problem}", case.id))?;
+                }
+                (None, _, _) => {}
             }
         }
         Ok(())
@@ -206,6 +234,11 @@ pub struct CaseResult {
     pub timing: Option<String>,
     /// Compiler facts of the kernel (registers, shared memory, spills).
     pub kernel: Option<KernelInfo>,
+    /// What another tool reported in place of samples it did not keep (an imported aggregate). Such a
+    /// case has status `ok` and no samples; comparisons say it cannot be judged rather than invent an
+    /// interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<ToolSummary>,
 }
 
 impl CaseResult {
@@ -249,8 +282,68 @@ impl CaseResult {
             throttled_samples: 0,
             timing: None,
             kernel: None,
+            summary: None,
         }
     }
+
+    /// Whether the case stands on a tool's summary alone, with no samples to compare.
+    pub fn is_summary_only(&self) -> bool {
+        self.samples_ns.is_empty() && self.summary.is_some()
+    }
+}
+
+/// Summary figures another tool reported for a case whose individual samples it did not keep (Google
+/// Benchmark's aggregates-only output, an nvbench file without its per-sample files). Kept as the tool
+/// wrote them, in nanoseconds; never turned into samples.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolSummary {
+    /// How many samples (repetitions) the tool summarised, where it says.
+    pub samples: Option<u64>,
+    pub mean_ns: Option<f64>,
+    pub median_ns: Option<f64>,
+    pub stddev_ns: Option<f64>,
+    pub min_ns: Option<f64>,
+    pub max_ns: Option<f64>,
+}
+
+impl ToolSummary {
+    /// The figure that best stands for the case: the median where the tool gave one, else the mean.
+    pub fn center_ns(&self) -> Option<f64> {
+        self.median_ns.or(self.mean_ns)
+    }
+
+    /// A mean or a median, every time finite and positive (a spread of zero allowed).
+    fn validate(&self) -> Result<(), String> {
+        if self.center_ns().is_none() {
+            return Err("has neither a mean nor a median".to_owned());
+        }
+        let times = [
+            ("mean_ns", self.mean_ns),
+            ("median_ns", self.median_ns),
+            ("min_ns", self.min_ns),
+            ("max_ns", self.max_ns),
+        ];
+        for (name, value) in times {
+            if let Some(v) = value.filter(|v| !v.is_finite() || *v <= 0.0) {
+                return Err(format!("{name} is {v}; times must be finite and positive nanoseconds"));
+            }
+        }
+        if let Some(v) = self.stddev_ns.filter(|v| !v.is_finite() || *v < 0.0) {
+            return Err(format!("stddev_ns is {v}; a spread must be finite and not negative"));
+        }
+        Ok(())
+    }
+}
+
+/// A file a run was imported from: where it was and which tool wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedFrom {
+    /// The file as named on the command line.
+    pub file: String,
+    /// `nvbench`, `google-benchmark`, `kernel-tuner` or `pytest-benchmark`.
+    pub tool: String,
+    /// The tool's version as the file records it (for Kernel Tuner results files, their schema's).
+    pub version: Option<String>,
 }
 
 /// How a kernel's output compared with its reference.

@@ -314,3 +314,81 @@ fn same_inputs_same_comparison_other_seed_close() {
         assert!((rx.low / ry.low - 1.0).abs() < 0.01 && (rx.high / ry.high - 1.0).abs() < 0.01);
     }
 }
+
+fn summary_only(id: &str, mean_ns: f64) -> CaseResult {
+    let mut case = CaseResult::not_measured(CaseId::from_raw(id), "k", Params::new(), CaseStatus::Ok, "");
+    case.error = None;
+    case.summary = Some(pawl_core::run::ToolSummary {
+        samples: Some(10),
+        mean_ns: Some(mean_ns),
+        median_ns: Some(mean_ns),
+        ..Default::default()
+    });
+    case
+}
+
+#[test]
+fn a_side_with_a_summary_only_is_never_judged() {
+    // A tool's aggregate (no samples) on either side: inconclusive, no interval, the reason says why;
+    // even a summary twice as slow is not called a regression.
+    let old = run(vec![
+        summary_only("k/old_summary", 1000.0),
+        ok("k/new_summary", samples(200, 1000.0, 0.005, 1)),
+        summary_only("k/both", 1000.0),
+    ]);
+    let new = run(vec![
+        ok("k/old_summary", samples(200, 2000.0, 0.005, 2)),
+        summary_only("k/new_summary", 2000.0),
+        summary_only("k/both", 2000.0),
+        summary_only("k/fresh", 1000.0),
+    ]);
+    old.validate().unwrap();
+    new.validate().unwrap();
+    let comparison = compare_runs(&old, &new, "old", "new", &opts()).unwrap();
+    for verdict in &comparison.verdicts {
+        let id = verdict.id.as_str();
+        assert!(verdict.ratio.is_none() && verdict.p_value.is_none(), "{id}: no interval without samples");
+        if id == "k/fresh" {
+            assert_eq!(verdict.kind, VerdictKind::New);
+        } else {
+            assert_eq!(verdict.kind, VerdictKind::Inconclusive, "{id}");
+            assert!(verdict.reason.contains("has no samples, only a summary"), "{id}: {}", verdict.reason);
+        }
+        assert!(verdict.notes.iter().any(|n| n.starts_with("summary only")), "{id}: {:?}", verdict.notes);
+    }
+    // The side with samples keeps its figures.
+    let old_summary = comparison.verdicts.iter().find(|v| v.id.as_str() == "k/old_summary").unwrap();
+    assert!(old_summary.new.is_some() && old_summary.old.is_none());
+    assert!(!comparison.fails_check());
+    // The ratchet sets no figure from a summary.
+    assert!(baseline_entry(&new.cases[1], None, "t", 0.99).is_none());
+    // Every report renders it and says so.
+    for format in pawl_core::report::Format::ALL {
+        let mut out = Vec::new();
+        pawl_core::report::render(format, &comparison, &Default::default(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("summary only") || text.contains("no samples"), "{format}: {text}");
+    }
+}
+
+#[test]
+fn summaries_stand_in_for_samples_only() {
+    let mut both = summary_only("k/both", 1000.0);
+    both.samples_ns = vec![1.0, 2.0];
+    assert!(run(vec![both]).validate().unwrap_err().contains("both samples and a summary"));
+    let mut failed = summary_only("k/failed", 1000.0);
+    failed.status = CaseStatus::Failed;
+    assert!(run(vec![failed]).validate().unwrap_err().contains("status failed and a summary"));
+    let mut empty = summary_only("k/empty", 1000.0);
+    empty.summary = Some(Default::default());
+    assert!(run(vec![empty]).validate().unwrap_err().contains("neither a mean nor a median"));
+    let mut negative = summary_only("k/negative", -1.0);
+    negative.summary.as_mut().unwrap().median_ns = None;
+    assert!(run(vec![negative]).validate().unwrap_err().contains("mean_ns is -1"));
+    // Old run files (no `summary`, no `imported`) read as before; new ones round-trip.
+    let run = run(vec![summary_only("k/a", 5.0)]);
+    let text = String::from_utf8(pawl_core::files::to_json_bytes(&run)).unwrap();
+    assert!(!text.contains("\"imported\""));
+    let back: Run = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, run);
+}

@@ -5,6 +5,7 @@ mod check;
 mod comment;
 mod compare;
 mod env;
+mod import;
 mod profile;
 mod ratchet;
 mod run;
@@ -51,6 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Ratchet(args) => ratchet::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Ab(args) => ab::run(&args),

@@ -34,8 +34,8 @@ pub fn summary_table(run: &Run) -> String {
         .load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')));
     table.set_header(["case", "status", "median", "99% CI", "n", "TFLOP/s", "GB/s", "note"]);
     for case in &run.cases {
-        let (median, ci, tflops, gbps) = match &case.stats {
-            Some(s) => {
+        let (median, ci, tflops, gbps) = match (&case.stats, &case.summary) {
+            (Some(s), _) => {
                 let half = (s.ci_high_ns - s.ci_low_ns) / 2.0 / s.median_ns * 100.0;
                 let per_s = 1e9 / s.median_ns;
                 (
@@ -45,11 +45,22 @@ pub fn summary_table(run: &Run) -> String {
                     case.bytes.map(|b| format!("{:.0}", b * per_s / 1e9)).unwrap_or_default(),
                 )
             }
-            None => Default::default(),
+            // A tool's summary in place of samples: its central figure, no interval.
+            (None, Some(summary)) => (
+                summary.center_ns().map(duration).unwrap_or_default(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
+            (None, None) => Default::default(),
         };
-        let note = match (&case.error, case.throttled_samples) {
-            (Some(error), _) if !error.is_empty() => first_line(error),
-            (_, n) if n > 0 => format!("{n} samples throttled"),
+        let note = match (&case.error, case.throttled_samples, &case.summary) {
+            (Some(error), _, _) if !error.is_empty() => first_line(error),
+            (_, n, _) if n > 0 => format!("{n} samples throttled"),
+            (_, _, Some(summary)) if summary.median_ns.is_none() => {
+                "summary only (mean), no samples".to_owned()
+            }
+            (_, _, Some(_)) => "summary only, no samples".to_owned(),
             _ => String::new(),
         };
         table.add_row([

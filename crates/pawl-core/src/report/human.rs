@@ -80,7 +80,7 @@ fn kind_color(kind: VerdictKind) -> Option<Color> {
 
 /// Text from files and users with control characters made visible (`\n`, `\u{1b}`), so that a case id
 /// can neither break a table row nor send escape sequences to the terminal.
-fn terminal_safe(s: &str) -> Cow<'_, str> {
+pub fn terminal_safe(s: &str) -> Cow<'_, str> {
     // Bidirectional overrides too: they can make a case id read as another.
     let unsafe_char =
         |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
