@@ -14,6 +14,7 @@ use pawl_core::backend::{Backend, BackendError, PlannedCase};
 use pawl_core::case::CaseId;
 use pawl_core::harness::{self, HarnessAnswer, HarnessRequest};
 use pawl_core::run::{CaseResult, CaseStatus};
+use pawl_core::suite::limits;
 use pawl_core::suite::{Bench, BenchKind, CommandBench, MeasureSettings, Suite};
 
 #[derive(Debug)]
@@ -32,10 +33,8 @@ impl Backend for CommandBackend {
             return Err(BackendError::new(format!("bench `{}` is not a command bench", bench.name)));
         };
         for (argv, group) in group_by_argv(command, cases) {
-            let timeout = command
-                .timeout_s
-                .map(Duration::from_secs_f64)
-                .unwrap_or_else(|| Duration::from_secs_f64(settings.timeout_s * group.len() as f64));
+            let timeout_s = command.timeout_s.unwrap_or(settings.timeout_s * group.len() as f64);
+            let timeout = limits::duration(timeout_s);
             run_process(command, &argv, &group, settings, timeout, sink);
         }
         Ok(())

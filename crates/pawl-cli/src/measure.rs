@@ -12,6 +12,7 @@ use pawl_core::expr::Expr;
 use pawl_core::plan::{self, Selection};
 use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
 use pawl_core::stats;
+use pawl_core::suite::limits::{self, Limit};
 use pawl_core::suite::{BenchKind, MeasureSettings, Suite};
 
 use crate::cli::MeasureArgs;
@@ -42,40 +43,31 @@ pub fn environment(require_gpu: bool) -> Result<Environment> {
     Ok(env)
 }
 
-/// The suite's measuring settings, overridden by flags.
+/// The suite's measuring settings, overridden by flags, each checked by the rule its suite key is.
 pub fn settings(suite: &Suite, args: &MeasureArgs) -> Result<MeasureSettings> {
+    let flag = |limit: &Limit, name: &str, value: f64| limit.check(value).map_err(|e| e.named(name));
     let mut s = suite.measure.clone();
     if args.warm_cache {
         s.warm_cache = true;
     }
     if let Some(v) = args.target_rel_ci {
-        if !(v > 0.0 && v < 1.0) {
-            bail!("--target-rel-ci must be between 0 and 1 (0.005 is ±0.5%), got {v}");
-        }
-        s.target_rel_ci = v;
+        s.target_rel_ci = flag(&limits::TARGET_REL_CI, "--target-rel-ci", v)?;
     }
     if let Some(v) = args.min_samples {
-        if v < 2 {
-            bail!("--min-samples must be at least 2, got {v}");
-        }
+        limits::MIN_SAMPLES.check_count(v).map_err(|e| e.named("--min-samples"))?;
         s.min_samples = v;
         s.max_samples = s.max_samples.max(v);
     }
     if let Some(v) = args.max_time {
-        if !(v > 0.0 && v.is_finite()) {
-            bail!("--max-time must be a positive number of seconds, got {v}");
-        }
-        s.max_time_s = v;
+        s.max_time_s = flag(&limits::MAX_TIME_S, "--max-time", v)?;
     }
     if let Some(v) = args.timeout {
-        if !(v > 0.0 && v.is_finite()) {
-            bail!("--timeout must be a positive number of seconds, got {v}");
-        }
-        s.timeout_s = v;
+        s.timeout_s = flag(&limits::TIMEOUT_S, "--timeout", v)?;
     }
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
+    s.validate()?;
     Ok(s)
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use pawl_core::backend::{Backend, BackendError, PlannedCase};
 use pawl_core::case::CaseId;
 use pawl_core::run::{CaseResult, CaseStatus};
-use pawl_core::suite::{Bench, BenchKind, MeasureSettings, Suite};
+use pawl_core::suite::{Bench, BenchKind, MeasureSettings, Suite, limits};
 
 use crate::protocol::{BenchSpec, Message, Request, WireCase};
 use crate::timing::TimingMode;
@@ -178,7 +178,7 @@ impl CudaBackend {
         let _ = send_request(&mut stdin, request);
         drop(stdin);
 
-        let timeout = Duration::from_secs_f64(timeout_s.max(0.001));
+        let timeout = limits::duration(timeout_s.max(0.001));
         let mut answered: Vec<CaseId> = Vec::new();
         // The case the watchdog is timing: the first case counts from the worker's start (its time
         // includes opening the GPU and compiling pawl's own kernels).

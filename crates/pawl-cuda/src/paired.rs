@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use pawl_core::backend::{BackendError, PlannedCase};
 use pawl_core::case::CaseId;
 use pawl_core::paired::{Budget, PairedSamples, Settled, StopRule, look};
-use pawl_core::suite::{CudaBench, MeasureSettings};
+use pawl_core::suite::{CudaBench, MeasureSettings, limits};
 use sha2::{Digest, Sha256};
 
 use crate::buffers::plan_args;
@@ -128,7 +128,7 @@ impl PairedWorker<'_> {
     /// Both passes. `Err` after a fault that left the CUDA context unusable (already reported).
     fn serve(&mut self, send: &mut dyn FnMut(&PairedMessage)) -> Result<(), ()> {
         let cases = &self.request.cases;
-        let mut budget = Budget::new(Duration::from_secs_f64(self.request.budget_s.max(0.0)));
+        let mut budget = Budget::new(limits::duration(self.request.budget_s));
         let mut states: Vec<CaseState> = cases
             .iter()
             .map(|_| CaseState {
@@ -231,8 +231,8 @@ impl PairedWorker<'_> {
         };
 
         // Warm-up: the case's own kernels, until warmup_ms or a share of the visit has passed.
-        let warmup =
-            Duration::from_secs_f64(settings.warmup_ms.max(0.0) / 1000.0).min(share.mul_f64(WARMUP_SHARE));
+        let warmup = limits::duration(settings.warmup_ms / 1000.0)
+            .min(limits::duration(share.as_secs_f64() * WARMUP_SHARE));
         loop {
             batch()?;
             if start.elapsed() >= warmup {
@@ -328,7 +328,7 @@ pub fn run_paired(
 ) -> Result<BTreeMap<CaseId, PairedResult>, BackendError> {
     let mut answers: BTreeMap<CaseId, PairedResult> = BTreeMap::new();
     let mut remaining = request.clone();
-    let watchdog = Duration::from_secs_f64((request.settings.timeout_s + request.budget_s).max(1.0));
+    let watchdog = limits::duration((request.settings.timeout_s + request.budget_s).max(1.0));
     while !remaining.cases.is_empty() {
         let before = answers.len();
         let stopped = one_worker(worker_argv, &remaining, watchdog, &mut answers, progress)?;

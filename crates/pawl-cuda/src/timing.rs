@@ -25,7 +25,7 @@ use cudarc::driver::sys::{CUevent_flags, CUgraphInstantiate_flags, CUstreamCaptu
 use cudarc::driver::{
     CudaEvent, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PinnedHostSlice, PushKernelArg,
 };
-use pawl_core::suite::MeasureSettings;
+use pawl_core::suite::{MeasureSettings, limits};
 
 use crate::builtin::Builtins;
 use crate::driver::Gpu;
@@ -350,8 +350,8 @@ impl Timer {
         };
 
         // Warm-up: at least warmup_ms, then until the SM clock stops rising.
-        let warmup = Duration::from_secs_f64(settings.warmup_ms.max(0.0) / 1000.0);
-        let cap = warmup.mul_f64(WARMUP_CAP_FACTOR).max(Duration::from_millis(500));
+        let warmup = limits::duration(settings.warmup_ms / 1000.0);
+        let cap = limits::duration(warmup.as_secs_f64() * WARMUP_CAP_FACTOR).max(Duration::from_millis(500));
         let start = Instant::now();
         let mut last_clock = None;
         loop {
@@ -378,7 +378,7 @@ impl Timer {
             converged: false,
             rel_ci: None,
         };
-        let max_time = Duration::from_secs_f64(settings.max_time_s.max(0.0));
+        let max_time = limits::duration(settings.max_time_s);
         let max_samples = settings.max_samples.max(1);
         let start = Instant::now();
         loop {
