@@ -41,28 +41,38 @@ pub struct HarnessAnswer {
     pub correctness: Option<Correctness>,
 }
 
-/// Parses one line of harness output. `Ok(None)` for a blank line.
+/// Parses one line of harness output. `Ok(None)` for a blank line. Error messages quote at most
+/// [`QUOTE_CHARS`] characters of anything from the line, however long it is.
 pub fn parse_answer(line: &str) -> Result<Option<HarnessAnswer>, String> {
     let line = line.trim();
     if line.is_empty() {
         return Ok(None);
     }
-    let answer: HarnessAnswer = serde_json::from_str(line).map_err(|e| {
-        let shown: String = line.chars().take(120).collect();
-        format!("not a harness answer ({e}): `{shown}`")
-    })?;
+    let answer: HarnessAnswer = serde_json::from_str(line)
+        .map_err(|e| format!("not a harness answer ({}): `{}`", quote(&e.to_string()), quote(line)))?;
     if answer.error.is_none() {
+        let case = quote(answer.case.as_str());
         if answer.samples_ns.is_empty() {
-            return Err(format!("answer for `{}` has neither samples nor an error", answer.case));
+            return Err(format!("answer for `{case}` has neither samples nor an error"));
         }
         if let Some(bad) = answer.samples_ns.iter().find(|s| !s.is_finite() || **s <= 0.0) {
             return Err(format!(
-                "answer for `{}` has the sample {bad}; samples must be finite and positive",
-                answer.case
+                "answer for `{case}` has the sample {bad}; samples must be finite and positive"
             ));
         }
     }
     Ok(Some(answer))
+}
+
+/// The longest piece of a harness line a message quotes.
+pub const QUOTE_CHARS: usize = 120;
+
+/// `text`, cut to [`QUOTE_CHARS`] characters with `…` where it was cut.
+fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +90,8 @@ mod tests {
         assert!(parse_answer(r#"{"case":"x","samples_ns":[1,-2]}"#).unwrap_err().contains("-2"));
         let failed = parse_answer(r#"{"case":"x","error":"OOM"}"#).unwrap().unwrap();
         assert_eq!(failed.error.as_deref(), Some("OOM"));
+        let long = format!("{{\"case\":\"{}\",\"samples_ns\":[]}}", "é".repeat(500));
+        let err = parse_answer(&long).unwrap_err();
+        assert!(err.starts_with(&format!("answer for `{}…`", "é".repeat(QUOTE_CHARS))), "{err}");
     }
 }

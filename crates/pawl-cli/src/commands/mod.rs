@@ -72,18 +72,17 @@ pub fn load_suite(path: &Path) -> Result<Suite> {
 /// The suite's thresholds (or the defaults), overridden by flags, checked by the rule the suite file is.
 pub fn thresholds(suite: Option<&Suite>, judge: &JudgeArgs) -> Result<Thresholds> {
     let base = suite.map(|s| s.thresholds).unwrap_or_default();
-    let t = Thresholds {
-        tolerance: judge.tolerance.unwrap_or(base.tolerance),
-        confidence: judge.confidence.unwrap_or(base.confidence),
-        drift: judge.drift.unwrap_or(base.drift),
-        drift_ns: judge.drift_ns.unwrap_or(base.drift_ns),
-    };
+    Thresholds::new(
+        judge.tolerance.unwrap_or(base.tolerance),
+        judge.confidence.unwrap_or(base.confidence),
+        judge.drift.unwrap_or(base.drift),
+        judge.drift_ns.unwrap_or(base.drift_ns),
+    )
     // The suite's own values were checked when it was read: a value out of range came from a flag.
-    t.validate().map_err(|e| {
+    .map_err(|e| {
         let flag = format!("--{}", e.name.replace('_', "-"));
         anyhow::Error::new(e.named(flag))
-    })?;
-    Ok(t)
+    })
 }
 
 /// What kind of pawl file is at `path`, by its `schema` field.

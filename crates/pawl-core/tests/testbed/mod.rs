@@ -48,3 +48,9 @@ pub fn h100_samples() -> serde_json::Value {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Cases of a property test: `default`, chosen so that the test takes at most ~20 s on two cores in a
+/// debug build (CI), or `$PROPTEST_CASES` to run more locally.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
