@@ -219,7 +219,7 @@ fn collect_paths(json: &serde_json::Value, at: String, paths: &mut Vec<String>) 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: testbed::proptest_cases(1000), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: testbed::proptest_cases(2000), ..ProptestConfig::default() })]
 
     #[test]
     fn cut_or_sprinkled_run_files_never_panic(

@@ -98,7 +98,7 @@ fn answer_like() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: testbed::proptest_cases(5000), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: testbed::proptest_cases(10000), ..ProptestConfig::default() })]
 
     #[test]
     fn random_text_never_panics(line in "\\PC{0,200}") {

@@ -215,7 +215,7 @@ fn vars() -> Params {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: testbed::proptest_cases(1000), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: testbed::proptest_cases(2000), ..ProptestConfig::default() })]
 
     #[test]
     fn random_text_never_panics(text in "\\PC{0,300}") {
