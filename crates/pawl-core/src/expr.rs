@@ -27,7 +27,8 @@ use crate::value::{Params, Value};
 
 /// Longest expression accepted, in characters: the longest in pawl's examples is about 60.
 pub const MAX_SOURCE_CHARS: usize = 1000;
-/// Deepest nesting of parentheses, operators and calls.
+/// Deepest nesting, as rhai counts it: a parenthesis or a call takes two levels, each operator of a
+/// chain one (`a + b + c` is two deep).
 pub const MAX_DEPTH: usize = 64;
 /// Operations one evaluation may take: an expression of [`MAX_SOURCE_CHARS`] takes fewer.
 pub const MAX_OPERATIONS: u64 = 10_000;
@@ -83,8 +84,7 @@ fn engine() -> &'static Engine {
             .set_allow_shadowing(false)
             .set_max_expr_depths(MAX_DEPTH)
             .set_max_operations(MAX_OPERATIONS)
-            .set_max_string_size(MAX_STRING_BYTES)
-            .set_max_variables(0);
+            .set_max_string_size(MAX_STRING_BYTES);
         for symbol in DISABLED_SYMBOLS {
             engine.disable_symbol(*symbol);
         }
