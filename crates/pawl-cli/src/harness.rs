@@ -19,7 +19,7 @@ use pawl_core::engine::{Backend, Batch, Check, Failure, Handle};
 use pawl_core::harness::{self, Answer, Op, PROTOCOL, Request};
 use pawl_core::plan::PlannedCase;
 use pawl_core::run::RunWarning;
-use pawl_core::suite::{Bench, BenchKind, MeasureSettings};
+use pawl_core::suite::{Bench, BenchKind, MeasureSettings, limits};
 use pawl_supervise::{Child, Command, Event, Stdin, deadline_after};
 
 /// How long a harness gets to exit by itself once its input is closed at the end of a bench.
@@ -180,7 +180,7 @@ impl HarnessBackend {
 /// How long one request may take: the bench's `timeout_s`, else the suite's.
 fn timeout(bench_timeout_s: Option<f64>, settings: &MeasureSettings) -> Duration {
     let seconds = bench_timeout_s.unwrap_or(settings.timeout_s);
-    Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+    limits::duration(seconds)
 }
 
 fn op_name(op: &Op) -> &'static str {

@@ -12,6 +12,7 @@ use pawl_core::expr::Expr;
 use pawl_core::plan::{self, PlannedCase, Selection};
 use pawl_core::run::{CaseResult, CaseStatus, Environment, Run, RunWarning};
 use pawl_core::stats;
+use pawl_core::suite::limits::{self, Limit};
 use pawl_core::suite::{Bench, BenchKind, MeasureSettings, Suite};
 use pawl_cuda::protocol::Request;
 use pawl_cuda::workers::{self, Answer};
@@ -44,47 +45,39 @@ pub fn environment(require_gpu: bool) -> Result<Environment> {
     Ok(env)
 }
 
-/// The suite's measuring settings, overridden by flags.
+/// The suite's measuring settings, overridden by flags, each checked by the rule its suite key is.
 pub fn settings(suite: &Suite, args: &MeasureArgs) -> Result<MeasureSettings> {
+    let flag = |limit: &Limit, name: &str, value: f64| limit.check(value).map_err(|e| e.named(name));
     let mut s = suite.measure.clone();
     if args.warm_cache {
         s.warm_cache = true;
     }
     if let Some(v) = args.target_rel_ci {
-        if !(v > 0.0 && v < 1.0) {
-            bail!("--target-rel-ci must be between 0 and 1 (0.005 is ±0.5%), got {v}");
-        }
-        s.target_rel_ci = v;
+        s.target_rel_ci = flag(&limits::TARGET_REL_CI, "--target-rel-ci", v)?;
     }
     if let Some(v) = args.min_samples {
-        if v < 2 {
-            bail!("--min-samples must be at least 2, got {v}");
-        }
+        limits::MIN_SAMPLES.check_count(v).map_err(|e| e.named("--min-samples"))?;
         s.min_samples = v;
         s.max_samples = s.max_samples.max(v);
     }
     if let Some(v) = args.max_samples {
+        limits::MAX_SAMPLES.check_count(v).map_err(|e| e.named("--max-samples"))?;
         if v < s.min_samples {
             bail!("--max-samples {v} is below the fewest samples per case ({}); raise it", s.min_samples);
         }
         s.max_samples = v;
     }
     if let Some(v) = args.max_time {
-        if !(v > 0.0 && v.is_finite()) {
-            bail!("--max-time must be a positive number of seconds, got {v}");
-        }
-        s.max_time_s = v;
+        s.max_time_s = flag(&limits::MAX_TIME_S, "--max-time", v)?;
     }
     if let Some(v) = args.timeout {
-        if !(v > 0.0 && v.is_finite()) {
-            bail!("--timeout must be a positive number of seconds, got {v}");
-        }
-        s.timeout_s = v;
+        s.timeout_s = flag(&limits::TIMEOUT_S, "--timeout", v)?;
     }
     if let Some(seed) = args.seed {
         s.seed = seed;
     }
     s.graph |= args.graph;
+    s.validate()?;
     Ok(s)
 }
 
@@ -166,7 +159,7 @@ fn measure_cuda(
 ) -> Result<(), String> {
     let request =
         Request::Measure { bench: bench.clone(), cases: cases.to_vec(), settings: settings.clone() };
-    let watchdog = Duration::try_from_secs_f64(settings.timeout_s).unwrap_or(Duration::MAX);
+    let watchdog = limits::duration(settings.timeout_s);
     let worker = worker_argv().map_err(|e| format!("{e:#}"))?;
     workers::run(&worker, request, watchdog, &mut |answer| {
         if let Answer::Result(result) = answer {

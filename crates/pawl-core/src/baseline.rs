@@ -106,7 +106,13 @@ impl Baseline {
 
     /// Reads and validates a baseline file.
     pub fn load(path: &Path) -> Result<Baseline, FileError> {
-        let baseline: Baseline = files::read_versioned(path, BASELINE_SCHEMA)?;
+        let text = files::read_text(path)?;
+        Baseline::parse(&text, path)
+    }
+
+    /// As [`Baseline::load`], on text already read; `path` is used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Baseline, FileError> {
+        let baseline: Baseline = files::parse_versioned(text, path, BASELINE_SCHEMA)?;
         baseline.validate().map_err(|message| FileError::Invalid { path: path.to_owned(), message })?;
         Ok(baseline)
     }

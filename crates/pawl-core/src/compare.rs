@@ -24,7 +24,7 @@ use crate::stats::{
     RatioInterval, Sample, StatsError, benjamini_hochberg, log_median_se, median_ci, price_bonett,
     tukey_outliers,
 };
-use crate::suite::Thresholds;
+use crate::suite::{OutOfRange, Thresholds};
 use crate::verdict::{CompareMode, Comparison, Estimate, SideSummary, Verdict, VerdictKind};
 
 /// Below this many samples on a side, intervals come from the bootstrap.
@@ -70,7 +70,7 @@ pub enum CompareError {
     )]
     AmbiguousTestbed { run: Testbed, available: Vec<Testbed> },
     #[error("invalid thresholds: {0}")]
-    InvalidThresholds(String),
+    InvalidThresholds(#[from] OutOfRange),
 }
 
 fn list_testbeds(testbeds: &[Testbed]) -> String {
@@ -107,7 +107,7 @@ pub fn compare_runs(
     new_label: &str,
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
-    check_thresholds(&opts.thresholds, true)?;
+    opts.thresholds.validate()?;
     let (old_tb, new_tb) = (Testbed::from_env(&old.env), Testbed::from_env(&new.env));
     let differences = old_tb.differences(&new_tb);
     if !differences.is_empty() && !opts.force {
@@ -141,7 +141,7 @@ pub fn compare_baseline(
     new_label: &str,
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
-    check_thresholds(&opts.thresholds, true)?;
+    opts.thresholds.validate()?;
     let run_tb = Testbed::from_env(&new.env);
     let chosen = choose_testbed(baseline, &run_tb, opts.force)?;
     let mut pairs: BTreeMap<&CaseId, (Option<OldSide>, Option<&CaseResult>)> = BTreeMap::new();
@@ -160,26 +160,6 @@ pub fn compare_baseline(
         None => run_tb.to_string(),
     };
     Ok(finish(ctx, pairs, new, baseline_label, new_label, CompareMode::Baseline { drift, drift_ns }, testbed))
-}
-
-fn check_thresholds(t: &Thresholds, with_drift: bool) -> Result<(), CompareError> {
-    let bad = |what: String| Err(CompareError::InvalidThresholds(what));
-    if !(t.tolerance.is_finite() && t.tolerance >= 0.0) {
-        return bad(format!("tolerance {} must be a finite fraction ≥ 0, such as 0.02 for 2%", t.tolerance));
-    }
-    if !(t.confidence > 0.0 && t.confidence < 1.0) {
-        return bad(format!("confidence {} must lie strictly between 0 and 1, such as 0.99", t.confidence));
-    }
-    if with_drift && !(t.drift.is_finite() && t.drift >= 0.0) {
-        return bad(format!("drift {} must be a finite fraction ≥ 0, such as 0.01 for 1%", t.drift));
-    }
-    if with_drift && !(t.drift_ns.is_finite() && t.drift_ns >= 0.0) {
-        return bad(format!(
-            "drift_ns {} must be a finite number of nanoseconds ≥ 0, such as 250",
-            t.drift_ns
-        ));
-    }
-    Ok(())
 }
 
 /// The baseline section to compare with, `None` for an empty baseline.

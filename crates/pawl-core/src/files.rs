@@ -22,15 +22,13 @@ pub enum FileError {
     Write { path: PathBuf, source: io::Error },
 }
 
-/// Reads a JSON file whose `schema` field must have the same kind and major version as `expected`
-/// (`"pawl-run/1"`); unknown extra fields are ignored.
-pub fn read_versioned<T: DeserializeOwned>(path: &Path, expected: &str) -> Result<T, FileError> {
-    let text =
-        fs::read_to_string(path).map_err(|source| FileError::Read { path: path.to_owned(), source })?;
-    parse_versioned(&text, path, expected)
+/// The text of a file, with the path in the error.
+pub fn read_text(path: &Path) -> Result<String, FileError> {
+    fs::read_to_string(path).map_err(|source| FileError::Read { path: path.to_owned(), source })
 }
 
-/// As [`read_versioned`], on text already read; `path` is used in messages.
+/// Parses the JSON text of a file whose `schema` field must have the same kind and major version as
+/// `expected` (`"pawl-run/1"`); unknown extra fields are ignored. `path` is used in messages.
 pub fn parse_versioned<T: DeserializeOwned>(text: &str, path: &Path, expected: &str) -> Result<T, FileError> {
     #[derive(serde::Deserialize)]
     struct Header {

@@ -106,7 +106,10 @@ pub fn parse_answer(line: &str) -> Result<Option<Answer>, String> {
     if line.is_empty() {
         return Ok(None);
     }
-    serde_json::from_str(line).map(Some).map_err(|e| format!("not a harness answer ({e}): `{}`", shown(line)))
+    // serde's message can quote the offending value whole: it is untrusted text too.
+    serde_json::from_str(line)
+        .map(Some)
+        .map_err(|e| format!("not a harness answer ({}): `{}`", shown(&e.to_string()), shown(line)))
 }
 
 /// The start of untrusted text for a message: at most 120 characters, control characters escaped.

@@ -66,7 +66,13 @@ impl Run {
 
     /// Reads and validates a run file: schema, finite positive samples, unique case ids.
     pub fn load(path: &Path) -> Result<Run, FileError> {
-        let run: Run = files::read_versioned(path, RUN_SCHEMA)?;
+        let text = files::read_text(path)?;
+        Run::parse(&text, path)
+    }
+
+    /// As [`Run::load`], on text already read; `path` is used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Run, FileError> {
+        let run: Run = files::parse_versioned(text, path, RUN_SCHEMA)?;
         run.validate().map_err(|message| FileError::Invalid { path: path.to_owned(), message })?;
         Ok(run)
     }

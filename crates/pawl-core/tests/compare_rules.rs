@@ -295,7 +295,25 @@ fn invalid_thresholds_are_refused() {
     let bad =
         CompareOptions { thresholds: Thresholds { confidence: 1.5, ..Thresholds::default() }, ..opts() };
     let err = compare_runs(&r, &r, "a", "b", &bad).unwrap_err();
-    assert!(err.to_string().contains("confidence 1.5"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "invalid thresholds: `confidence` is 1.5; it must be above 0.5 and below 1, like 0.99 for 99%"
+    );
+    // Against a baseline too, and for every field, by the same rule as the suite file and the flags.
+    let baseline = Baseline::new("suite");
+    for bad in [
+        Thresholds { tolerance: f64::NAN, ..Thresholds::default() },
+        Thresholds { drift: 1.0, ..Thresholds::default() },
+        Thresholds { drift_ns: -1.0, ..Thresholds::default() },
+        Thresholds { drift_ns: 1e19, ..Thresholds::default() },
+    ] {
+        let bad = CompareOptions { thresholds: bad, ..opts() };
+        let err = compare_baseline(&baseline, &r, "base", "b", &bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("invalid thresholds: {}", bad.thresholds.validate().unwrap_err())
+        );
+    }
 }
 
 #[test]

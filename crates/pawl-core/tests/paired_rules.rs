@@ -1,8 +1,6 @@
 //! Paired A/B statistics on real interleaved H100 timings (`planted_A/B/C` in
-//! `shared/data/h100_samples.json`: three attention sizes launched A B C A B C …), the decide-then-stop
+//! `tests/fixtures/h100/h100_samples.json`: three attention sizes launched A B C A B C …), the decide-then-stop
 //! looks, the identical-code skip and the cycles note.
-
-use std::path::PathBuf;
 
 use pawl_core::case::CaseId;
 use pawl_core::paired::{
@@ -13,21 +11,11 @@ use pawl_core::stats::bootstrap::{self, BootstrapSettings};
 use pawl_core::value::Params;
 use pawl_core::verdict::{CompareMode, VerdictKind};
 
-fn data_path() -> PathBuf {
-    let path = match std::env::var_os("PAWL_SHARED_DATA") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/h100_samples.json"),
-    };
-    if path.is_dir() { path.join("h100_samples.json") } else { path }
-}
+mod testbed;
 
 /// The planted series A (S=2048), B (S=2068), C (S=2058), in nanoseconds, in launch order.
 fn planted() -> [Vec<f64>; 3] {
-    let path = data_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("cannot read {}: {e}; set PAWL_SHARED_DATA to the file or its folder", path.display())
-    });
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let json = testbed::h100_samples();
     let series = |name: &str| -> Vec<f64> {
         json["series"][name]["warm"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() * 1e6).collect()
     };

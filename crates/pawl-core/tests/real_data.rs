@@ -1,10 +1,9 @@
-//! The comparison engine on real H100 timings (`shared/data/h100_samples.json`).
+//! The comparison engine on real H100 timings (`tests/fixtures/h100/h100_samples.json`).
 //!
 //! Every series (and both timing modes where recorded) becomes a case of one run, so the
 //! Benjamini–Hochberg adjustment works across the run as it would in `pawl check`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use pawl_core::baseline::Baseline;
 use pawl_core::case::CaseId;
@@ -19,16 +18,6 @@ use pawl_core::verdict::{Comparison, VerdictKind};
 
 mod testbed;
 
-/// The data file: `$PAWL_SHARED_DATA` (the file, or the folder holding it), else `shared/data/` beside
-/// the repository, where CI clones it.
-fn data_path() -> PathBuf {
-    let path = match std::env::var_os("PAWL_SHARED_DATA") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/h100_samples.json"),
-    };
-    if path.is_dir() { path.join("h100_samples.json") } else { path }
-}
-
 struct Data {
     /// `series/mode` → samples in nanoseconds, in the order taken.
     series: BTreeMap<String, Vec<f64>>,
@@ -36,15 +25,7 @@ struct Data {
 }
 
 fn load() -> Data {
-    let path = data_path();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the real timing data at {}: {e}. Clone the shared data beside the repository \
-             (shared/data/h100_samples.json) or set PAWL_SHARED_DATA to the file or its folder",
-            path.display()
-        )
-    });
-    let json: serde_json::Value = serde_json::from_str(&text).expect("h100_samples.json is valid JSON");
+    let json = testbed::h100_samples();
     let to_ns = |v: &serde_json::Value| -> Vec<f64> {
         v.as_array()
             .expect("a list of times")

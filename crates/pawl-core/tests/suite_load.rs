@@ -261,3 +261,72 @@ fn the_example_in_the_docs_loads_and_expands() {
     let plans = pawl_core::plan::plan(&suite, &pawl_core::plan::Selection::default()).unwrap();
     assert_eq!(plans.iter().map(|p| p.cases.len()).sum::<usize>(), 24 + 4);
 }
+
+#[test]
+fn the_limits_in_the_docs_are_the_code_s() {
+    use pawl_core::expr;
+    use pawl_core::suite::limits;
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/suite.md")).unwrap();
+    let thousands = |n: u64| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    for phrase in [
+        format!(
+            "at most {} characters and {} levels",
+            thousands(expr::MAX_SOURCE_CHARS as u64),
+            expr::MAX_DEPTH
+        ),
+        format!(
+            "after {} operations or {} ms",
+            thousands(expr::MAX_OPERATIONS),
+            expr::MAX_EVAL_TIME.as_millis()
+        ),
+        format!("at most {} bytes", thousands(expr::MAX_STRING_BYTES as u64)),
+        format!("at most {} cases", thousands(limits::MAX_CASES as u64)),
+    ] {
+        assert!(docs.contains(&phrase), "docs/suite.md does not say `{phrase}`");
+    }
+    // Each range the code checks, in the docs' words, with the values at its ends.
+    let day = 86_400.0;
+    for (limit, words, accepted, refused) in [
+        (limits::TIMEOUT_S, "Above 0, at most 86,400 (a day)", [1e-9, day], [0.0, day + 1e-6]),
+        (limits::MAX_TIME_S, "Above 0, at most 86,400 (a day)", [1e-9, day], [0.0, day + 1e-6]),
+        (
+            limits::COMMAND_TIMEOUT_S,
+            "Above 0, at most 604,800 (a week)",
+            [1e-9, 7.0 * day],
+            [0.0, 7.0 * day + 1e-6],
+        ),
+        (limits::WARMUP_MS, "From 0 to 3,600,000 (an hour)", [0.0, 3.6e6], [-1e-9, 3.6e6 + 1e-6]),
+        (limits::MIN_SAMPLES, "From 2 to 1,000,000", [2.0, 1e6], [1.0, 1e6 + 1.0]),
+        (
+            limits::MAX_SAMPLES,
+            "From 2 to 1,000,000, and at least `min_samples`",
+            [2.0, 1e6],
+            [1.0, 1e6 + 1.0],
+        ),
+        (limits::TOLERANCE, "Above 0 and below 1", [1e-9, 0.999_999], [0.0, 1.0]),
+        (limits::TARGET_REL_CI, "Above 0 and below 1", [1e-9, 0.999_999], [0.0, 1.0]),
+        (limits::CONFIDENCE, "Above 0.5 and below 1", [0.500_001, 0.999_999], [0.5, 1.0]),
+        (limits::DRIFT, "From 0 up to 1 (not 1 itself)", [0.0, 0.999_999], [-1e-9, 1.0]),
+        (limits::DRIFT_NS, "From 0 to 1,000,000,000 (a second)", [0.0, 1e9], [-1e-9, 1e9 + 1.0]),
+    ] {
+        let row = docs.lines().find(|l| l.starts_with(&format!("| `{}` |", limit.key)) && l.contains(words));
+        assert!(row.is_some(), "docs/suite.md has no row for `{}` saying `{words}`", limit.key);
+        for x in accepted {
+            assert!(limit.contains(x), "`{}` refuses {x}, which the docs allow", limit.key);
+        }
+        for x in refused {
+            assert!(!limit.contains(x), "`{}` accepts {x}, which the docs refuse", limit.key);
+        }
+    }
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pawl_core::plan::{BenchPlan, Selection, plan};
 use pawl_core::run::Run;
@@ -102,7 +102,7 @@ fn run() -> Result<(), String> {
     let settings = pawl_core::suite::MeasureSettings { graph: args.graph, ..suite.measure.clone() };
     let mut run = Run::new(suite.name.clone(), timestamp, env, settings.clone());
     let mut wall = BTreeMap::new();
-    let watchdog = Duration::try_from_secs_f64(settings.timeout_s).map_err(|e| e.to_string())?;
+    let watchdog = pawl_core::suite::limits::duration(settings.timeout_s);
     for BenchPlan { bench, cases } in &plans {
         let mut last = Instant::now();
         let request =

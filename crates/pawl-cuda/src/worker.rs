@@ -3,10 +3,10 @@
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use pawl_core::engine::paired::{self, Event, PairJob, PairedPlan};
 use pawl_core::engine::{self, SystemClock};
+use pawl_core::suite::limits;
 
 use crate::backend::CudaBackend;
 use crate::cache::Cache;
@@ -96,7 +96,7 @@ fn serve_paired(
     let plan = PairedPlan {
         settings: request.settings.clone(),
         rule: request.rule,
-        budget: Duration::try_from_secs_f64(request.budget_s.max(0.0)).unwrap_or(Duration::MAX),
+        budget: limits::duration(request.budget_s),
         measure_identical: request.measure_identical,
     };
     let mut report = |event: Event<'_>| match event {

@@ -177,7 +177,7 @@ fn measure(bench: &Bench, settings: &MeasureSettings) -> Vec<CaseResult> {
     let request =
         Request::Measure { bench: bench.clone(), cases: planned(bench), settings: settings.clone() };
     let mut results = Vec::new();
-    let watchdog = Duration::from_secs_f64(settings.timeout_s);
+    let watchdog = pawl_core::suite::limits::duration(settings.timeout_s);
     workers::run(&[worker()], request, watchdog, &mut |answer| {
         if let Answer::Result(result) = answer {
             results.push(*result);

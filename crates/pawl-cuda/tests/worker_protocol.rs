@@ -2,7 +2,6 @@
 //! ways a real one can: a fault that ends the process, a hang, a crash, garbage, no GPU. No GPU needed.
 
 use std::ffi::OsString;
-use std::time::Duration;
 
 use pawl_core::case::Case;
 use pawl_core::expr::Expr;
@@ -66,12 +65,13 @@ fn run(argv: Vec<OsString>, timeout_s: f64) -> (Result<(), String>, Vec<CaseResu
     let settings = MeasureSettings { timeout_s, ..MeasureSettings::default() };
     let request = Request::Measure { bench: bench(), cases: cases(), settings };
     let mut results = Vec::new();
-    let outcome = workers::run(&argv, request, Duration::from_secs_f64(timeout_s), &mut |answer| {
-        if let Answer::Result(result) = answer {
-            results.push(*result);
-        }
-    })
-    .map_err(|e| e.to_string());
+    let outcome =
+        workers::run(&argv, request, pawl_core::suite::limits::duration(timeout_s), &mut |answer| {
+            if let Answer::Result(result) = answer {
+                results.push(*result);
+            }
+        })
+        .map_err(|e| e.to_string());
     (outcome, results)
 }
 

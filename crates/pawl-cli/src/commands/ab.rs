@@ -17,7 +17,7 @@ use pawl_core::case::CaseId;
 use pawl_core::expr::Expr;
 use pawl_core::paired::{self, PairedCase, PairedOptions, PairedOutcome, StopRule};
 use pawl_core::plan::{self, PlannedCase, Selection};
-use pawl_core::suite::{Bench, BenchKind, Suite};
+use pawl_core::suite::{Bench, BenchKind, Suite, limits};
 use pawl_core::verdict::Comparison;
 use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
 use pawl_cuda::workers::{self, Answer};
@@ -101,8 +101,7 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
             request.cases.len(),
             budget.as_secs_f64()
         );
-        let watchdog = Duration::try_from_secs_f64(request.settings.timeout_s + request.budget_s)
-            .unwrap_or(Duration::MAX);
+        let watchdog = limits::duration(request.settings.timeout_s + request.budget_s);
         let mut answers: BTreeMap<CaseId, PairedResult> = BTreeMap::new();
         workers::run(&worker_argv()?, Request::Paired(request), watchdog, &mut |answer| {
             if let Answer::Paired(result) = answer {
@@ -137,7 +136,10 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     Ok(comparison)
 }
 
-/// `60s`, `2m`, `500ms` or a bare number of seconds.
+/// The longest `--budget`: a day, as the longest timeout a suite may set.
+const MAX_BUDGET_S: f64 = 86_400.0;
+
+/// `60s`, `2m`, `500ms` or a bare number of seconds, up to a day.
 pub fn parse_budget(text: &str) -> Result<Duration> {
     let text = text.trim();
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
@@ -149,9 +151,11 @@ pub fn parse_budget(text: &str) -> Result<Duration> {
     } else {
         (text, 1.0)
     };
-    match number.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v * scale)),
-        _ => bail!("--budget `{text}` is not a positive time; write it as 60s, 2m, 500ms or seconds"),
+    match number.trim().parse::<f64>().map(|v| v * scale) {
+        Ok(seconds) if seconds > 0.0 && seconds <= MAX_BUDGET_S => Ok(limits::duration(seconds)),
+        _ => bail!(
+            "--budget `{text}` is not a positive time up to a day; write it as 60s, 2m, 500ms or seconds"
+        ),
     }
 }
 
@@ -283,6 +287,11 @@ mod tests {
         let err = parse_budget("soon").unwrap_err().to_string();
         assert!(err.contains("`soon`"), "{err}");
         assert!(parse_budget("-1s").is_err());
+        // Far past a day, or not a number at all: an error, never a panic.
+        for huge in ["1e19", "1e300s", "inf", "NaN", "25h", "1441m"] {
+            assert!(parse_budget(huge).is_err(), "{huge}");
+        }
+        assert_eq!(parse_budget("1440m").unwrap(), Duration::from_secs(86_400));
     }
 
     #[test]

@@ -70,28 +70,20 @@ pub fn load_suite(path: &Path) -> Result<Suite> {
     Suite::load(path).map_err(anyhow::Error::new)
 }
 
-/// The suite's thresholds (or the defaults), overridden by flags, checked for sense.
+/// The suite's thresholds (or the defaults), overridden by flags, checked by the rule the suite file is.
 pub fn thresholds(suite: Option<&Suite>, judge: &JudgeArgs) -> Result<Thresholds> {
     let base = suite.map(|s| s.thresholds).unwrap_or_default();
-    let t = Thresholds {
-        tolerance: judge.tolerance.unwrap_or(base.tolerance),
-        confidence: judge.confidence.unwrap_or(base.confidence),
-        drift: judge.drift.unwrap_or(base.drift),
-        drift_ns: judge.drift_ns.unwrap_or(base.drift_ns),
-    };
-    if !(t.tolerance > 0.0 && t.tolerance < 1.0) {
-        bail!("--tolerance must be between 0 and 1 (a fraction: 0.02 is 2%), got {}", t.tolerance);
-    }
-    if !(t.confidence > 0.5 && t.confidence < 1.0) {
-        bail!("--confidence must be between 0.5 and 1 (0.99 is 99%), got {}", t.confidence);
-    }
-    if !(t.drift >= 0.0 && t.drift < 1.0) {
-        bail!("--drift must be at least 0 and below 1 (a fraction: 0.01 is 1%), got {}", t.drift);
-    }
-    if !(t.drift_ns >= 0.0 && t.drift_ns.is_finite()) {
-        bail!("--drift-ns must be a number of nanoseconds, at least 0, got {}", t.drift_ns);
-    }
-    Ok(t)
+    Thresholds::new(
+        judge.tolerance.unwrap_or(base.tolerance),
+        judge.confidence.unwrap_or(base.confidence),
+        judge.drift.unwrap_or(base.drift),
+        judge.drift_ns.unwrap_or(base.drift_ns),
+    )
+    // The suite's own values were checked when it was read: a value out of range came from a flag.
+    .map_err(|e| {
+        let flag = format!("--{}", e.name.replace('_', "-"));
+        anyhow::Error::new(e.named(flag))
+    })
 }
 
 /// What kind of pawl file is at `path`, by its `schema` field.

@@ -1,7 +1,7 @@
 //! Shared set-up for the CLI tests: a temporary folder holding the replay suite and its harness.
 //!
-//! The harness replays real H100 samples from shared/data/h100_samples.json (beside the repository):
-//! a recording, not a fake GPU.
+//! The harness replays real H100 samples committed in pawl-core's test fixtures
+//! (`crates/pawl-core/tests/fixtures/h100`, whose README says what they are): a recording, not a fake GPU.
 
 use std::path::{Path, PathBuf};
 
@@ -12,17 +12,7 @@ pub struct Workspace {
 }
 
 pub fn samples_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("PAWL_SHARED_DATA") {
-        return PathBuf::from(path);
-    }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/h100_samples.json");
-    assert!(
-        path.exists(),
-        "{} not found: these tests replay real H100 samples from shared/data beside the repository \
-         (or set PAWL_SHARED_DATA to the file)",
-        path.display()
-    );
-    path
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../pawl-core/tests/fixtures/h100/h100_samples.json")
 }
 
 impl Workspace {

@@ -5,5 +5,6 @@ mod common;
 mod compare;
 mod harness;
 mod import;
+mod limits;
 mod ratchet;
 mod validate;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::{BATCH, Backend, Clock, Failure, Handle, timed};
 use crate::paired::{Budget, PairedCase, PairedSamples, Settled, StopRule, look};
 use crate::plan::PlannedCase;
-use crate::suite::{Bench, MeasureSettings};
+use crate::suite::{Bench, MeasureSettings, limits};
 
 /// Launch order within a round: a linear drift within it hits both sides alike.
 const ROUND: [Side; 4] = [Side::Base, Side::Head, Side::Head, Side::Base];
@@ -187,9 +187,8 @@ fn interleave(
         })
         .collect();
     let flush = true;
-    let warmup = Duration::try_from_secs_f64(plan.settings.warmup_ms.max(0.0) / 1000.0)
-        .unwrap_or(Duration::MAX)
-        .min(share.mul_f64(WARMUP_SHARE));
+    let warmup = limits::duration(plan.settings.warmup_ms / 1000.0)
+        .min(limits::duration(share.as_secs_f64() * WARMUP_SHARE));
     loop {
         timed(backend, &order, flush)?;
         if clock.now().saturating_sub(start) >= warmup {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::Batch;
 use crate::run::CaseResult;
 use crate::stats::{Sample, median_ci};
-use crate::suite::MeasureSettings;
+use crate::suite::{MeasureSettings, limits};
 
 /// Samples per batch: between two readings of the clocks and two looks at the stopping rule.
 pub const BATCH: usize = 16;
@@ -75,8 +75,7 @@ pub struct Warmup {
 
 impl Warmup {
     pub fn new(settings: &MeasureSettings, now: Duration) -> Warmup {
-        let least =
-            Duration::try_from_secs_f64(settings.warmup_ms.max(0.0) / 1000.0).unwrap_or(Duration::MAX);
+        let least = limits::duration(settings.warmup_ms / 1000.0);
         let cap = least.saturating_mul(WARMUP_CAP_FACTOR).max(WARMUP_CAP_MIN);
         Warmup { start: now, least, cap, last_clock: None }
     }
@@ -123,7 +122,7 @@ impl Stopping {
     pub fn new(settings: &MeasureSettings, now: Duration) -> Stopping {
         Stopping {
             start: now,
-            max_time: Duration::try_from_secs_f64(settings.max_time_s.max(0.0)).unwrap_or(Duration::MAX),
+            max_time: limits::duration(settings.max_time_s),
             min_samples: settings.min_samples,
             max_samples: settings.max_samples.max(1),
             target_rel_ci: settings.target_rel_ci,

@@ -2,30 +2,22 @@
 
 use std::collections::HashSet;
 
+use super::limits::MAX_CASES;
 use super::{Bench, SuiteError};
 use crate::case::{Case, CaseId};
 use crate::value::Params;
 
-/// More points than this in one sweep is almost surely a mistake, and would exhaust memory first.
-const MAX_POINTS: usize = 1_000_000;
-
 /// The cases of `bench`, in declaration order: the first param varies slowest, the last fastest.
 pub(super) fn cases(bench: &Bench) -> Result<Vec<Case>, SuiteError> {
     let sizes: Vec<usize> = bench.params.iter().map(|(_, values)| values.len()).collect();
-    let points = sizes.iter().try_fold(1_usize, |n, &size| n.checked_mul(size)).filter(|&n| n <= MAX_POINTS);
-    let Some(points) = points else {
-        let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
-        return Err(SuiteError::Case {
-            case: CaseId::from_raw(&bench.name),
-            message: format!(
-                "the sweep has {} points, more than the {MAX_POINTS} pawl expands; sweep fewer values",
-                sizes.join(" × ")
-            ),
-        });
-    };
-    if points == 0 {
+    if let Some(message) = too_many_cases(&sizes) {
+        return Err(SuiteError::Case { case: CaseId::from_raw(&bench.name), message });
+    }
+    if sizes.contains(&0) {
         return Ok(Vec::new());
     }
+    // At most MAX_CASES, checked above, so the product does not overflow.
+    let points: usize = sizes.iter().product();
 
     let mut cases = Vec::new();
     // An odometer over the axes: `index[i]` is the position in axis `i`; the last axis turns fastest.
@@ -66,6 +58,22 @@ pub(super) fn cases(bench: &Bench) -> Result<Vec<Case>, SuiteError> {
         });
     }
     Ok(cases)
+}
+
+/// Why a sweep whose axes have `sizes` values is too large to expand, or `None` when it is not.
+pub(super) fn too_many_cases(sizes: &[usize]) -> Option<String> {
+    // In floating point, so that no product overflows; exact up to 2^53, far above the limit.
+    let cases: f64 = sizes.iter().map(|&n| n as f64).product();
+    if cases <= MAX_CASES as f64 {
+        return None;
+    }
+    let cases = if cases < 2f64.powi(53) { format!("{cases}") } else { format!("{cases:.3e}") };
+    let sizes: Vec<String> = sizes.iter().map(usize::to_string).collect();
+    Some(format!(
+        "the sweep has {} = {cases} cases, more than the {MAX_CASES} a bench may have; sweep fewer \
+         values, or split the sweep into several benches",
+        sizes.join(" × ")
+    ))
 }
 
 #[cfg(test)]
@@ -139,6 +147,10 @@ mod tests {
         let axis: Vec<Value> = (0..1000).map(Value::Int).collect();
         let b = bench(vec![("A", axis.clone()), ("B", axis.clone()), ("C", axis)], None);
         let err = cases(&b).unwrap_err().to_string();
-        assert!(err.contains("1000 × 1000 × 1000"), "{err}");
+        assert!(err.contains("1000 × 1000 × 1000 = 1000000000 cases"), "{err}");
+        let sizes = [1000; 40];
+        assert!(too_many_cases(&sizes).unwrap().contains("= 1.000e120 cases"));
+        assert_eq!(too_many_cases(&[1000, 1000]), None);
+        assert_eq!(too_many_cases(&[]), None);
     }
 }

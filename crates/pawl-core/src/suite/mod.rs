@@ -4,6 +4,7 @@
 //! (the cartesian product of its `params`, filtered by its `where` expression) into [`Case`]s.
 
 mod expand;
+pub mod limits;
 mod parse;
 
 use std::ops::Range;
@@ -13,6 +14,7 @@ use crate::case::Case;
 use crate::expr::Expr;
 use crate::value::{Params, Value};
 
+pub use limits::OutOfRange;
 pub use parse::SuiteError;
 
 /// A validated suite file.
@@ -81,6 +83,25 @@ impl Default for Thresholds {
     }
 }
 
+impl Thresholds {
+    /// Thresholds whose every field lies in its range (see [`limits`]).
+    pub fn new(tolerance: f64, confidence: f64, drift: f64, drift_ns: f64) -> Result<Thresholds, OutOfRange> {
+        let thresholds = Thresholds { tolerance, confidence, drift, drift_ns };
+        thresholds.validate()?;
+        Ok(thresholds)
+    }
+
+    /// Checks every field against its range; the error names the first field outside it by its suite
+    /// key. The suite file, the command-line flags and the comparison all check through here.
+    pub fn validate(&self) -> Result<(), OutOfRange> {
+        limits::TOLERANCE.check(self.tolerance)?;
+        limits::CONFIDENCE.check(self.confidence)?;
+        limits::DRIFT.check(self.drift)?;
+        limits::DRIFT_NS.check(self.drift_ns)?;
+        Ok(())
+    }
+}
+
 /// How each case is measured: from `[suite.measure]` or command-line flags.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MeasureSettings {
@@ -104,6 +125,30 @@ pub struct MeasureSettings {
     /// launch) instead of single cold launches (`--graph`; default false).
     #[serde(default)]
     pub graph: bool,
+}
+
+impl MeasureSettings {
+    /// Checks every field against its range, and `max_samples` against `min_samples`; the error names
+    /// the first field outside its range by its suite key.
+    pub fn validate(&self) -> Result<(), OutOfRange> {
+        limits::TARGET_REL_CI.check(self.target_rel_ci)?;
+        limits::MIN_SAMPLES.check_count(self.min_samples)?;
+        limits::MAX_SAMPLES.check_count(self.max_samples)?;
+        if self.max_samples < self.min_samples {
+            return Err(OutOfRange {
+                name: limits::MAX_SAMPLES.key.to_owned(),
+                value: self.max_samples.to_string(),
+                allowed: format!(
+                    "at least min_samples ({}); raise max_samples or lower min_samples",
+                    self.min_samples
+                ),
+            });
+        }
+        limits::MAX_TIME_S.check(self.max_time_s)?;
+        limits::WARMUP_MS.check(self.warmup_ms)?;
+        limits::TIMEOUT_S.check(self.timeout_s)?;
+        Ok(())
+    }
 }
 
 impl Default for MeasureSettings {

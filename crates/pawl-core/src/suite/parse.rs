@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use self::reader::{Field, Source, Table};
+use super::expand;
+use super::limits::{self, Limit, OutOfRange};
 use super::{
     Arg, Bench, BenchKind, BufferArg, CommandBench, CudaBench, Dtype, DtypeSpec, Init, Launch,
     MeasureSettings, Reference, ScalarArg, Suite, Thresholds, TuneParam,
@@ -165,23 +167,19 @@ fn misplaced_at_root(key: &str) -> Option<String> {
 }
 
 fn thresholds(table: &Table<'_>) -> Result<Thresholds, SuiteError> {
-    let mut thresholds = Thresholds::default();
-    if let Some(f) = table.get("tolerance") {
-        thresholds.tolerance =
-            f.f64_where(|x| x > 0.0 && x < 1.0, "a fraction between 0 and 1, like 0.02")?;
+    let mut t = Thresholds::default();
+    for (key, value) in [
+        ("tolerance", &mut t.tolerance),
+        ("confidence", &mut t.confidence),
+        ("drift", &mut t.drift),
+        ("drift_ns", &mut t.drift_ns),
+    ] {
+        if let Some(f) = table.get(key) {
+            *value = f.f64()?;
+        }
     }
-    if let Some(f) = table.get("confidence") {
-        thresholds.confidence = f.f64_where(|x| x > 0.5 && x < 1.0, "between 0.5 and 1, like 0.99")?;
-    }
-    if let Some(f) = table.get("drift") {
-        thresholds.drift =
-            f.f64_where(|x| (0.0..1.0).contains(&x), "a fraction from 0 up to 1, like 0.01")?;
-    }
-    if let Some(f) = table.get("drift_ns") {
-        thresholds.drift_ns =
-            f.f64_where(|x| x.is_finite() && x >= 0.0, "a number of nanoseconds ≥ 0, like 250")?;
-    }
-    Ok(thresholds)
+    t.validate().map_err(|e| out_of_range(table, e))?;
+    Ok(t)
 }
 
 fn measure(table: &Table<'_>) -> Result<MeasureSettings, SuiteError> {
@@ -189,52 +187,47 @@ fn measure(table: &Table<'_>) -> Result<MeasureSettings, SuiteError> {
         SUITE_KEYS.contains(&key).then(|| format!("`{key}` belongs in the [suite] table"))
     })?;
     let mut m = MeasureSettings::default();
-    if let Some(f) = table.get("target_rel_ci") {
-        m.target_rel_ci = f.f64_where(|x| x > 0.0 && x < 1.0, "a fraction between 0 and 1, like 0.005")?;
+    for (key, value) in [
+        ("target_rel_ci", &mut m.target_rel_ci),
+        ("max_time_s", &mut m.max_time_s),
+        ("warmup_ms", &mut m.warmup_ms),
+        ("timeout_s", &mut m.timeout_s),
+    ] {
+        if let Some(f) = table.get(key) {
+            *value = f.f64()?;
+        }
     }
     if let Some(f) = table.get("min_samples") {
-        m.min_samples = count(&f, 2)?;
+        m.min_samples = count(&f, &limits::MIN_SAMPLES)?;
     }
     if let Some(f) = table.get("max_samples") {
-        m.max_samples = count(&f, 2)?;
-    }
-    if m.max_samples < m.min_samples {
-        let f = table.get("max_samples").or_else(|| table.get("min_samples"));
-        let message = format!(
-            "max_samples ({}) is below min_samples ({}); raise max_samples or lower min_samples",
-            m.max_samples, m.min_samples
-        );
-        return Err(match f {
-            Some(f) => f.key_error(message),
-            None => table.error(message),
-        });
-    }
-    if let Some(f) = table.get("max_time_s") {
-        m.max_time_s = f.f64_where(|x| x > 0.0, "a positive number of seconds")?;
-    }
-    if let Some(f) = table.get("warmup_ms") {
-        m.warmup_ms = f.f64_where(|x| x >= 0.0, "zero or a positive number of milliseconds")?;
+        m.max_samples = count(&f, &limits::MAX_SAMPLES)?;
     }
     if let Some(f) = table.get("warm_cache") {
         m.warm_cache = f.bool()?;
-    }
-    if let Some(f) = table.get("timeout_s") {
-        m.timeout_s = f.f64_where(|x| x > 0.0, "a positive number of seconds")?;
     }
     if let Some(f) = table.get("seed") {
         let seed = f.int()?;
         m.seed = u64::try_from(seed).map_err(|_| f.error(format!("is {seed}; seeds are not negative")))?;
     }
+    m.validate().map_err(|e| out_of_range(table, e))?;
     Ok(m)
 }
 
-/// An integer of at least `min`.
-fn count(field: &Field<'_>, min: usize) -> Result<usize, SuiteError> {
+/// An integer within `limit`.
+fn count(field: &Field<'_>, limit: &Limit) -> Result<usize, SuiteError> {
     let n = field.int()?;
-    usize::try_from(n)
-        .ok()
-        .filter(|n| *n >= min)
-        .ok_or_else(|| field.error(format!("is {n}; it must be an integer of at least {min}")))
+    limit.check(n as f64).map_err(|e| field.out_of_range(e))?;
+    usize::try_from(n).map_err(|_| field.error(format!("is {n}; it must be {}", limit.allowed)))
+}
+
+/// `error` pointing at the key of `table` it names, or at the table when the key is not written there
+/// (the value is a default, out of range beside another key's value).
+fn out_of_range(table: &Table<'_>, error: OutOfRange) -> SuiteError {
+    match table.get(&error.name) {
+        Some(field) => field.out_of_range(error),
+        None => table.error(OutOfRange { value: format!("{} (the default)", error.value), ..error }),
+    }
 }
 
 /// One sweep axis as written, with the spans of its values for messages.
@@ -278,7 +271,14 @@ fn bench(table: Table<'_>, dir: &Path) -> Result<Bench, SuiteError> {
     })?;
 
     let axes = match table.get("params") {
-        Some(field) => params(&field)?,
+        Some(field) => {
+            let axes = params(&field)?;
+            let sizes: Vec<usize> = axes.iter().map(|a| a.values.len()).collect();
+            if let Some(message) = expand::too_many_cases(&sizes) {
+                return Err(field.key_error(message));
+            }
+            axes
+        }
         None => Vec::new(),
     };
     let filter = table.get("where").map(|f| f.expr()).transpose()?;
@@ -800,10 +800,7 @@ fn command(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CommandBe
         }
         run.push(word.to_owned());
     }
-    let timeout_s = table
-        .get("timeout_s")
-        .map(|f| f.f64_where(|x| x > 0.0, "a positive number of seconds"))
-        .transpose()?;
+    let timeout_s = table.get("timeout_s").map(|f| f.f64_in(&limits::COMMAND_TIMEOUT_S)).transpose()?;
     let cwd = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.to_owned() };
     Ok(CommandBench { run, cwd, timeout_s })
 }

@@ -39,3 +39,18 @@ pub fn samples(n: usize, median: f64, noise: f64, seed: u64) -> Vec<f64> {
         })
         .collect()
 }
+
+/// The real H100 timings committed beside the tests (`tests/fixtures/h100`, whose README says what
+/// they are), as JSON.
+pub fn h100_samples() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h100/h100_samples.json");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Cases of a property test: `default`, chosen so that the test takes at most ~20 s on two cores in a
+/// debug build (CI), or `$PROPTEST_CASES` to run more locally.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
