@@ -6,10 +6,11 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
+use pawl_core::files::{self, UpdateLock};
 use pawl_core::ratchet::{self, Move, MoveKind, RatchetOptions};
 use pawl_core::run::Run;
 use pawl_core::suite::Suite;
-use pawl_core::{files, verdict::Comparison};
+use pawl_core::verdict::Comparison;
 
 use super::{DEFAULT_SUITE, Outcome, load_suite, thresholds};
 use crate::cli::RatchetArgs;
@@ -38,6 +39,15 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
             DEFAULT_RUN_FILE.to_owned(),
         ),
         (None, None) => unreachable!("a suite is loaded whenever no run file is given"),
+    };
+    // Read, move and write the baseline under its update lock (after measuring, which may take
+    // minutes), so that concurrent updaters take turns instead of overwriting each other's moves.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(UpdateLock::acquire(&baseline_path, |lock| {
+            eprintln!("baseline: waiting for another pawl to finish updating it ({})", lock.display())
+        })?)
     };
     let baseline = load_or_create(&baseline_path, &run, args.accept_new)?;
     let comparison =

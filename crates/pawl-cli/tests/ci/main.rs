@@ -1,7 +1,9 @@
 //! Tests of pawl's CI commands: the sticky PR comment against a stub of GitHub's REST API, baseline
-//! commits in a real git repository, and the workflow templates checked against the CLI.
+//! commits in a real git repository, concurrent baseline updates, and the workflow templates checked against the CLI.
 
+mod baseline_lock;
 mod comment;
 mod git_commit;
+mod runs;
 mod stub;
 mod templates;
