@@ -210,9 +210,10 @@ pub struct CheckArgs {
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write the ids of regressed cases here, one per line.
-    #[arg(long, value_name = "FILE", default_value = "profile_targets.txt")]
-    pub profile_targets: PathBuf,
+    /// Write the ids of regressed cases here, one per line, for `pawl profile` (even when none
+    /// regressed) [default: profile_targets.txt, written only when a case regressed].
+    #[arg(long, value_name = "FILE")]
+    pub profile_targets: Option<PathBuf>,
     /// Append this markdown file (for example `pawl profile`'s table) to the markdown report; repeatable.
     #[arg(long, value_name = "FILE")]
     pub extra_markdown: Vec<PathBuf>,

@@ -7,6 +7,7 @@ mod command_backend;
 mod commands;
 mod git;
 mod github;
+mod log;
 mod measure;
 mod ncu;
 mod output;
@@ -21,7 +22,8 @@ fn main() -> ExitCode {
     match commands::dispatch(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // An error may quote files and servers: shown safe for a terminal or a CI log.
+            eprintln!("error: {}", pawl_core::report::escape::terminal_lines(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pawl_core::backend::Backend;
 use pawl_core::expr::Expr;
 use pawl_core::plan::{self, Selection};
+use pawl_core::report::escape;
 use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
 use pawl_core::stats;
 use pawl_core::suite::{BenchKind, MeasureSettings, Suite};
@@ -118,8 +119,8 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
                     eprintln!(
                         "{} {}: {}",
                         result.status.as_str(),
-                        result.id,
-                        result.error.as_deref().unwrap_or("")
+                        escape::terminal(result.id.as_str()),
+                        escape::terminal(result.error.as_deref().unwrap_or(""))
                     )
                 });
             }
@@ -148,7 +149,13 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
                 run.cases.push(failed);
                 progress.inc(1);
             }
-            progress.suspend(|| eprintln!("bench `{}` failed: {}", bench.name, err.message));
+            progress.suspend(|| {
+                eprintln!(
+                    "bench `{}` failed: {}",
+                    escape::terminal(&bench.name),
+                    escape::terminal(&err.message)
+                )
+            });
         }
     }
     progress.finish_and_clear();

@@ -42,7 +42,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         // Annotations go to standard output, where the runner reads workflow commands.
         output::write_format(&comparison, Format::Github, None)?;
     }
-    write_profile_targets(&args.profile_targets, &comparison)?;
+    write_profile_targets(args.profile_targets.as_deref(), &comparison)?;
     Ok(Outcome::from_failed(comparison.fails_check()))
 }
 

@@ -10,12 +10,13 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use pawl_core::report::markdown::{self, marker};
-use pawl_core::report::{ReportOptions, json};
+use pawl_core::report::{ReportOptions, escape, json};
 use pawl_core::verdict::Comparison;
 
 use super::Outcome;
 use crate::cli::CommentArgs;
 use crate::github::{GitHub, GitHubError};
+use crate::log;
 
 pub fn run(args: &CommentArgs) -> Result<Outcome> {
     let limit = ReportOptions::GITHUB_COMMENT_LIMIT;
@@ -148,10 +149,7 @@ fn fall_back(body: &str, why: &GitHubError) -> Result<Outcome> {
         "cannot write the pull-request comment: {why}. The report goes to the job summary instead \
          (pull requests from forks get a read-only token; docs/ci.md says how to comment on them safely)."
     );
-    eprintln!("warning: {warning}");
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        println!("::warning title=pawl comment::{}", escape_workflow_data(&warning));
-    }
+    log::warn("pawl comment", &warning);
     match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         Some(path) => {
             let path = Path::new(&path);
@@ -166,15 +164,10 @@ fn fall_back(body: &str, why: &GitHubError) -> Result<Outcome> {
         }
         None => {
             eprintln!("comment: no $GITHUB_STEP_SUMMARY either; the body follows on standard output");
-            println!("{body}");
+            println!("{}", escape::terminal_lines(body));
         }
     }
     Ok(Outcome::Pass)
-}
-
-/// Escapes the message of a workflow command (`%`, CR and LF), as GitHub's toolkit does.
-fn escape_workflow_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 #[cfg(test)]

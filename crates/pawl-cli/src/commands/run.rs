@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use comfy_table::{LineStyle, Table, TableStyle};
+use pawl_core::report::escape;
 use pawl_core::report::text::duration;
 use pawl_core::run::{CaseStatus, Run};
 
@@ -48,12 +49,12 @@ pub fn summary_table(run: &Run) -> String {
             None => Default::default(),
         };
         let note = match (&case.error, case.throttled_samples) {
-            (Some(error), _) if !error.is_empty() => first_line(error),
+            (Some(error), _) if !error.is_empty() => escape::terminal(&first_line(error)).into_owned(),
             (_, n) if n > 0 => format!("{n} samples throttled"),
             _ => String::new(),
         };
         table.add_row([
-            case.id.to_string(),
+            escape::terminal(case.id.as_str()).into_owned(),
             case.status.as_str().to_owned(),
             median,
             ci,

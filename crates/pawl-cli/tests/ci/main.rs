@@ -4,6 +4,7 @@
 mod baseline_lock;
 mod comment;
 mod git_commit;
+mod hostile;
 mod runs;
 mod stub;
 mod templates;

@@ -1,5 +1,7 @@
 //! Reports: a [`Comparison`] rendered for a reader, one module per format.
 //!
+//! Text from outside pawl goes through the escaping function of its sink ([`escape`]).
+//!
 //! Every renderer writes to a `&mut dyn Write`, so the CLI can send it to stdout or a file and tests can
 //! print into a `Vec<u8>`. Renderers only present verdicts; `compare` decides them.
 //!
@@ -33,6 +35,7 @@
 //! assert!(String::from_utf8(out).unwrap().contains("no cases"));
 //! ```
 
+pub mod escape;
 pub mod github;
 pub mod human;
 pub mod json;
