@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use pawl_core::report::Format;
 
+use crate::forge::ForgeKind;
+
 /// `pawl ab`'s default cap on interleaved pairs per case (also used by `pawl check --ab-base`).
 pub const AB_MAX_PAIRS: usize = 2000;
 
@@ -31,7 +33,7 @@ pub enum Command {
     Ab(AbArgs),
     /// Show the GPU, driver and clocks, and warn about anything that hurts measurement.
     Env(EnvArgs),
-    /// Create or update the one pull-request comment of a suite (GitHub), or fall back to the job summary.
+    /// Create or update the one comment of a suite on a pull request (GitHub) or merge request (GitLab).
     Comment(CommentArgs),
     /// Profile the regressed cases with Nsight Compute, on head and on a base revision, side by side.
     Profile(ProfileArgs),
@@ -224,6 +226,10 @@ pub struct CheckArgs {
     /// Measuring time for all cases together in paired mode: `60s`, `2m`, or seconds.
     #[arg(long, default_value = "60s", value_name = "TIME", requires = "ab_base")]
     pub ab_budget: String,
+    /// The GPU machine's price per hour in US dollars: the reports show what the check cost
+    /// [default: the suite's `gpu_price_per_hour`].
+    #[arg(long, value_name = "DOLLARS", env = "PAWL_GPU_PRICE_PER_HOUR")]
+    pub gpu_price_per_hour: Option<f64>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -233,9 +239,16 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["body", "from_check"]))]
 pub struct CommentArgs {
-    /// The pull request's number.
-    #[arg(long, value_name = "N")]
+    /// The pull request's number (GitHub), or the merge request's IID (GitLab).
+    #[arg(long, visible_alias = "mr", value_name = "N")]
     pub pr: u64,
+    /// The forge [default: gitlab inside GitLab CI (GITLAB_CI=true), else github].
+    #[arg(long, value_enum)]
+    pub forge: Option<ForgeKind>,
+    /// The account pawl posts as, where the API cannot say: a GitHub App's `NAME[bot]` (the Actions
+    /// token is `github-actions[bot]`, found without this). Only its comments are ever updated.
+    #[arg(long, value_name = "LOGIN")]
+    pub author: Option<String>,
     /// The comment's markdown. Its first line must be the suite's marker (`pawl check --markdown` writes
     /// it) unless --suite is given.
     #[arg(long, value_name = "FILE")]

@@ -5,8 +5,8 @@
 mod cli;
 mod command_backend;
 mod commands;
+mod forge;
 mod git;
-mod github;
 mod log;
 mod measure;
 mod ncu;

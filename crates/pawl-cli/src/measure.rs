@@ -99,6 +99,7 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
     run.git = git::info(suite.dir());
 
     let progress = progress_bar(total as u64);
+    let started = Instant::now();
     let mut last_save = Instant::now();
     for bench_plan in &plans {
         let bench = bench_plan.bench;
@@ -159,6 +160,7 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
         }
     }
     progress.finish_and_clear();
+    run.measure_seconds = Some(started.elapsed().as_secs_f64());
     if run.env.gpu.is_some() {
         run.env.clocks_end = pawl_cuda::gpu_state().ok().and_then(|state| state.environment.clocks_start);
     }

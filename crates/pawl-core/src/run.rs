@@ -23,6 +23,9 @@ pub struct Run {
     pub env: Environment,
     pub settings: MeasureSettings,
     pub cases: Vec<CaseResult>,
+    /// Wall-clock seconds the measuring took (the time it held the GPU), for the cost of a check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure_seconds: Option<f64>,
 }
 
 impl Run {
@@ -40,6 +43,7 @@ impl Run {
             env,
             settings,
             cases: Vec::new(),
+            measure_seconds: None,
         }
     }
 

@@ -130,6 +130,7 @@ fn measure(bench: &Bench, settings: &MeasureSettings) -> Vec<CaseResult> {
         history: None,
         thresholds: Thresholds::default(),
         measure: settings.clone(),
+        gpu_price_per_hour: None,
         benches: vec![bench.clone()],
     };
     let cases: Vec<PlannedCase> = bench
@@ -210,6 +211,7 @@ fn gpu_graph_timing_reports_per_launch() {
         history: None,
         thresholds: Thresholds::default(),
         measure: settings.clone(),
+        gpu_price_per_hour: None,
         benches: vec![suite_bench.clone()],
     };
     let mut results = Vec::new();

@@ -46,6 +46,7 @@ fn suite() -> Suite {
         history: None,
         thresholds: Thresholds::default(),
         measure: MeasureSettings::default(),
+        gpu_price_per_hour: None,
         benches: vec![bench()],
     }
 }

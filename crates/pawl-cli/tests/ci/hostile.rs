@@ -11,7 +11,7 @@ use crate::runs::run_file;
 /// Fails when a line of `output` could be read by a CI runner as a workflow command, holds a
 /// terminal escape sequence or a bidirectional override. Lines that are pawl's own annotations
 /// (`::error title=…::`) are allowed when `annotations` is set.
-fn assert_inert(name: &str, output: &[u8], annotations: bool) {
+pub fn assert_inert(name: &str, output: &[u8], annotations: bool) {
     let text = String::from_utf8_lossy(output);
     for line in text.lines() {
         let ours = annotations

@@ -3,6 +3,8 @@
 
 mod baseline_lock;
 mod comment;
+mod comment_attacks;
+mod cost;
 mod git_commit;
 mod hostile;
 mod runs;

@@ -154,7 +154,10 @@ impl<'a> Report<'a> {
             opts,
             marker: marker(&comparison.suite),
             summary: summary(comparison),
-            settings: text::settings(comparison, escape),
+            settings: match &opts.cost {
+                Some(cost) => format!("{} · {}", text::settings(comparison, escape), text::cost(cost)),
+                None => text::settings(comparison, escape),
+            },
             rows: verdicts.iter().map(|verdict| row(verdict)).collect(),
             sections,
         }
