@@ -228,12 +228,28 @@ pub struct CheckArgs {
     pub ab_budget: String,
     /// The GPU machine's price per hour in US dollars: the reports show what the check cost
     /// [default: the suite's `gpu_price_per_hour`].
-    #[arg(long, value_name = "DOLLARS", env = "PAWL_GPU_PRICE_PER_HOUR")]
-    pub gpu_price_per_hour: Option<f64>,
+    #[arg(long, value_name = "DOLLARS", env = "PAWL_GPU_PRICE_PER_HOUR", value_parser = PricePerHour::parse)]
+    pub gpu_price_per_hour: Option<PricePerHour>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub measure: MeasureArgs,
+}
+
+/// A price per hour in US dollars; empty (a CI variable that is not set) is none.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PricePerHour(pub Option<f64>);
+
+impl PricePerHour {
+    fn parse(text: &str) -> Result<PricePerHour, String> {
+        if text.trim().is_empty() {
+            return Ok(PricePerHour(None));
+        }
+        match text.trim().parse::<f64>() {
+            Ok(price) if price.is_finite() && price >= 0.0 => Ok(PricePerHour(Some(price))),
+            _ => Err(format!("`{text}` is not a price: give US dollars per hour, at least 0, like 2.50")),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

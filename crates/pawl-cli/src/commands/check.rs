@@ -20,7 +20,7 @@ use crate::{measure, output};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
     let suite = load_suite(&args.suite)?;
-    let price_per_hour = price_per_hour(args.gpu_price_per_hour.or(suite.gpu_price_per_hour))?;
+    let price_per_hour = args.gpu_price_per_hour.and_then(|p| p.0).or(suite.gpu_price_per_hour);
     let (comparison, gpu_seconds) = match &args.ab_base {
         Some(base) => {
             let started = Instant::now();
@@ -59,16 +59,6 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     }
     write_profile_targets(args.profile_targets.as_deref(), &comparison)?;
     Ok(Outcome::from_failed(comparison.fails_check()))
-}
-
-/// A price per hour that makes sense, or an error naming it.
-fn price_per_hour(price: Option<f64>) -> Result<Option<f64>> {
-    match price {
-        Some(p) if !(p.is_finite() && p >= 0.0) => {
-            bail!("--gpu-price-per-hour must be a number of US dollars, at least 0, got {p}")
-        }
-        price => Ok(price),
-    }
 }
 
 /// Measures the suite (or reads `--run`) and compares it with the stored baseline; also the seconds

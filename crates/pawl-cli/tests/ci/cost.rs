@@ -73,9 +73,14 @@ fn a_check_shows_what_measuring_cost() {
     let markdown = std::fs::read_to_string(dir.path().join("r.md")).unwrap();
     assert!(markdown.contains("at $36000.00/h"), "{markdown}");
 
+    pawl(dir.path()).args(["check", "--run", "run.json", "--gpu-price-per-hour=-1"]).assert().code(2).stderr(
+        predicate::str::contains("--gpu-price-per-hour").and(predicate::str::contains("not a price")),
+    );
+    // A CI variable that is not set expands to nothing: the suite's price holds.
     pawl(dir.path())
-        .args(["check", "--run", "run.json", "--gpu-price-per-hour=-1"])
+        .env("PAWL_GPU_PRICE_PER_HOUR", "")
+        .args(["check", "--run", "run.json", "--markdown", "r.md"])
         .assert()
-        .code(2)
-        .stderr(predicate::str::contains("--gpu-price-per-hour"));
+        .success();
+    assert!(std::fs::read_to_string(dir.path().join("r.md")).unwrap().contains("at $3.60/h"));
 }
