@@ -103,7 +103,7 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
     let mut last_save = Instant::now();
     for bench_plan in &plans {
         let bench = bench_plan.bench;
-        progress.set_message(bench.name.clone());
+        progress.set_message(escape::terminal(&bench.name).into_owned());
         let mut backend: Box<dyn Backend> = match &bench.kind {
             BenchKind::Cuda(_) => {
                 Box::new(pawl_cuda::CudaBackend::new(worker_argv()?).with_graph_timing(args.graph))

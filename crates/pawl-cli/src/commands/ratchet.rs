@@ -1,12 +1,13 @@
 //! `pawl ratchet`: compare a run with the baseline, and move the baseline up where it improved.
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
-use pawl_core::files::{self, UpdateLock};
+use pawl_core::files::{self, FileError, UpdateLock};
 use pawl_core::ratchet::{self, Move, MoveKind, RatchetOptions};
 use pawl_core::report::escape;
 use pawl_core::run::Run;
@@ -44,13 +45,7 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
     };
     // Read, move and write the baseline under its update lock (after measuring, which may take
     // minutes), so that concurrent updaters take turns instead of overwriting each other's moves.
-    let _lock = if args.dry_run {
-        None
-    } else {
-        Some(UpdateLock::acquire(&baseline_path, |lock| {
-            eprintln!("baseline: waiting for another pawl to finish updating it ({})", lock.display())
-        })?)
-    };
+    let _lock = if args.dry_run { None } else { lock_baseline(&baseline_path)? };
     let baseline = load_or_create(&baseline_path, &run, args.accept_new)?;
     let comparison =
         compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
@@ -102,6 +97,24 @@ pub fn baseline_path(flag: Option<&Path>, suite: Option<&Suite>) -> Result<PathB
         (None, None) => {
             bail!("no baseline file: pass --baseline FILE, or set `baseline` in the suite's [suite] table")
         }
+    }
+}
+
+/// The baseline's update lock. In a folder where the lock file cannot be created, the baseline cannot
+/// be written either (writing needs a new file beside it): the comparison goes on unlocked, and a
+/// move, should one come, fails on writing with the folder named.
+fn lock_baseline(path: &Path) -> Result<Option<UpdateLock>> {
+    let waiting = |lock: &Path| {
+        eprintln!("baseline: waiting for another pawl to finish updating it ({})", lock.display())
+    };
+    match UpdateLock::acquire(path, waiting) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(FileError::Lock { source, .. })
+            if matches!(source.kind(), ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -71,10 +71,8 @@ pub fn markdown(s: &str) -> String {
             push_code(&mut out, c);
             continue;
         }
-        let starts_www = |end: usize| {
-            end >= 3 && chars[end - 3..end].iter().collect::<String>().eq_ignore_ascii_case("www")
-        };
-        if c == '.' && starts_www(i) {
+        // `www.` opens an autolink: break it before the dot.
+        if c == '.' && i >= 3 && chars[i - 3..i].iter().all(|w| w.eq_ignore_ascii_case(&'w')) {
             out.push_str(BREAK);
         }
         if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!' | '#' | '$') {
