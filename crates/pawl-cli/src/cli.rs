@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use pawl_core::report::Format;
 
+use crate::forge::ForgeKind;
+
 /// `pawl ab`'s default cap on interleaved pairs per case (also used by `pawl check --ab-base`).
 pub const AB_MAX_PAIRS: usize = 2000;
 
@@ -33,7 +35,7 @@ pub enum Command {
     Ab(AbArgs),
     /// Show the GPU, driver and clocks, and warn about anything that hurts measurement.
     Env(EnvArgs),
-    /// Create or update the one pull-request comment of a suite (GitHub), or fall back to the job summary.
+    /// Create or update the one comment of a suite on a pull request (GitHub) or merge request (GitLab).
     Comment(CommentArgs),
     /// Profile the regressed cases with Nsight Compute, on head and on a base revision, side by side.
     Profile(ProfileArgs),
@@ -243,9 +245,10 @@ pub struct CheckArgs {
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write the ids of regressed cases here, one per line.
-    #[arg(long, value_name = "FILE", default_value = "profile_targets.txt")]
-    pub profile_targets: PathBuf,
+    /// Write the ids of regressed cases here, one per line, for `pawl profile` (even when none
+    /// regressed) [default: profile_targets.txt, written only when a case regressed].
+    #[arg(long, value_name = "FILE")]
+    pub profile_targets: Option<PathBuf>,
     /// Append this markdown file (for example `pawl profile`'s table) to the markdown report; repeatable.
     #[arg(long, value_name = "FILE")]
     pub extra_markdown: Vec<PathBuf>,
@@ -256,18 +259,46 @@ pub struct CheckArgs {
     /// Measuring time for all cases together in paired mode: `60s`, `2m`, or seconds.
     #[arg(long, default_value = "60s", value_name = "TIME", requires = "ab_base")]
     pub ab_budget: String,
+    /// The GPU machine's price per hour in US dollars: the reports show what the check cost
+    /// [default: the suite's `gpu_price_per_hour`].
+    #[arg(long, value_name = "DOLLARS", env = "PAWL_GPU_PRICE_PER_HOUR", value_parser = PricePerHour::parse)]
+    pub gpu_price_per_hour: Option<PricePerHour>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub measure: MeasureArgs,
 }
 
+/// A price per hour in US dollars; empty (a CI variable that is not set) is none.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PricePerHour(pub Option<f64>);
+
+impl PricePerHour {
+    fn parse(text: &str) -> Result<PricePerHour, String> {
+        if text.trim().is_empty() {
+            return Ok(PricePerHour(None));
+        }
+        let limit = pawl_core::suite::limits::GPU_PRICE_PER_HOUR;
+        match text.trim().parse::<f64>().ok().and_then(|price| limit.check(price).ok()) {
+            Some(price) => Ok(PricePerHour(Some(price))),
+            None => Err(format!("`{text}` is not a price: give {}", limit.allowed)),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).args(["body", "from_check"]))]
 pub struct CommentArgs {
-    /// The pull request's number.
-    #[arg(long, value_name = "N")]
+    /// The pull request's number (GitHub), or the merge request's IID (GitLab).
+    #[arg(long, visible_alias = "mr", value_name = "N")]
     pub pr: u64,
+    /// The forge [default: gitlab inside GitLab CI (GITLAB_CI=true), else github].
+    #[arg(long, value_enum)]
+    pub forge: Option<ForgeKind>,
+    /// The account pawl posts as, where the API cannot say: a GitHub App's `NAME[bot]` (the Actions
+    /// token is `github-actions[bot]`, found without this). Only its comments are ever updated.
+    #[arg(long, value_name = "LOGIN")]
+    pub author: Option<String>,
     /// The comment's markdown. Its first line must be the suite's marker (`pawl check --markdown` writes
     /// it) unless --suite is given.
     #[arg(long, value_name = "FILE")]

@@ -4,9 +4,10 @@
 
 mod cli;
 mod commands;
+mod forge;
 mod git;
-mod github;
 mod harness;
+mod log;
 mod measure;
 mod ncu;
 mod output;
@@ -27,7 +28,8 @@ fn main() -> ExitCode {
     match commands::dispatch(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // An error may quote files and servers: shown safe for a terminal or a CI log.
+            eprintln!("error: {}", pawl_core::report::escape::terminal_lines(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }

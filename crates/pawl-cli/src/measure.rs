@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pawl_core::engine::{self, SystemClock};
 use pawl_core::expr::Expr;
 use pawl_core::plan::{self, PlannedCase, Selection};
+use pawl_core::report::escape;
 use pawl_core::run::{CaseResult, CaseStatus, Environment, Run, RunWarning};
 use pawl_core::stats;
 use pawl_core::suite::limits::{self, Limit};
@@ -100,10 +101,11 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
     run.git = git::info(suite.dir());
 
     let progress = progress_bar(total as u64);
+    let started = Instant::now();
     let mut last_save = Instant::now();
     for bench_plan in &plans {
         let bench = bench_plan.bench;
-        progress.set_message(bench.name.clone());
+        progress.set_message(escape::terminal(&bench.name).into_owned());
         let first_of_bench = run.cases.len();
         let mut sink = |mut result: CaseResult| {
             if result.stats.is_none() && result.status == CaseStatus::Ok {
@@ -111,7 +113,14 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
             }
             if result.status != CaseStatus::Ok {
                 let error = result.error.as_deref().map(pawl_core::harness::shown).unwrap_or_default();
-                progress.suspend(|| eprintln!("{} {}: {error}", result.status.as_str(), result.id));
+                progress.suspend(|| {
+                    eprintln!(
+                        "{} {}: {}",
+                        result.status.as_str(),
+                        escape::terminal(result.id.as_str()),
+                        escape::terminal(&error)
+                    )
+                });
             }
             run.cases.push(result);
             progress.inc(1);
@@ -139,10 +148,13 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> 
                 run.cases.push(failed);
                 progress.inc(1);
             }
-            progress.suspend(|| eprintln!("bench `{}` failed: {message}", bench.name));
+            progress.suspend(|| {
+                eprintln!("bench `{}` failed: {}", escape::terminal(&bench.name), escape::terminal(&message))
+            });
         }
     }
     progress.finish_and_clear();
+    run.measure_seconds = Some(started.elapsed().as_secs_f64());
     if run.env.gpu.is_some() {
         run.env.clocks_end = pawl_cuda::gpu_state().ok().and_then(|state| state.environment.clocks_start);
     }

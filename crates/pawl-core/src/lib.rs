@@ -20,5 +20,6 @@ pub mod report;
 pub mod run;
 pub mod stats;
 pub mod suite;
+pub mod targets;
 pub mod value;
 pub mod verdict;

@@ -33,6 +33,9 @@ pub struct Run {
     /// measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub imported: Vec<ImportedFrom>,
+    /// Wall-clock seconds the measuring took (the time it held the GPU), for the cost of a check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure_seconds: Option<f64>,
 }
 
 /// Something a reader of a run should know that is no case's result: a harness printed something that
@@ -61,6 +64,7 @@ impl Run {
             cases: Vec::new(),
             warnings: Vec::new(),
             imported: Vec::new(),
+            measure_seconds: None,
         }
     }
 

@@ -473,3 +473,78 @@ mod human {
         assert!(!text.contains('\u{1b}'));
     }
 }
+
+/// Names a pull request could carry to ping people, forge text or inject workflow commands, through
+/// every format.
+mod hostile_names {
+    use super::*;
+    use pawl_core::case::CaseId;
+
+    const MENTION: &str = "flash/by=@alice cc @org/team fixes #12";
+    const BIDI: &str = "copy/N=1\u{202E}8=N\u{200B}";
+    const LINK: &str = "copy/see=https://evil.example/x www.evil.example $x^2$";
+    const COMMAND: &str = "::set-env name=LD_PRELOAD::/tmp/x.so";
+    const OLD_COMMAND: &str = "copy/x ##[add-mask]secret";
+
+    fn hostile() -> Comparison {
+        let mut comparison = all_kinds();
+        comparison.suite = "suite @owner ::warning::s".to_owned();
+        for (verdict, name) in comparison.verdicts.iter_mut().zip([MENTION, BIDI, LINK, COMMAND, OLD_COMMAND])
+        {
+            verdict.id = CaseId::from_raw(name);
+            verdict.bench = name.to_owned();
+            verdict.notes.push(format!("{name}\n::error::from a note"));
+            verdict.reason = format!("{name}\n##[error]from a reason");
+        }
+        comparison
+    }
+
+    #[test]
+    fn markdown_pings_nobody_links_nowhere_and_hides_nothing() {
+        let text = report::markdown(&hostile(), &ReportOptions::default());
+        // The marker is an HTML comment, which renders as nothing: no mention or link can live there.
+        let (marker, text) = text.split_once('\n').unwrap();
+        assert!(marker.starts_with("<!-- pawl:") && marker.ends_with(" -->"), "{marker}");
+        for raw in ["@alice", "@org", "@owner", "#12", "https://", "www.evil", "\u{202E}", "\u{200B}"] {
+            assert!(!text.contains(raw), "`{raw}` reached the markdown: {text}");
+        }
+        assert!(text.contains("\\u{202e}"), "the override is shown, not obeyed");
+        assert!(!text.replace("\\$", "").contains('$'), "every dollar is escaped: math is defused");
+    }
+
+    #[test]
+    fn junit_shows_hidden_characters() {
+        let text = rendered(Format::Junit, &hostile(), &ReportOptions::default());
+        assert!(!text.contains('\u{202E}') && !text.contains('\u{200B}'), "{text}");
+        assert!(text.contains("\\u{202e}"));
+    }
+
+    #[test]
+    fn annotations_are_the_only_workflow_commands() {
+        let text = rendered(Format::Github, &hostile(), &ReportOptions::default());
+        let (annotations, summary): (Vec<&str>, Vec<&str>) =
+            text.lines().partition(|line| line.starts_with("::"));
+        assert_eq!(annotations.len(), 4, "{text}");
+        for line in annotations {
+            // The runner reads the command up to the first `::` after the opening one: that must be
+            // the separator pawl wrote, so the title holds none of its own.
+            let (command, _message) = line[2..].split_once("::").unwrap();
+            let (level, title) = command.split_once(' ').unwrap();
+            assert!(["error", "warning", "notice"].contains(&level), "{line}");
+            assert!(title.starts_with("title=") && !title.contains(','), "{line}");
+            assert!(!line.contains('\u{202E}'), "{line}");
+        }
+        // The summary line is log text: the suite name must not make it a command.
+        assert_eq!(summary.len(), 1);
+        assert!(summary[0].starts_with("pawl: ") && !summary[0].contains("::"), "{}", summary[0]);
+    }
+
+    #[test]
+    fn the_terminal_report_holds_no_workflow_command_or_hidden_character() {
+        let text = rendered(Format::Human, &hostile(), &ReportOptions::default());
+        for line in text.lines() {
+            assert!(!line.contains("::") && !line.contains("##["), "{line}");
+            assert!(!line.contains('\u{202E}') && !line.contains('\u{200B}'), "{line}");
+        }
+    }
+}

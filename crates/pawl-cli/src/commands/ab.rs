@@ -175,7 +175,7 @@ fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<SideCase>> {
             }
             BenchKind::Command(_) => eprintln!(
                 "pawl ab: bench `{}` is a command bench; only `kind = \"cuda\"` benches are compared",
-                bench_plan.bench.name
+                pawl_core::report::escape::terminal(&bench_plan.bench.name)
             ),
         }
     }

@@ -3,13 +3,14 @@
 //! regression), 1 (regression or failure) or 2 (error).
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
-use pawl_core::files;
-use pawl_core::report::{self, Format, ReportOptions};
+use pawl_core::report::{self, Cost, Format, ReportOptions};
 use pawl_core::run::Run;
+use pawl_core::suite::Suite;
 use pawl_core::verdict::Comparison;
 
 use super::ratchet::{baseline_path, write_profile_targets};
@@ -18,38 +19,52 @@ use crate::cli::{AB_MAX_PAIRS, AbArgs, CheckArgs, ReportArgs};
 use crate::{measure, output};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
-    let comparison = match &args.ab_base {
-        Some(base) => super::ab::compare(&paired_args(args, base))?,
-        None => against_baseline(args)?,
+    let suite = load_suite(&args.suite)?;
+    let price_per_hour = args.gpu_price_per_hour.and_then(|p| p.0).or(suite.gpu_price_per_hour);
+    let (comparison, gpu_seconds) = match &args.ab_base {
+        Some(base) => {
+            let started = Instant::now();
+            let comparison = super::ab::compare(&paired_args(args, base))?;
+            (comparison, Some(started.elapsed().as_secs_f64()))
+        }
+        None => against_baseline(args, &suite)?,
     };
-    output::write_format(&comparison, Format::Human, None)?;
-    if let Some(path) = &args.markdown {
-        let opts = ReportOptions {
-            extra_markdown: read_extra_markdown(&args.extra_markdown)?,
-            ..output::report_options(false)
-        };
-        let mut bytes = Vec::new();
-        report::render(Format::Markdown, &comparison, &opts, &mut bytes)?;
-        files::write_atomic(path, &bytes).context("cannot write the markdown report")?;
+    let cost = gpu_seconds.map(|gpu_seconds| Cost { gpu_seconds, price_per_hour });
+    let opts = ReportOptions { cost, ..ReportOptions::default() };
+    output::write_format_with(&comparison, Format::Human, None, &opts)?;
+    if let Some(cost) = &cost {
+        eprintln!("pawl: measuring cost {}", report::text::cost(cost));
     }
-    for (path, format) in [(&args.junit, Format::Junit), (&args.json, Format::Json)] {
+    for (path, format) in
+        [(&args.markdown, Format::Markdown), (&args.junit, Format::Junit), (&args.json, Format::Json)]
+    {
         if let Some(path) = path {
-            output::write_format(&comparison, format, Some(path))
-                .with_context(|| format!("cannot write the {format} report"))?;
+            let extra_markdown = if format == Format::Markdown {
+                read_extra_markdown(&args.extra_markdown)?
+            } else {
+                Vec::new()
+            };
+            output::write_format_with(
+                &comparison,
+                format,
+                Some(path),
+                &ReportOptions { extra_markdown, ..opts.clone() },
+            )
+            .with_context(|| format!("cannot write the {format} report"))?;
         }
     }
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         // Annotations go to standard output, where the runner reads workflow commands.
-        output::write_format(&comparison, Format::Github, None)?;
+        output::write_format_with(&comparison, Format::Github, None, &opts)?;
     }
-    write_profile_targets(&args.profile_targets, &comparison)?;
+    write_profile_targets(args.profile_targets.as_deref(), &comparison)?;
     Ok(Outcome::from_failed(comparison.fails_check()))
 }
 
-/// Measures the suite (or reads `--run`) and compares it with the stored baseline.
-fn against_baseline(args: &CheckArgs) -> Result<Comparison> {
-    let suite = load_suite(&args.suite)?;
-    let baseline_path = baseline_path(args.baseline.as_deref(), Some(&suite))?;
+/// Measures the suite (or reads `--run`) and compares it with the stored baseline; also the seconds
+/// the measuring took, when the run file says.
+fn against_baseline(args: &CheckArgs, suite: &Suite) -> Result<(Comparison, Option<f64>)> {
+    let baseline_path = baseline_path(args.baseline.as_deref(), Some(suite))?;
     if !baseline_path.exists() {
         bail!(
             "no baseline at {}; measure once and create it with `pawl ratchet --accept-new --baseline {}`",
@@ -59,17 +74,19 @@ fn against_baseline(args: &CheckArgs) -> Result<Comparison> {
     }
     let baseline = Baseline::load(&baseline_path)?;
     let opts = CompareOptions {
-        thresholds: thresholds(Some(&suite), &args.judge)?,
+        thresholds: thresholds(Some(suite), &args.judge)?,
         force: args.judge.force,
         seed: args.judge.bootstrap_seed,
     };
     let (run, run_label) = match &args.run {
         Some(path) => (Run::load(path)?, path.display().to_string()),
         None => {
-            (measure::measure(&suite, &args.measure, &args.save_run)?, args.save_run.display().to_string())
+            (measure::measure(suite, &args.measure, &args.save_run)?, args.save_run.display().to_string())
         }
     };
-    Ok(compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?)
+    let comparison =
+        compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
+    Ok((comparison, run.measure_seconds))
 }
 
 /// `pawl ab`'s arguments for `pawl check --ab-base REV`: the working tree against REV.

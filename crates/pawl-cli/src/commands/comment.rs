@@ -1,28 +1,34 @@
-//! `pawl comment`: one sticky pull-request comment per suite.
+//! `pawl comment`: one sticky comment per suite on a pull request (GitHub) or merge request
+//! (GitLab).
 //!
-//! The comment is found by the hidden marker on its first line (`<!-- pawl:SUITE -->`), updated when it
-//! exists and created when it does not, so a pull request carries one comment per suite however often
-//! CI runs. A token that may not write (pull requests from forks get a read-only one) is not an error:
-//! the body goes to the job summary instead, with a warning, and the command exits 0.
+//! The comment is found by the hidden marker on its first line (`<!-- pawl:SUITE -->`) **and** by its
+//! author, which must be the account pawl writes as: a comment somebody else wrote with the marker
+//! in it is left alone (and named in the log), so nobody can plant text for pawl to keep up to date.
+//! It is updated when it exists and created when it does not, so a change carries one comment per
+//! suite however often CI runs. A token that may not write (pull requests from forks get a read-only
+//! one) is not an error: the body goes to the job summary instead, with a warning, and the command
+//! exits 0.
 
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use pawl_core::report::markdown::{self, marker};
-use pawl_core::report::{ReportOptions, json};
+use pawl_core::report::{Cost, ReportOptions, escape, json};
 use pawl_core::verdict::Comparison;
 
 use super::Outcome;
 use crate::cli::CommentArgs;
-use crate::github::{GitHub, GitHubError};
+use crate::forge::{Forge, ForgeError, ForgeKind};
+use crate::log;
 
 pub fn run(args: &CommentArgs) -> Result<Outcome> {
-    let limit = ReportOptions::GITHUB_COMMENT_LIMIT;
+    let kind = ForgeKind::detect(args.forge);
+    let limit = kind.limit();
     let (marker, body) = match &args.from_check {
         Some(report) => {
             let extra = super::check::read_extra_markdown(&args.extra_markdown)?;
-            from_check(report, extra, args.artifact_hint.clone())?
+            from_check(report, extra, args.artifact_hint.clone(), limit)?
         }
         None => {
             let path = args.body.as_deref().context("give --body FILE or --from-check REPORT.json")?;
@@ -31,33 +37,60 @@ pub fn run(args: &CommentArgs) -> Result<Outcome> {
     };
     let body = fit(body, limit, args.artifact_hint.as_deref());
 
-    let github = match GitHub::from_env() {
-        Ok(github) => github,
-        Err(err) if err.is_refused() => return fall_back(&body, &err),
+    let forge = match kind.client(args.author.as_deref()) {
+        Ok(forge) => forge,
+        Err(err) if err.is_refused() => return fall_back(kind, &body, &err),
         Err(err) => return Err(err.into()),
     };
-    match upsert(&github, args.pr, &marker, &body) {
+    match upsert(forge.as_ref(), args.pr, &marker, &body) {
         Ok(done) => {
             eprintln!("comment: {done}");
             Ok(Outcome::Pass)
         }
-        Err(err) if err.is_refused() => fall_back(&body, &err),
+        Err(err) if err.is_refused() => fall_back(kind, &body, &err),
         Err(err) => Err(err.into()),
     }
 }
 
-/// Updates the comment that starts with `marker`, or creates one; says which it did.
-fn upsert(github: &GitHub, pr: u64, marker: &str, body: &str) -> Result<String, GitHubError> {
-    let comments = github.comments(pr)?;
-    let existing =
-        comments.iter().find(|c| c.body.as_deref().is_some_and(|b| b.trim_start().starts_with(marker)));
-    let (verb, comment) = match existing {
-        Some(comment) if comment.body.as_deref() == Some(body) => ("unchanged", comment.clone()),
-        Some(comment) => ("updated", github.update_comment(comment.id, body)?),
-        None => ("created", github.create_comment(pr, body)?),
+/// Updates pawl's own comment that starts with `marker`, or creates one; says which it did.
+fn upsert(forge: &dyn Forge, number: u64, marker: &str, body: &str) -> Result<String, ForgeError> {
+    let me = forge.identity()?;
+    let notes = forge.notes(number)?;
+    let mut ours = None;
+    for note in notes.iter().filter(|n| !n.system && n.body.trim_start().starts_with(marker)) {
+        if !note.author.is(&me) {
+            eprintln!(
+                "comment: ignoring comment {} by {}: it carries the marker, but pawl writes as {}",
+                note.id,
+                escape::terminal(&note.author.login),
+                escape::terminal(&me.login)
+            );
+        } else if ours.is_none() {
+            ours = Some(note);
+        }
+    }
+    let (verb, note) = match ours {
+        Some(note) if note.body == body => ("unchanged", note.clone()),
+        Some(note) => match forge.update(number, note.id, body) {
+            Ok(updated) => ("updated", updated),
+            // The comment is pawl's but may not be edited (locked, or the token's rights changed):
+            // the report still gets posted.
+            Err(err) if err.is_refused() => {
+                log::warn(
+                    "pawl comment",
+                    &format!("cannot update comment {}: {err}; posting a new one", note.id),
+                );
+                ("created", forge.create(number, body)?)
+            }
+            Err(err) => return Err(err),
+        },
+        None => ("created", forge.create(number, body)?),
     };
-    let at = comment.html_url.unwrap_or_else(|| format!("comment {}", comment.id));
-    Ok(format!("{verb} {at} on #{pr}"))
+    let at = note
+        .url
+        .map(|url| escape::terminal(&url).into_owned())
+        .unwrap_or_else(|| format!("comment {}", note.id));
+    Ok(format!("{verb} {at} on #{number} as {}", escape::terminal(&me.login)))
 }
 
 /// The markdown report re-rendered from `pawl check --json`'s report, with extra sections appended and
@@ -66,12 +99,15 @@ fn from_check(
     report: &Path,
     extra_markdown: Vec<String>,
     artifact_hint: Option<String>,
+    limit: usize,
 ) -> Result<(String, String)> {
     let text =
         std::fs::read_to_string(report).with_context(|| format!("cannot read {}", report.display()))?;
     #[derive(serde::Deserialize)]
     struct Header {
         schema: Option<String>,
+        #[serde(default)]
+        cost: Option<Cost>,
     }
     let header: Header = serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!("{}:{}:{}: not valid JSON: {e}", report.display(), e.line(), e.column())
@@ -92,7 +128,13 @@ fn from_check(
     }
     let comparison: Comparison = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not a pawl report: {e}", report.display()))?;
-    let opts = ReportOptions { extra_markdown, artifact_hint, ..ReportOptions::default() };
+    let opts = ReportOptions {
+        extra_markdown,
+        artifact_hint,
+        max_markdown_chars: limit,
+        cost: header.cost,
+        ..ReportOptions::default()
+    };
     Ok((marker(&comparison.suite), markdown::markdown(&comparison, &opts)))
 }
 
@@ -123,7 +165,7 @@ fn from_body(path: &Path, suite: Option<&str>) -> Result<(String, String)> {
     }
 }
 
-/// `body` shortened at a line break to fit under `limit` characters (less 1%, as GitHub may count
+/// `body` shortened at a line break to fit under `limit` characters (less 1%, as the forge may count
 /// differently), with a note saying so and where the full report is.
 fn fit(body: String, limit: usize, artifact_hint: Option<&str>) -> String {
     let budget = limit - limit / 100;
@@ -132,26 +174,24 @@ fn fit(body: String, limit: usize, artifact_hint: Option<&str>) -> String {
         return body;
     }
     let note = format!(
-        "\n\n---\n*This comment was shortened from {length} to fit GitHub's limit of {limit} characters. {}*\n",
+        "\n\n---\n*This comment was shortened from {length} to fit the limit of {limit} characters. {}*\n",
         artifact_hint.unwrap_or("The full report is in the job's artifacts.")
     );
     let keep = budget.saturating_sub(note.chars().count());
     let cut = body.char_indices().nth(keep).map_or(body.len(), |(at, _)| at);
     let cut = body[..cut].rfind('\n').unwrap_or(cut);
-    eprintln!("warning: the comment is {length} characters long; shortened to fit GitHub's limit of {limit}");
+    eprintln!("warning: the comment is {length} characters long; shortened to fit the limit of {limit}");
     format!("{}{note}", &body[..cut])
 }
 
-/// Puts the body in the job summary (or on standard output outside GitHub Actions) and warns.
-fn fall_back(body: &str, why: &GitHubError) -> Result<Outcome> {
+/// Puts the body in the job summary (or on standard output where there is none) and warns.
+fn fall_back(kind: ForgeKind, body: &str, why: &ForgeError) -> Result<Outcome> {
     let warning = format!(
-        "cannot write the pull-request comment: {why}. The report goes to the job summary instead \
-         (pull requests from forks get a read-only token; docs/ci.md says how to comment on them safely)."
+        "cannot write the {}: {why}. The report goes to the job summary or the log instead \
+         (pull requests from forks get a read-only token; docs/ci.md says how to comment on them safely).",
+        kind.noun()
     );
-    eprintln!("warning: {warning}");
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        println!("::warning title=pawl comment::{}", escape_workflow_data(&warning));
-    }
+    log::warn("pawl comment", &warning);
     match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         Some(path) => {
             let path = Path::new(&path);
@@ -166,15 +206,10 @@ fn fall_back(body: &str, why: &GitHubError) -> Result<Outcome> {
         }
         None => {
             eprintln!("comment: no $GITHUB_STEP_SUMMARY either; the body follows on standard output");
-            println!("{body}");
+            println!("{}", escape::terminal_lines(body));
         }
     }
     Ok(Outcome::Pass)
-}
-
-/// Escapes the message of a workflow command (`%`, CR and LF), as GitHub's toolkit does.
-fn escape_workflow_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use pawl_core::import::{self, FileSummary, ImportSummary, NoteKind};
-use pawl_core::report::human::terminal_safe;
+use pawl_core::report::escape::terminal as terminal_safe;
 use pawl_core::run::Run;
 
 use super::Outcome;

@@ -17,15 +17,16 @@ use anyhow::{Context, Result, bail};
 use pawl_core::case::CaseId;
 use pawl_core::files;
 use pawl_core::plan::{self, Selection};
-use pawl_core::report::markdown::escape;
+use pawl_core::report::escape::{self, markdown as escape_markdown};
 use pawl_core::report::text::duration;
 use pawl_core::suite::{BenchKind, Suite};
+use pawl_core::targets;
 use pawl_supervise::{Stderr, Stdin, Stdout};
 
 use super::{Outcome, load_suite};
 use crate::cli::{LaunchArgs, ProfileArgs};
-use crate::git;
 use crate::ncu::{self, KernelProfile, Kind, METRICS};
+use crate::{git, log};
 
 /// The longest one ncu process may take (compilation, the replay passes of one launch) before it is
 /// stopped and that profile given up.
@@ -97,7 +98,7 @@ pub fn run(args: &ProfileArgs) -> Result<Outcome> {
     let base_label = base.as_ref().map(|(rev, ..)| *rev);
     let markdown = render(&cases, base_label, &notes, args.rows);
     write_report(&report_path, &markdown)?;
-    print!("{markdown}");
+    print!("{}", escape::terminal_lines(&markdown));
     eprintln!("profile: {} written, raw CSVs beside it", report_path.display());
     Ok(Outcome::Pass)
 }
@@ -131,12 +132,7 @@ fn read_targets(path: &Path) -> Result<Vec<CaseId>> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!("cannot read {}; `pawl check` writes it (--profile-targets)", path.display())
     })?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(CaseId::from_raw)
-        .collect())
+    Ok(targets::parse(&text, path)?)
 }
 
 /// `--ncu`, else `ncu` on PATH.
@@ -148,12 +144,9 @@ fn find_ncu(flag: Option<&Path>) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join("ncu")).find(|p| p.is_file())
 }
 
+/// Warns (see [`log::warn`]) and gives the message back for the report's notes.
 fn warn(message: &str) -> String {
-    eprintln!("warning: {message}");
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        let escaped = message.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-        println!("::warning title=pawl profile::{escaped}");
-    }
+    log::warn("pawl profile", message);
     message.to_owned()
 }
 
@@ -208,7 +201,7 @@ impl Profiler<'_> {
             vec![exe.into(), "__launch".into(), suite_path.into(), id.as_str().into()];
         let csv_path = self.out_dir.join(format!("{side}-{}.csv", n + 1));
         let log_path = self.out_dir.join(format!("{side}-{}.log", n + 1));
-        eprintln!("profile: {side} {id} (kernel {kernel})");
+        eprintln!("profile: {side} {} (kernel {})", escape::terminal(id.as_str()), escape::terminal(&kernel));
         let attempt = |full: bool| {
             let result = run_ncu(ncu::command(&self.ncu, &kernel, &program, full), &csv_path, &log_path);
             let text = std::fs::read_to_string(&csv_path).unwrap_or_default();
@@ -218,7 +211,7 @@ impl Profiler<'_> {
         let (mut result, mut text, mut parsed) = attempt(true);
         if !parsed.as_ref().is_ok_and(|p| !p.is_empty()) {
             // An ncu or GPU without one of the extra metrics refuses the whole list: retry without them.
-            eprintln!("profile: retrying {id} at {side} with the basic metrics");
+            eprintln!("profile: retrying {} at {side} with the basic metrics", escape::terminal(id.as_str()));
             (result, text, parsed) = attempt(false);
         }
         let profiled = match (result, parsed) {
@@ -290,7 +283,9 @@ fn render(cases: &[CaseProfiles], base: Option<&str>, notes: &[String], max_rows
     let mut md = String::new();
     // Writing to a String cannot fail; the results of `writeln!` are ignored below.
     let _ = match base {
-        Some(rev) => writeln!(md, "### Nsight Compute: regressed cases at base {} and head\n", escape(rev)),
+        Some(rev) => {
+            writeln!(md, "### Nsight Compute: regressed cases at base {} and head\n", escape_markdown(rev))
+        }
         None => writeln!(md, "### Nsight Compute: regressed cases at head\n"),
     };
     let _ = writeln!(
@@ -299,25 +294,25 @@ fn render(cases: &[CaseProfiles], base: Option<&str>, notes: &[String], max_rows
          most. Stall rows are the cycles a warp waits for that reason per issued instruction.\n"
     );
     for note in notes {
-        let _ = writeln!(md, "> {}\n", escape(note));
+        let _ = writeln!(md, "> {}\n", escape_markdown(note));
     }
     for case in cases {
-        let _ = write!(md, "#### {}", escape(case.id.as_str()));
+        let _ = write!(md, "#### {}", escape_markdown(case.id.as_str()));
         if let Ok(profile) = &case.head {
-            let _ = write!(md, " · kernel {}", escape(&profile.kernel));
+            let _ = write!(md, " · kernel {}", escape_markdown(&profile.kernel));
         }
         let _ = writeln!(md, "\n");
         let head = match &case.head {
             Ok(profile) => profile,
             Err(why) => {
-                let _ = writeln!(md, "No profile at head: {}\n", escape(why));
+                let _ = writeln!(md, "No profile at head: {}\n", escape_markdown(why));
                 continue;
             }
         };
         let base_profile = match &case.base {
             Some(Ok(profile)) => Some(profile),
             Some(Err(why)) => {
-                let _ = writeln!(md, "No profile at base: {}\n", escape(why));
+                let _ = writeln!(md, "No profile at base: {}\n", escape_markdown(why));
                 None
             }
             None => None,
@@ -325,7 +320,11 @@ fn render(cases: &[CaseProfiles], base: Option<&str>, notes: &[String], max_rows
         let rows = rows(base_profile, head, max_rows);
         match (base, base_profile) {
             (Some(rev), Some(_)) => {
-                let _ = writeln!(md, "| metric | base {} | head | change |\n|:--|--:|--:|--:|", escape(rev));
+                let _ = writeln!(
+                    md,
+                    "| metric | base {} | head | change |\n|:--|--:|--:|--:|",
+                    escape_markdown(rev)
+                );
                 for row in &rows {
                     let _ = writeln!(
                         md,

@@ -1,18 +1,22 @@
 //! `pawl ratchet`: compare a run with the baseline, and move the baseline up where it improved.
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
+use pawl_core::files::{self, FileError, UpdateLock};
 use pawl_core::ratchet::{self, Move, MoveKind, RatchetOptions};
+use pawl_core::report::escape;
 use pawl_core::run::Run;
 use pawl_core::suite::Suite;
-use pawl_core::{files, verdict::Comparison};
+use pawl_core::targets;
+use pawl_core::verdict::Comparison;
 
 use super::{DEFAULT_SUITE, Outcome, load_suite, thresholds};
 use crate::cli::RatchetArgs;
-use crate::{git, measure, output};
+use crate::{git, log, measure, output};
 use pawl_core::report::text::duration as format_ns;
 
 const DEFAULT_RUN_FILE: &str = "pawl-run.json";
@@ -38,6 +42,9 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
         ),
         (None, None) => unreachable!("a suite is loaded whenever no run file is given"),
     };
+    // Read, move and write the baseline under its update lock (after measuring, which may take
+    // minutes), so that concurrent updaters take turns instead of overwriting each other's moves.
+    let _lock = if args.dry_run { None } else { lock_baseline(&baseline_path)? };
     let baseline = load_or_create(&baseline_path, &run, args.accept_new)?;
     let comparison =
         compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
@@ -51,7 +58,11 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
             MoveKind::Improved => "moved up",
             MoveKind::Added => "added",
         };
-        eprintln!("baseline: {how} {}: {from} → {}", m.id, format_ns(m.new_median_ns));
+        eprintln!(
+            "baseline: {how} {}: {from} → {}",
+            escape::terminal(m.id.as_str()),
+            format_ns(m.new_median_ns)
+        );
     }
     let file_missing = !baseline_path.exists();
     // Writing is the default (moving the baseline is what this command is for); `--update` spells it out
@@ -73,7 +84,7 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
         }
     }
     if let Some(path) = &args.profile_targets {
-        write_profile_targets(path, &comparison)?;
+        write_profile_targets(Some(path), &comparison)?;
     }
     Ok(Outcome::from_failed(comparison.fails_check()))
 }
@@ -86,6 +97,24 @@ pub fn baseline_path(flag: Option<&Path>, suite: Option<&Suite>) -> Result<PathB
         (None, None) => {
             bail!("no baseline file: pass --baseline FILE, or set `baseline` in the suite's [suite] table")
         }
+    }
+}
+
+/// The baseline's update lock. In a folder where the lock file cannot be created, the baseline cannot
+/// be written either (writing needs a new file beside it): the comparison goes on unlocked, and a
+/// move, should one come, fails on writing with the folder named.
+fn lock_baseline(path: &Path) -> Result<Option<UpdateLock>> {
+    let waiting = |lock: &Path| {
+        eprintln!("baseline: waiting for another pawl to finish updating it ({})", lock.display())
+    };
+    match UpdateLock::acquire(path, waiting) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(FileError::Lock { source, .. })
+            if matches!(source.kind(), ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -104,12 +133,29 @@ fn load_or_create(path: &Path, run: &Run, accept_new: bool) -> Result<Baseline> 
     Ok(Baseline::new(&run.suite))
 }
 
-/// Writes the regressed case ids, one per line, for `pawl profile`.
-pub fn write_profile_targets(path: &Path, comparison: &Comparison) -> Result<()> {
-    let mut text = String::new();
-    for id in ratchet::profile_targets(comparison) {
-        text.push_str(id.as_str());
-        text.push('\n');
+/// Where `pawl check` writes the targets file when not told.
+pub const DEFAULT_TARGETS: &str = "profile_targets.txt";
+
+/// Writes the regressed case ids, one per line, for `pawl profile`: to `asked` when given (even with
+/// none, so a CI step can count on the file), else to [`DEFAULT_TARGETS`] only when a case regressed.
+/// An id that cannot be written safely is left out with a warning ([`targets`]).
+pub fn write_profile_targets(asked: Option<&Path>, comparison: &Comparison) -> Result<()> {
+    let ids = ratchet::profile_targets(comparison);
+    let path = match asked {
+        Some(path) => path,
+        None if ids.is_empty() => return Ok(()),
+        None => Path::new(DEFAULT_TARGETS),
+    };
+    let (text, left_out) = targets::render(&ids);
+    for id in left_out {
+        log::warn(
+            "pawl profile targets",
+            &format!(
+                "case `{id}` is left out of {}: its id holds control characters or a workflow command, \
+                 which cannot be written there safely",
+                path.display()
+            ),
+        );
     }
     files::write_atomic(path, text.as_bytes())?;
     Ok(())

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use comfy_table::{LineStyle, Table, TableStyle};
+use pawl_core::report::escape;
 use pawl_core::report::text::duration;
 use pawl_core::run::{CaseStatus, Run};
 
@@ -55,7 +56,7 @@ pub fn summary_table(run: &Run) -> String {
             (None, None) => Default::default(),
         };
         let note = match (&case.error, case.throttled_samples, &case.summary) {
-            (Some(error), _, _) if !error.is_empty() => first_line(error),
+            (Some(error), _, _) if !error.is_empty() => escape::terminal(&first_line(error)).into_owned(),
             (_, n, _) if n > 0 => format!("{n} samples throttled"),
             (_, _, Some(summary)) if summary.median_ns.is_none() => {
                 "summary only (mean), no samples".to_owned()
@@ -64,7 +65,7 @@ pub fn summary_table(run: &Run) -> String {
             _ => String::new(),
         };
         table.add_row([
-            case.id.to_string(),
+            escape::terminal(case.id.as_str()).into_owned(),
             case.status.as_str().to_owned(),
             median,
             ci,

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use pawl_core::plan::{self, Selection};
+use pawl_core::report::escape;
 use pawl_core::suite::BenchKind;
 
 use super::{Outcome, load_suite};
@@ -19,7 +20,7 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
         out,
         "{}: suite `{}` is valid: {} benches, {} cases",
         args.suite.display(),
-        suite.name,
+        escape::terminal(&suite.name),
         plans.len(),
         total
     )?;
@@ -28,13 +29,19 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
             BenchKind::Cuda(_) => "cuda",
             BenchKind::Command(_) => "command",
         };
-        writeln!(out, "  {} ({kind}): {} cases", plan.bench.name, plan.cases.len())?;
+        writeln!(out, "  {} ({kind}): {} cases", escape::terminal(&plan.bench.name), plan.cases.len())?;
         if args.list {
             for case in &plan.cases {
                 if case.tune.is_empty() {
-                    writeln!(out, "    {}", case.case.id)?;
+                    writeln!(out, "    {}", escape::terminal(case.case.id.as_str()))?;
                 } else {
-                    writeln!(out, "    {}  [{}]", case.case.id, case.tune.to_id_string())?;
+                    let tune = case.tune.to_id_string();
+                    writeln!(
+                        out,
+                        "    {}  [{}]",
+                        escape::terminal(case.case.id.as_str()),
+                        escape::terminal(&tune)
+                    )?;
                 }
             }
         }

@@ -4,11 +4,6 @@ use std::path::Path;
 use std::process::Command as Process;
 
 use assert_cmd::Command;
-use pawl_core::case::CaseId;
-use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
-use pawl_core::stats;
-use pawl_core::suite::MeasureSettings;
-use pawl_core::value::Params;
 use predicates::prelude::*;
 
 fn git(dir: &Path, args: &[&str]) -> String {
@@ -17,17 +12,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// A run of one case with samples around `median_ns` (made in memory: no GPU is needed to test git).
 fn run_file(median_ns: f64) -> String {
-    let mut case =
-        CaseResult::not_measured(CaseId::from_raw("copy/N=4"), "copy", Params::new(), CaseStatus::Ok, "");
-    case.error = None;
-    case.samples_ns = (0..60).map(|i| median_ns * (1.0 + 0.0005 * ((i % 7) as f64 - 3.0))).collect();
-    case.stats = stats::summarize(&case.samples_ns, 0.99).ok();
-    let mut run =
-        Run::new("demo", "2026-01-01T00:00:00Z", Environment::default(), MeasureSettings::default());
-    run.cases.push(case);
-    serde_json::to_string(&run).unwrap()
+    crate::runs::run_file(&[("copy/N=4", median_ns)])
 }
 
 fn pawl(dir: &Path) -> Command {

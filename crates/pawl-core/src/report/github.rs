@@ -9,6 +9,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
+use super::escape::{self, workflow_data as escape_data, workflow_property as escape_property};
 use super::text;
 use super::{ReportOptions, markdown};
 use crate::verdict::{Comparison, Verdict, VerdictKind};
@@ -76,7 +77,8 @@ pub fn write(comparison: &Comparison, out: &mut dyn Write) -> io::Result<()> {
             annotate(out, level, &title, &body)?;
         }
     }
-    writeln!(out, "pawl: suite {}: {}", escape_data(&comparison.suite), comparison.summary_line())
+    // Plain log text, not a command: the suite name must not make it one.
+    writeln!(out, "pawl: suite {}: {}", escape::terminal(&comparison.suite), comparison.summary_line())
 }
 
 /// Appends the markdown report to the job summary file (the CLI passes `$GITHUB_STEP_SUMMARY`),
@@ -110,27 +112,4 @@ fn message(verdict: &Verdict) -> String {
 
 fn annotate(out: &mut dyn Write, level: Level, title: &str, message: &str) -> io::Result<()> {
     writeln!(out, "::{} title={}::{}", level.command(), escape_property(title), escape_data(message))
-}
-
-/// Escapes a workflow command's message, as the Actions runner unescapes it: `%`, CR and LF. Without
-/// line breaks, text from users cannot start a command of its own.
-pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
-}
-
-/// Escapes a workflow command's property value: as [`escape_data`], and also `:` and `,`, which end
-/// a property.
-pub fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_follow_the_runner() {
-        assert_eq!(escape_data("100% done\r\nnext"), "100%25 done%0D%0Anext");
-        assert_eq!(escape_property("flash_fwd/B=32,S=512: 5%"), "flash_fwd/B=32%2CS=512%3A 5%25");
-    }
 }

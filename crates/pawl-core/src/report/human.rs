@@ -2,12 +2,12 @@
 //!
 //! The summary comes last so that it is what stays on screen after a long table has scrolled by.
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 use comfy_table::{Cell, CellAlignment, Color, LineStyle, Table, TableStyle};
 
 use super::ReportOptions;
+use super::escape::terminal as terminal_safe;
 use super::text;
 use crate::verdict::{Comparison, Verdict, VerdictKind};
 
@@ -75,37 +75,5 @@ fn kind_color(kind: VerdictKind) -> Option<Color> {
         VerdictKind::Improved => Some(Color::Green),
         VerdictKind::Inconclusive => Some(Color::Yellow),
         VerdictKind::Unchanged | VerdictKind::New | VerdictKind::Missing => None,
-    }
-}
-
-/// Text from files and users with control characters made visible (`\n`, `\u{1b}`), so that a case id
-/// can neither break a table row nor send escape sequences to the terminal.
-pub fn terminal_safe(s: &str) -> Cow<'_, str> {
-    // Bidirectional overrides too: they can make a case id read as another.
-    let unsafe_char =
-        |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    if !s.chars().any(unsafe_char) {
-        return Cow::Borrowed(s);
-    }
-    let mut safe = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if unsafe_char(c) {
-            safe.extend(c.escape_default());
-        } else {
-            safe.push(c);
-        }
-    }
-    Cow::Owned(safe)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_made_visible() {
-        assert_eq!(terminal_safe("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
-        assert_eq!(terminal_safe("x\u{202e}y"), "x\\u{202e}y");
-        assert!(matches!(terminal_safe("flash_fwd/S=512"), Cow::Borrowed(_)));
     }
 }

@@ -4,12 +4,16 @@
 //! Output is pretty-printed and byte-stable: fields in declaration order, every kind counted (zero
 //! included) so the shape never changes, floats written by `serde_json`'s shortest round-trip form. The
 //! comparison's fields sit at the top level, so the report reads back as a [`Comparison`] (the extra
-//! `schema` and `summary` fields are ignored).
+//! `schema`, `summary` and `cost` fields are ignored).
+//!
+//! When the cost of measuring is known, `cost` holds the GPU seconds and, with a price per hour, the
+//! price and the amount: `{"gpu_seconds": 93.2, "price_per_hour": 2.5, "amount": 0.0647}`.
 
 use std::io::{self, Write};
 
 use serde::{Deserialize, Serialize};
 
+use super::Cost;
 use crate::verdict::{Comparison, VerdictKind};
 
 /// Identifies the report format and its major version.
@@ -50,13 +54,24 @@ impl Summary {
 struct Report<'a> {
     schema: &'static str,
     summary: Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<CostReport>,
     #[serde(flatten)]
     comparison: &'a Comparison,
 }
 
+#[derive(Serialize)]
+struct CostReport {
+    #[serde(flatten)]
+    cost: Cost,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount: Option<f64>,
+}
+
 /// Writes the JSON report, ending with a newline.
-pub fn write(comparison: &Comparison, out: &mut dyn Write) -> io::Result<()> {
-    let report = Report { schema: SCHEMA, summary: Summary::of(comparison), comparison };
+pub fn write(comparison: &Comparison, cost: Option<&Cost>, out: &mut dyn Write) -> io::Result<()> {
+    let cost = cost.map(|&cost| CostReport { cost, amount: cost.amount() });
+    let report = Report { schema: SCHEMA, summary: Summary::of(comparison), cost, comparison };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     out.write_all(b"\n")
 }

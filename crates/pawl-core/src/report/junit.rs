@@ -13,14 +13,14 @@
 //! - improved, unchanged, new: passed, with the numbers in `<system-out>`.
 //!
 //! quick-xml escapes attribute values and text; characters XML 1.0 cannot carry at all (most control
-//! characters) are replaced by U+FFFD first.
+//! characters) are replaced by U+FFFD first, and hidden ones shown ([`escape::xml`](super::escape::xml)).
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
+use super::escape::xml as xml_safe;
 use super::text;
 use crate::verdict::{CompareMode, Comparison, SideSummary, Verdict, VerdictKind};
 
@@ -157,27 +157,9 @@ fn one_line(s: &str) -> String {
     s.split(['\n', '\r', '\t']).filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
-/// `s` with the characters XML 1.0 forbids even as references (controls other than tab and line breaks,
-/// U+FFFE, U+FFFF) replaced by U+FFFD.
-fn xml_safe(s: &str) -> Cow<'_, str> {
-    let forbidden =
-        |c: char| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}');
-    if s.contains(forbidden) {
-        Cow::Owned(s.chars().map(|c| if forbidden(c) { char::REPLACEMENT_CHARACTER } else { c }).collect())
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn forbidden_characters_are_replaced() {
-        assert_eq!(xml_safe("a\u{1}b\u{FFFF}\tc\n"), "a\u{FFFD}b\u{FFFD}\tc\n");
-        assert!(matches!(xml_safe("a<b&c"), Cow::Borrowed(_)));
-    }
 
     #[test]
     fn seconds_have_nanosecond_resolution() {

@@ -4,8 +4,9 @@
 //! summary, a table of regressions and failures, a table of the other changes, the unchanged, new and
 //! missing cases folded in a `<details>` block, the settings, then any extra sections.
 //!
-//! Everything that comes from users (suite and case names, labels, reasons) is escaped, so that it can
-//! neither break a table nor inject HTML. The whole report stays under
+//! Everything that comes from users (suite and case names, labels, reasons) is escaped
+//! ([`escape::markdown`](super::escape::markdown)), so that it can neither break a table, inject HTML,
+//! ping anybody nor link anywhere. The whole report stays under
 //! [`ReportOptions::max_markdown_chars`]: when it would not, rows are left out from the least urgent end
 //! and a note says how many and where the full report is.
 
@@ -13,6 +14,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use super::ReportOptions;
+use super::escape::markdown as escape;
 use super::text;
 use crate::verdict::{Comparison, Verdict, VerdictKind};
 
@@ -38,23 +40,6 @@ pub fn marker(suite: &str) -> String {
         }
     }
     format!("<!-- pawl:{encoded} -->")
-}
-
-/// Escapes text from users for markdown: a backslash before every character that could start emphasis,
-/// code, a link, HTML, an entity or a table cell, and spaces for line breaks and other control characters.
-pub fn escape(s: &str) -> String {
-    let mut escaped = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            escaped.push(' ');
-        } else {
-            if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!' | '#') {
-                escaped.push('\\');
-            }
-            escaped.push(c);
-        }
-    }
-    escaped
 }
 
 /// The markdown report for `comparison`, at most `opts.max_markdown_chars` characters long (less a
@@ -169,7 +154,10 @@ impl<'a> Report<'a> {
             opts,
             marker: marker(&comparison.suite),
             summary: summary(comparison),
-            settings: text::settings(comparison, escape),
+            settings: match &opts.cost {
+                Some(cost) => format!("{} · {}", text::settings(comparison, escape), text::cost(cost)),
+                None => text::settings(comparison, escape),
+            },
             rows: verdicts.iter().map(|verdict| row(verdict)).collect(),
             sections,
         }
@@ -308,16 +296,6 @@ fn icon(kind: VerdictKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_neutralises_markdown_and_html() {
-        assert_eq!(escape("a|b*c_d`e"), "a\\|b\\*c\\_d\\`e");
-        assert_eq!(escape("<script>"), "\\<script\\>");
-        assert_eq!(escape("[x](y)"), "\\[x\\](y)");
-        assert_eq!(escape("one\ntwo\r"), "one two ");
-        // A backslash of the user's own cannot cancel the escape that follows it.
-        assert_eq!(escape("\\|"), "\\\\\\|");
-    }
 
     #[test]
     fn marker_cannot_close_the_comment() {

@@ -1,5 +1,7 @@
 //! Reports: a [`Comparison`] rendered for a reader, one module per format.
 //!
+//! Text from outside pawl goes through the escaping function of its sink ([`escape`]).
+//!
 //! Every renderer writes to a `&mut dyn Write`, so the CLI can send it to stdout or a file and tests can
 //! print into a `Vec<u8>`. Renderers only present verdicts; `compare` decides them.
 //!
@@ -33,6 +35,7 @@
 //! assert!(String::from_utf8(out).unwrap().contains("no cases"));
 //! ```
 
+pub mod escape;
 pub mod github;
 pub mod human;
 pub mod json;
@@ -43,6 +46,8 @@ pub mod text;
 use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 pub use github::append_step_summary;
 pub use markdown::{markdown, marker};
@@ -99,7 +104,7 @@ impl FromStr for Format {
 }
 
 /// Settings shared by the renderers; each uses the ones that apply to it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ReportOptions {
     /// Colour the human table with ANSI escapes. The CLI decides (`NO_COLOR`, whether stdout is a
     /// terminal); renderers never look at the terminal themselves.
@@ -112,6 +117,24 @@ pub struct ReportOptions {
     /// Markdown sections appended to the markdown report (a profiling summary, for example), inserted
     /// as they are.
     pub extra_markdown: Vec<String>,
+    /// What measuring the new side cost, shown under the markdown report and carried by the JSON one.
+    pub cost: Option<Cost>,
+}
+
+/// What measuring cost: the GPU's time (wall-clock seconds of the measuring step, which holds the
+/// GPU), and with a price per hour of the GPU machine, the money, in US dollars as clouds list it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    pub gpu_seconds: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_per_hour: Option<f64>,
+}
+
+impl Cost {
+    /// The price of `gpu_seconds` at `price_per_hour`, when a price is known.
+    pub fn amount(&self) -> Option<f64> {
+        self.price_per_hour.map(|price| price * self.gpu_seconds / 3600.0)
+    }
 }
 
 impl ReportOptions {
@@ -126,6 +149,7 @@ impl Default for ReportOptions {
             max_markdown_chars: Self::GITHUB_COMMENT_LIMIT,
             artifact_hint: None,
             extra_markdown: Vec::new(),
+            cost: None,
         }
     }
 }
@@ -139,7 +163,7 @@ pub fn render(
 ) -> io::Result<()> {
     match format {
         Format::Human => human::write(comparison, opts, out),
-        Format::Json => json::write(comparison, out),
+        Format::Json => json::write(comparison, opts.cost.as_ref(), out),
         Format::Markdown => {
             out.write_all(markdown(comparison, opts).as_bytes())?;
             out.write_all(b"\n")

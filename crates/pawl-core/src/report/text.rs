@@ -1,6 +1,7 @@
 //! Numbers and phrases in the words every renderer shares, so that the terminal, the PR comment and the
 //! annotations never disagree on how a value reads.
 
+use super::Cost;
 use crate::verdict::{CompareMode, Comparison, Estimate, SideSummary, Verdict, VerdictKind};
 
 /// The verdicts most urgent first, whatever order the comparison holds them in; a stable sort, so the
@@ -106,6 +107,26 @@ pub fn mode(mode: &CompareMode) -> String {
     }
 }
 
+/// What measuring cost, on one line: `GPU time 93 s, $0.06 at $2.50/h`.
+pub fn cost(cost: &Cost) -> String {
+    let seconds = cost.gpu_seconds;
+    let time = if seconds < 99.5 {
+        format!("{seconds:.0} s")
+    } else if seconds < 5970.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    };
+    match (cost.amount(), cost.price_per_hour) {
+        (Some(amount), Some(price)) => {
+            let amount =
+                if amount > 0.0 && amount < 0.005 { "< $0.01".to_owned() } else { format!("${amount:.2}") };
+            format!("GPU time {time}, {amount} at ${price:.2}/h")
+        }
+        _ => format!("GPU time {time}"),
+    }
+}
+
 /// The settings that produced the verdicts, on one line. `multiple_comparisons` comes from outside
 /// this module, so the caller says how to make it safe for its format.
 pub fn settings(comparison: &Comparison, safe: impl Fn(&str) -> String) -> String {
@@ -155,6 +176,15 @@ mod tests {
         assert_eq!(change(Some(&estimate(0.99996, 0.999, 1.001))), "+0.0% [-0.1, +0.1]");
         assert_eq!(change(Some(&estimate(f64::INFINITY, 1.0, 2.0))), NONE);
         assert_eq!(change(None), NONE);
+    }
+
+    #[test]
+    fn costs_read_as_time_and_money() {
+        let cost = |gpu_seconds, price_per_hour| super::cost(&Cost { gpu_seconds, price_per_hour });
+        assert_eq!(cost(93.2, Some(2.5)), "GPU time 93 s, $0.06 at $2.50/h");
+        assert_eq!(cost(754.0, None), "GPU time 12.6 min");
+        assert_eq!(cost(7200.0, Some(30.0)), "GPU time 2.0 h, $60.00 at $30.00/h");
+        assert_eq!(cost(3.0, Some(1.0)), "GPU time 3 s, < $0.01 at $1.00/h");
     }
 
     #[test]

@@ -118,6 +118,14 @@ pub const DRIFT_NS: Limit = Limit {
     allowed: "a number of nanoseconds from 0 to 1000000000 (a second), like 250",
 };
 
+/// The GPU machine's price per hour, for the cost line of a check.
+pub const GPU_PRICE_PER_HOUR: Limit = Limit {
+    key: "gpu_price_per_hour",
+    min: Inclusive(0.0),
+    max: Inclusive(1e6),
+    allowed: "US dollars per hour from 0 to 1000000, like 2.5",
+};
+
 /// Stop sampling once the median's interval is within ± this fraction.
 pub const TARGET_REL_CI: Limit = Limit {
     key: "target_rel_ci",

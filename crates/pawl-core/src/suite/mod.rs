@@ -29,6 +29,9 @@ pub struct Suite {
     pub history: Option<PathBuf>,
     pub thresholds: Thresholds,
     pub measure: MeasureSettings,
+    /// The GPU machine's price per hour in US dollars, for the cost of a check (`[suite]
+    /// gpu_price_per_hour`).
+    pub gpu_price_per_hour: Option<f64>,
     pub benches: Vec<Bench>,
 }
 

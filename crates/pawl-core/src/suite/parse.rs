@@ -42,8 +42,17 @@ pub enum SuiteError {
 }
 
 const ROOT_KEYS: &[&str] = &["suite", "bench"];
-const SUITE_KEYS: &[&str] =
-    &["name", "baseline", "history", "tolerance", "confidence", "drift", "drift_ns", "measure"];
+const SUITE_KEYS: &[&str] = &[
+    "name",
+    "baseline",
+    "history",
+    "tolerance",
+    "confidence",
+    "drift",
+    "drift_ns",
+    "gpu_price_per_hour",
+    "measure",
+];
 const MEASURE_KEYS: &[&str] = &[
     "target_rel_ci",
     "min_samples",
@@ -100,6 +109,8 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Suite, SuiteError> {
     let baseline = suite_table.get("baseline").map(|f| f.non_empty_str().map(|p| dir.join(p))).transpose()?;
     let history = suite_table.get("history").map(|f| f.non_empty_str().map(|p| dir.join(p))).transpose()?;
     let thresholds = thresholds(&suite_table)?;
+    let gpu_price_per_hour =
+        suite_table.get("gpu_price_per_hour").map(|f| f.f64_in(&limits::GPU_PRICE_PER_HOUR)).transpose()?;
     let measure = match suite_table.get("measure") {
         Some(field) => measure(&field.table("[suite.measure]")?)?,
         None => MeasureSettings::default(),
@@ -143,6 +154,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Suite, SuiteError> {
         history,
         thresholds,
         measure,
+        gpu_price_per_hour,
         benches,
     })
 }
