@@ -7,8 +7,10 @@
 //! not answer in time is stopped with every process it started, and that case is a `timeout`. A harness
 //! that exits fails the case in progress, and the next case starts a fresh one. Whatever else it prints
 //! on standard output — a line that is not an answer, an answer to a request it was never sent or had
-//! answered already, a line that is not UTF-8 or too long — is kept as a warning of the run, never
-//! silently dropped.
+//! answered already, a line that is not UTF-8 or too long — is a warning of the run, never silently
+//! dropped: the first [`WARNINGS_PER_CASE`] of a case word for word, the rest counted, so that a
+//! harness printing in a loop fills neither pawl's memory nor the run file. A request that times out
+//! names the last line that was not its answer (an answer with a NaN is not JSON).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +26,8 @@ use pawl_supervise::{Child, Command, Event, Stdin, deadline_after};
 
 /// How long a harness gets to exit by itself once its input is closed at the end of a bench.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
+/// Warnings kept word for word per case; more are counted.
+const WARNINGS_PER_CASE: u64 = 10;
 
 /// The engine's backend for `kind = "command"` benches.
 #[derive(Debug, Default)]
@@ -31,8 +35,11 @@ pub struct HarnessBackend {
     harnesses: Vec<Harness>,
     cases: BTreeMap<u32, Prepared>,
     next: u32,
-    /// Protocol violations seen so far; the caller moves them into the run.
+    /// Protocol violations, complete once [`HarnessBackend::finish`] has run; the caller moves them
+    /// into the run.
     pub warnings: Vec<RunWarning>,
+    /// Violations per case so far, kept in `warnings` or only counted.
+    violations: BTreeMap<CaseId, u64>,
 }
 
 /// One harness process (or the place of one that is not running).
@@ -42,6 +49,8 @@ struct Harness {
     cwd: PathBuf,
     child: Option<Child>,
     seq: u64,
+    /// The case of its latest request: what it prints after its last answer is about that case.
+    case: Option<CaseId>,
 }
 
 /// A prepared case: its harness, its id, and how long each of its requests may take.
@@ -60,13 +69,29 @@ impl Harness {
 
 impl HarnessBackend {
     /// Closes every harness's input and gives it a moment to exit by itself; one that does not is
-    /// stopped. An exit with an error after every case was answered is a warning.
+    /// stopped. What it prints meanwhile, and an exit with an error after every case was answered,
+    /// are warnings. Then adds the count of the warnings not kept, per case.
     pub fn finish(&mut self) {
         for harness in &mut self.harnesses {
             let Some(mut child) = harness.child.take() else { continue };
             child.close_stdin();
             let shown = harness.shown();
-            let warning = match child.wait(Instant::now() + EXIT_WAIT) {
+            let deadline = Instant::now() + EXIT_WAIT;
+            // Every request was answered: whatever comes now is not an answer.
+            let exit = loop {
+                let why = match child.recv(deadline) {
+                    Event::Exited(exit) => break Some(exit),
+                    Event::Deadline => break None,
+                    Event::Line { number, text } => {
+                        ignored(number, harness::parse_answer(&text), harness.seq)
+                    }
+                    bad => Some(bad.to_string()),
+                };
+                if let (Some(why), Some(case)) = (why, &harness.case) {
+                    warn(&mut self.warnings, &mut self.violations, case, format!("`{shown}`: {why}"));
+                }
+            };
+            let message = match exit {
                 Some(exit) if exit.success() => None,
                 Some(exit) => Some(format!("`{shown}` exited ({exit}) after its last answer")),
                 None => {
@@ -77,8 +102,21 @@ impl HarnessBackend {
                     ))
                 }
             };
-            self.warnings.extend(warning.map(|message| RunWarning { case: None, message }));
+            self.warnings.extend(message.map(|message| RunWarning { case: None, message }));
         }
+        for (case, &count) in &self.violations {
+            if count > WARNINGS_PER_CASE {
+                self.warnings.push(RunWarning {
+                    case: Some(case.clone()),
+                    message: format!(
+                        "{} more warnings like these were not kept (only the first {WARNINGS_PER_CASE} of a case \
+                         are)",
+                        count - WARNINGS_PER_CASE
+                    ),
+                });
+            }
+        }
+        self.violations.clear();
     }
 
     /// The harness for `argv` in `cwd`, started if it is not running.
@@ -86,7 +124,7 @@ impl HarnessBackend {
         let index = match self.harnesses.iter().position(|h| h.argv == argv && &h.cwd == cwd) {
             Some(index) => index,
             None => {
-                self.harnesses.push(Harness { argv, cwd: cwd.clone(), child: None, seq: 0 });
+                self.harnesses.push(Harness { argv, cwd: cwd.clone(), child: None, seq: 0, case: None });
                 self.harnesses.len() - 1
             }
         };
@@ -112,39 +150,20 @@ impl HarnessBackend {
             return Err(Failure::lost(format!("`{shown}` is not running")));
         };
         harness.seq += 1;
+        harness.case = Some(case.clone());
         let seq = harness.seq;
         let line = serde_json::to_string(&Request { seq, op }).map_err(|e| Failure::new(e.to_string()))?;
         // A send to a harness that has ended fails; its exit, read below, says how it ended.
         let _ = child.send_line(&line);
         let deadline = deadline_after(timeout);
-        let warn = |warnings: &mut Vec<RunWarning>, message: String| {
-            warnings.push(RunWarning { case: Some(case.clone()), message: format!("`{shown}`: {message}") })
-        };
+        // The last line that was not the answer: perhaps it was meant to be.
+        let mut last_ignored = None;
         loop {
-            match child.recv(deadline) {
+            let why = match child.recv(deadline) {
                 Event::Line { number, text } => match harness::parse_answer(&text) {
-                    Ok(None) => {}
                     Ok(Some(answer)) if answer.seq == seq => return Ok(answer),
-                    Ok(Some(answer)) if answer.seq < seq => warn(
-                        &mut self.warnings,
-                        format!(
-                            "output line {number} answers request {}, which was answered already or given up; \
-                             it was ignored",
-                            answer.seq
-                        ),
-                    ),
-                    Ok(Some(answer)) => warn(
-                        &mut self.warnings,
-                        format!(
-                            "output line {number} answers request {}, which was never sent; it was ignored",
-                            answer.seq
-                        ),
-                    ),
-                    Err(why) => warn(&mut self.warnings, format!("output line {number} was ignored: {why}")),
+                    parsed => ignored(number, parsed, seq),
                 },
-                bad @ (Event::NotUtf8 { .. } | Event::TooLong { .. }) => {
-                    warn(&mut self.warnings, bad.to_string())
-                }
                 Event::Exited(exit) => {
                     harness.child = None;
                     let stderr = if exit.stderr_tail.is_empty() {
@@ -153,7 +172,8 @@ impl HarnessBackend {
                         format!(": {}", exit.stderr_tail)
                     };
                     return Err(Failure::lost(format!(
-                        "`{shown}` exited ({exit}) before answering `{what}`{stderr}"
+                        "`{shown}` exited ({exit}) before answering `{what}`{stderr}{}",
+                        last_words(last_ignored)
                     )));
                 }
                 Event::Deadline => {
@@ -161,10 +181,16 @@ impl HarnessBackend {
                     harness.child = None;
                     return Err(Failure::timed_out(format!(
                         "`{shown}` did not answer `{what}` within {} s (timeout_s) and was stopped, with every \
-                         process it started",
-                        timeout.as_secs_f64()
+                         process it started{}",
+                        timeout.as_secs_f64(),
+                        last_words(last_ignored)
                     )));
                 }
+                bad => Some(bad.to_string()),
+            };
+            if let Some(why) = why {
+                warn(&mut self.warnings, &mut self.violations, case, format!("`{shown}`: {why}"));
+                last_ignored = Some(why);
             }
         }
     }
@@ -175,6 +201,42 @@ impl HarnessBackend {
             .cloned()
             .ok_or_else(|| Failure::new(format!("no prepared case {}", handle.0)))
     }
+}
+
+/// Why output line `number`, parsed as `parsed`, is not an answer to wait for, when `last_sent` is the
+/// latest request sent; `None` for a blank line.
+fn ignored(number: u64, parsed: Result<Option<Answer>, String>, last_sent: u64) -> Option<String> {
+    match parsed {
+        Ok(None) => None,
+        Ok(Some(answer)) if answer.seq <= last_sent => Some(format!(
+            "output line {number} answers request {}, which was answered already or given up; it was ignored",
+            answer.seq
+        )),
+        Ok(Some(answer)) => Some(format!(
+            "output line {number} answers request {}, which was never sent; it was ignored",
+            answer.seq
+        )),
+        Err(why) => Some(format!("output line {number} was ignored: {why}")),
+    }
+}
+
+/// Keeps a warning about `case`, or only counts it once the case has [`WARNINGS_PER_CASE`].
+fn warn(
+    warnings: &mut Vec<RunWarning>,
+    violations: &mut BTreeMap<CaseId, u64>,
+    case: &CaseId,
+    message: String,
+) {
+    let count = violations.entry(case.clone()).or_default();
+    *count += 1;
+    if *count <= WARNINGS_PER_CASE {
+        warnings.push(RunWarning { case: Some(case.clone()), message });
+    }
+}
+
+/// The end of a failed request's message: the last line that was not its answer, if any.
+fn last_words(last_ignored: Option<String>) -> String {
+    last_ignored.map(|why| format!("; the last line it printed was not an answer: {why}")).unwrap_or_default()
 }
 
 /// How long one request may take: the bench's `timeout_s`, else the suite's.
@@ -245,7 +307,7 @@ impl Backend for HarnessBackend {
         let released = self.ask(p.harness, Op::Release { case: p.id.clone() }, &p.id, p.timeout);
         if let Err(failure) = released.and_then(Answer::into_done) {
             let message = format!("releasing the case: {}", failure.message);
-            self.warnings.push(RunWarning { case: Some(p.id), message });
+            warn(&mut self.warnings, &mut self.violations, &p.id, message);
         }
     }
 }

@@ -9,7 +9,9 @@
 //! `release`. docs/harness.md has the protocol with example harnesses.
 //!
 //! Answers are validated here, with the rules run files are validated with (samples finite and
-//! positive), so whatever a harness sends, the run file pawl writes can be read back.
+//! positive), so whatever a harness sends, the run file pawl writes can be read back. A sample is
+//! also at most [`MAX_SAMPLE_NS`]: nothing a harness times takes longer, and the statistics of larger
+//! values would overflow.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,9 @@ use crate::value::Params;
 
 /// The protocol's version, sent with every `prepare`.
 pub const PROTOCOL: u32 = 2;
+
+/// The longest sample a harness may answer: a day, in nanoseconds.
+pub const MAX_SAMPLE_NS: f64 = 86_400e9;
 
 /// One request to a harness.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -189,9 +194,10 @@ impl Answer {
                 samples_ns.len()
             )));
         }
-        if let Some(bad) = samples_ns.iter().find(|s| !s.is_finite() || **s <= 0.0) {
+        if let Some(bad) = samples_ns.iter().find(|s| !(**s > 0.0 && **s <= MAX_SAMPLE_NS)) {
             return Err(Failure::new(format!(
-                "the harness answered the sample {bad}; samples must be finite and positive nanoseconds"
+                "the harness answered the sample {bad:?}; samples must be positive nanoseconds, at most a day \
+                 ({MAX_SAMPLE_NS:e} ns)"
             )));
         }
         let state = DeviceState {
@@ -304,8 +310,13 @@ mod tests {
         assert!(
             answer(r#"{"seq":1,"samples_ns":[1]}"#).into_batch(2).unwrap_err().message.contains("1 samples")
         );
-        assert!(answer(r#"{"seq":1,"samples_ns":[1,-2]}"#).into_batch(2).unwrap_err().message.contains("-2"));
+        assert!(
+            answer(r#"{"seq":1,"samples_ns":[1,-2]}"#).into_batch(2).unwrap_err().message.contains("-2.0")
+        );
         assert!(answer(r#"{"seq":1,"samples_ns":[1,0]}"#).into_batch(2).is_err());
+        let huge = answer(r#"{"seq":1,"samples_ns":[1e308]}"#).into_batch(1).unwrap_err();
+        assert!(huge.message.contains("1e308") && huge.message.contains("at most a day"), "{}", huge.message);
+        assert!(answer(r#"{"seq":1,"samples_ns":[86400e9]}"#).into_batch(1).is_ok());
         let both = answer(r#"{"seq":1,"error":"OOM","samples_ns":[-1]}"#).into_batch(1).unwrap_err();
         assert_eq!(both.message, "the harness reports: OOM", "an error wins over bad samples");
     }

@@ -6,5 +6,6 @@ mod compare;
 mod harness;
 mod import;
 mod limits;
+mod misbehaving;
 mod ratchet;
 mod validate;

@@ -4,6 +4,10 @@
 //! ([`POISON`] in every byte) was never written; a NaN or infinity where the reference is finite is
 //! non-finite; both count as mismatches too. Two NaNs, or the same infinity, agree. The first bad
 //! element is named in the message of a `wrong` case.
+//!
+//! The error figures are always finite, so a run file holds them: the norms are summed with a running
+//! scale (they cannot overflow on `f64` outputs), and an error too large for an `f64` (an output near
+//! `f64::MAX` with a reference of the other sign) is recorded as `f64::MAX`.
 
 use super::{Check, Output};
 use crate::run::Correctness;
@@ -71,8 +75,8 @@ struct Comparison {
     atol: f64,
     max_abs: f64,
     max_rel: f64,
-    diff_sq: f64,
-    ref_sq: f64,
+    diff_norm: Norm,
+    ref_norm: Norm,
     mismatches: u64,
     non_finite: u64,
     unwritten: u64,
@@ -87,8 +91,8 @@ impl Comparison {
             atol,
             max_abs: 0.0,
             max_rel: 0.0,
-            diff_sq: 0.0,
-            ref_sq: 0.0,
+            diff_norm: Norm::default(),
+            ref_norm: Norm::default(),
             mismatches: 0,
             non_finite: 0,
             unwritten: 0,
@@ -120,8 +124,8 @@ impl Comparison {
                 if r != 0.0 {
                     self.max_rel = self.max_rel.max(diff / r.abs());
                 }
-                self.diff_sq += diff * diff;
-                self.ref_sq += r * r;
+                self.diff_norm.add(diff);
+                self.ref_norm.add(r);
                 diff > self.atol + self.rtol * r.abs()
             };
             if bad {
@@ -152,12 +156,12 @@ impl Comparison {
     }
 
     fn correctness(&self) -> Correctness {
-        let norm_rel_error =
-            if self.ref_sq > 0.0 { (self.diff_sq / self.ref_sq).sqrt() } else { self.diff_sq.sqrt() };
+        let (diff, reference) = (self.diff_norm.value(), self.ref_norm.value());
+        let norm_rel_error = if reference > 0.0 { diff / reference } else { diff };
         Correctness {
-            max_abs_error: self.max_abs,
-            max_rel_error: self.max_rel,
-            norm_rel_error,
+            max_abs_error: self.max_abs.min(f64::MAX),
+            max_rel_error: self.max_rel.min(f64::MAX),
+            norm_rel_error: norm_rel_error.min(f64::MAX),
             mismatches: self.mismatches,
             non_finite: self.non_finite,
             unwritten: self.unwritten,
@@ -165,6 +169,32 @@ impl Comparison {
             rtol: self.rtol,
             atol: self.atol,
         }
+    }
+}
+
+/// The Euclidean norm of a stream of values, summed under a running scale so that it neither
+/// overflows nor underflows where the values themselves do not (the update of LAPACK's `dnrm2`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Norm {
+    /// The largest magnitude so far.
+    scale: f64,
+    /// The sum of squares of the values divided by `scale`.
+    sum: f64,
+}
+
+impl Norm {
+    fn add(&mut self, x: f64) {
+        let x = x.abs();
+        if x > self.scale {
+            self.sum = 1.0 + self.sum * (self.scale / x).powi(2);
+            self.scale = x;
+        } else if x > 0.0 {
+            self.sum += (x / self.scale).powi(2);
+        }
+    }
+
+    fn value(&self) -> f64 {
+        self.scale * self.sum.sqrt()
     }
 }
 
@@ -247,6 +277,33 @@ mod tests {
         assert_eq!((v.correctness.elements, v.correctness.mismatches), (2, 1));
         assert!(v.wrong.unwrap().contains("`b`[0] is 7, the reference has 8"));
         assert!((v.correctness.norm_rel_error - 1.0 / 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn errors_beyond_f64_stay_finite() {
+        let f64_bytes = |values: &[f64]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+        let check = outputs(
+            0.0,
+            0.0,
+            vec![output(
+                "y",
+                Dtype::F64,
+                f64_bytes(&[1e308, 3e200, 1.0]),
+                f64_bytes(&[-1e308, 1e200, 5e-324]),
+                false,
+            )],
+        );
+        let k = judge(check).unwrap().correctness;
+        assert_eq!((k.mismatches, k.max_abs_error, k.max_rel_error), (3, f64::MAX, f64::MAX));
+        assert_eq!(k.norm_rel_error, f64::MAX, "the difference overflowed");
+        // Squares beyond f64 in both norms: the ratio is still right.
+        let check = outputs(
+            0.0,
+            0.0,
+            vec![output("y", Dtype::F64, f64_bytes(&[3e200, 4e200]), f64_bytes(&[6e200, 8e200]), false)],
+        );
+        let k = judge(check).unwrap().correctness;
+        assert!((k.norm_rel_error - 0.5).abs() < 1e-15, "{}", k.norm_rel_error);
     }
 
     #[test]
