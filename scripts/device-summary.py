@@ -4,6 +4,9 @@
   device-summary.py kernels OUT     pawl vs ncu per case, and three processes against each other
   device-summary.py study OUT       the timing-scheme study: event and CUPTI medians against ncu
   device-summary.py attention OUT   pawl's flash_fwd beside PyTorch's SDPA backends, per case
+  device-summary.py engine OUT      statuses of the kernels suite; examples/drift in three processes:
+                                    shifts between processes and the verdicts of comparing run files
+  device-summary.py identical OUT   `pawl ab --measure-identical` runs: false alarms among A/A cases
 """
 import csv
 import json
@@ -119,3 +122,47 @@ elif mode == "attention":
     for c in run["cases"]:
         if c["status"] != "ok":
             print(f"  {c['id']}: {c['status']}: {(c.get('error') or '')[:160]}")
+
+elif mode == "engine":
+    kernels = load("kernels.json")
+    print(f"GPU: {(kernels.get('env') or {}).get('gpu', {}).get('name')}")
+    print("kernels suite:", ", ".join(f"{c['id'].split('/', 1)[-1] if c['bench'] == 'faults' else c['id']}: "
+                                      f"{c['status']}" for c in kernels["cases"] if c["bench"] in ("faults", "histogram", "row_sums")))
+    runs = {side: {c["id"]: c for c in load(f"drift_{side}.json")["cases"]} for side in "abc"}
+    ids = list(runs["a"])
+    print(f"{'case':<26} {'median a µs':>11} {'b−a %':>7} {'c−a %':>7} {'spread %':>8}  verdicts ab ac bc")
+    verdicts = {}
+    for pair in ("ab", "ac", "bc"):
+        report = load(f"compare_{pair}.json")
+        verdicts[pair] = {v["id"]: v for v in report.get("verdicts", [])}
+    counts = {}
+    for i in ids:
+        ms = [median(runs[s].get(i)) for s in "abc"]
+        kinds = [verdicts[p].get(i, {}).get("kind", "-") for p in ("ab", "ac", "bc")]
+        for k in kinds:
+            counts[k] = counts.get(k, 0) + 1
+        if all(ms):
+            spread = (max(ms) / min(ms) - 1) * 100
+            print(f"{i:<26} {ms[0] / 1e3:>11.2f} {(ms[1] / ms[0] - 1) * 100:>+7.2f} {(ms[2] / ms[0] - 1) * 100:>+7.2f} "
+                  f"{spread:>8.2f}  {' '.join(k[:5] for k in kinds)}")
+        else:
+            print(f"{i:<26} {'-':>11}  {' '.join(kinds)}")
+    total = sum(counts.values())
+    print(f"two run files of the same code, {total} case comparisons: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    for pair in ("ab", "ac", "bc"):
+        for v in verdicts[pair].values():
+            if v["kind"] in ("regressed", "improved", "inconclusive"):
+                print(f"  {pair} {v['id']}: {v['kind']}: {v.get('reason', '')[:200]}")
+
+elif mode == "identical":
+    counts, times = {}, []
+    runs = sorted(f for f in os.listdir(out) if f.startswith("identical_") and f.endswith(".json"))
+    for name in runs:
+        for v in load(name).get("verdicts", []):
+            counts[v["kind"]] = counts.get(v["kind"], 0) + 1
+            if v["kind"] in ("regressed", "improved", "inconclusive"):
+                r = v.get("ratio") or {}
+                print(f"  {name} {v['id']}: {v['kind']} ×{r.get('point', 0):.4f} [{r.get('low', 0):.4f}, {r.get('high', 0):.4f}]")
+    total = sum(counts.values())
+    print(f"pawl ab --measure-identical, {len(runs)} runs, {total} case comparisons: "
+          + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))

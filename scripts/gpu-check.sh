@@ -7,6 +7,10 @@
 #                                        # processes, ncu
 #   scripts/gpu-check.sh study           # on the GPU machine: the timing-scheme study, ncu
 #   scripts/gpu-check.sh attention       # on the GPU machine: the attention suite, pawl vs PyTorch
+#   scripts/gpu-check.sh engine          # on the GPU machine: GPU tests, faults and accumulating kernels,
+#                                        # examples/drift in three processes compared as run files
+#   scripts/gpu-check.sh identical [N]   # on the GPU machine: N runs of `pawl ab --measure-identical`
+#                                        # on examples/drift (default 9), then the sensitivity experiment
 #
 # Results go under $OUT (default /tmp/pawl-device); a short table is printed last.
 set -u -o pipefail
@@ -28,6 +32,7 @@ if [ "${1:-}" = "--pack" ]; then
         esac
     done
     strip "$carry"/bin/*
+    cp "$(command -v git)" "$carry/bin/"  # for `pawl ab`: the GPU image may have no git
     du -sh "$carry"
     exit 0
 fi
@@ -95,9 +100,61 @@ attention() {
     python3 scripts/device-summary.py attention "$OUT" | tee "$OUT/summary.txt"
 }
 
+engine() {
+    echo "== GPU tests" | tee -a "$log"
+    PAWL_CUDA_WORKER=$B/pawl-cuda-worker PAWL_TEST_KERNELS=$root/kernels/testing \
+        timeout 150 "$B/gpu_backend" --test-threads=1 --nocapture > "$OUT/gpu_tests.txt" 2>&1
+    echo "gpu_backend exit $?" | tee -a "$log"
+    timeout 60 "$B/unit_tests" --test-threads=1 >> "$OUT/gpu_tests.txt" 2>&1
+    echo "unit_tests exit $?" | tee -a "$log"
+    "$B/pawl" env 2>&1 | tee -a "$log"
+    echo "== pawl run examples/kernels/pawl.toml (faults, accumulating kernels)" | tee -a "$log"
+    timeout 200 "$B/pawl" run examples/kernels/pawl.toml -o "$OUT/kernels.json" > "$OUT/kernels.txt" 2>> "$log"
+    echo "exit $?" | tee -a "$log"
+    for side in a b c; do
+        echo "== pawl run examples/drift/pawl.toml ($side)" | tee -a "$log"
+        s=$(date +%s%N)
+        timeout 150 "$B/pawl" run examples/drift/pawl.toml -o "$OUT/drift_$side.json" > /dev/null 2>> "$log"
+        echo "exit $? after $(( ($(date +%s%N) - s) / 1000000 )) ms" | tee -a "$log"
+    done
+    for pair in ab ac bc; do
+        "$B/pawl" compare "$OUT/drift_${pair:0:1}.json" "$OUT/drift_${pair:1:1}.json" --format json \
+            -o "$OUT/compare_$pair.json" 2>> "$log"
+    done
+    python3 scripts/device-summary.py engine "$OUT" | tee -a "$OUT/summary.txt"
+}
+
+identical() {
+    export PATH=$B:$PATH  # git, where the image has none
+    export GIT_AUTHOR_NAME=pawl GIT_AUTHOR_EMAIL=pawl@localhost GIT_COMMITTER_NAME=pawl GIT_COMMITTER_EMAIL=pawl@localhost
+    local runs=${1:-9} work
+    work=$(mktemp -d /tmp/pawl-identical.XXXXXX)
+    mkdir -p "$work/examples/drift" "$work/kernels/testing"
+    cp examples/drift/pawl.toml "$work/examples/drift/"
+    cp kernels/testing/*.cu "$work/kernels/testing/"
+    (cd "$work" && git init -q . && git add -A && git commit -qm "drift suite")
+    for i in $(seq 1 "$runs"); do
+        s=$(date +%s%N)
+        (cd "$work" && timeout 100 "$B/pawl" ab --base HEAD examples/drift/pawl.toml --measure-identical \
+            --budget 12s --bootstrap-seed "$i" --format json -o "$OUT/identical_$i.json" 2>> "$log")
+        echo "A/A run $i: exit $? after $(( ($(date +%s%N) - s) / 1000000 )) ms" | tee -a "$log"
+    done
+    rm -rf "$work"
+    python3 scripts/device-summary.py identical "$OUT" | tee -a "$OUT/summary.txt"
+    echo "== sensitivity (scripts/sensitivity.sh, AA_RUNS=${AA_RUNS:-2}, AB_BUDGET=${AB_BUDGET:-15s})" | tee -a "$log"
+    local sens
+    sens=$(mktemp -d /tmp/pawl-sens.XXXXXX)
+    cp "$B/pawl" kernels/testing/planted.cu scripts/sensitivity.sh scripts/sensitivity-calibrate.sh \
+        scripts/planted-suite.sh "$sens/"
+    AA_RUNS=${AA_RUNS:-2} AB_BUDGET=${AB_BUDGET:-15s} OUT=$OUT/sensitivity timeout 330 bash "$sens/sensitivity.sh" \
+        2>&1 | tee "$OUT/sensitivity.txt" | tail -12
+}
+
 case "${1:-}" in
     kernels) kernels ;;
     study) study ;;
     attention) attention ;;
-    *) echo "usage: $0 --pack | kernels | study | attention" >&2; exit 2 ;;
+    engine) engine ;;
+    identical) identical "${2:-}" ;;
+    *) echo "usage: $0 --pack | kernels | study | attention | engine | identical [N]" >&2; exit 2 ;;
 esac
