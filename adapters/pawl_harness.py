@@ -109,4 +109,8 @@ def serve(name, prepare, check, launch, start_timer):
             if timer is not None and isinstance(e, timer.torch.cuda.OutOfMemoryError):
                 timer.torch.cuda.empty_cache()
         reply["seq"] = seq
-        print(json.dumps(reply), flush=True)
+        try:
+            line = json.dumps(reply, allow_nan=False)
+        except ValueError:  # JSON has no NaN: say so rather than print a line pawl cannot read
+            line = json.dumps({"seq": seq, "error": "the answer holds a NaN or an infinity"})
+        print(line, flush=True)

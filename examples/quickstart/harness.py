@@ -54,4 +54,4 @@ for line in sys.stdin:
     except Exception as e:  # a failed case, not a dead harness
         reply = {"error": f"{type(e).__name__}: {e}"}
     reply["seq"] = request["seq"]
-    print(json.dumps(reply), flush=True)
+    print(json.dumps(reply, allow_nan=False), flush=True)

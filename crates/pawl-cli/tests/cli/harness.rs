@@ -91,3 +91,32 @@ fn cuda_benches_without_a_gpu_are_a_clear_error() {
 fn pawl_has_gpu(ws: &Workspace) -> bool {
     ws.pawl().args(["env"]).output().map(|o| o.status.success()).unwrap_or(false)
 }
+
+#[test]
+fn the_minimal_harnesses_of_docs_harness_md_run() {
+    // examples/harness: the Python harness, and the C++ one built with g++ (CI has it).
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/harness");
+    for file in ["pawl.toml", "minimal.py", "minimal.cpp"] {
+        std::fs::copy(example.join(file), dir.path().join(file)).unwrap();
+    }
+    let built = std::process::Command::new("g++")
+        .args(["-O2", "-std=c++17", "-o", "minimal-cpp", "minimal.cpp"])
+        .current_dir(dir.path())
+        .status()
+        .expect("g++ runs");
+    assert!(built.success());
+    let mut cmd = assert_cmd::Command::cargo_bin("pawl").unwrap();
+    cmd.current_dir(dir.path()).args(["run", "-o", "run.json", "--max-time", "0.2"]).assert().success();
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("run.json")).unwrap()).unwrap();
+    let cases = run["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for case in cases {
+        assert_eq!(case["status"], "ok", "{case}");
+        assert!(case["samples_ns"].as_array().unwrap().len() >= 20, "{}", case["id"]);
+    }
+    let python = &cases[0];
+    assert_eq!(python["correctness"]["mismatches"], 0, "the Python harness's check ran: {python}");
+    assert!(run.get("warnings").is_none(), "{run}");
+}

@@ -5,7 +5,7 @@
 //! [`WARMUP_CAP_FACTOR`] × `warmup_ms` (at least [`WARMUP_CAP_MIN`]). Sampling then stops as soon as the
 //! median's 99% confidence interval (distribution-free, from order statistics: `stats::median_ci`)
 //! is within ±`target_rel_ci` of the median with at least `min_samples` taken, or at `max_samples`, or
-//! after `max_time_s` of sampling — whichever comes first. The rule is nvbench's idea (stop on the
+//! after `max_time_s` of sampling once `min_samples` are taken — whichever comes first. The rule is nvbench's idea (stop on the
 //! noise, not on a count) with the median's interval in place of the relative standard deviation,
 //! because GPU timings are skewed and the median is what pawl compares.
 
@@ -136,7 +136,8 @@ impl Stopping {
             Some(Stop::Converged)
         } else if n >= self.max_samples {
             Some(Stop::SampleCap)
-        } else if now.saturating_sub(self.start) >= self.max_time {
+        } else if n >= self.min_samples && now.saturating_sub(self.start) >= self.max_time {
+            // The time cap never cuts a case below its fewest samples: `timeout_s` guards against hangs.
             Some(Stop::TimeCap)
         } else {
             None
@@ -270,6 +271,10 @@ mod tests {
         assert_eq!(rule.stop(&noisy, ms(1)), Some(Stop::SampleCap));
         let mut slow = Samples::default();
         slow.add(Batch { samples_ns: vec![100.0, 200.0], ..Batch::default() });
+        assert_eq!(rule.stop(&slow, ms(1000)), None, "the time cap waits for min_samples");
+        for _ in 0..9 {
+            slow.add(Batch { samples_ns: vec![100.0, 200.0], ..Batch::default() });
+        }
         assert_eq!(rule.stop(&slow, ms(1000)), Some(Stop::TimeCap));
     }
 

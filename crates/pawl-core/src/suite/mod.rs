@@ -114,7 +114,7 @@ pub struct MeasureSettings {
     pub min_samples: usize,
     /// Never take more samples than this (default 10,000).
     pub max_samples: usize,
-    /// Time cap per case in seconds of measuring (default 5).
+    /// Time cap per case in seconds of sampling, once `min_samples` are taken (default 5).
     pub max_time_s: f64,
     /// Minimum warm-up per case in milliseconds, before the clocks are checked (default 100).
     pub warmup_ms: f64,
