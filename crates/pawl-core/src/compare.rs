@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::baseline::{Baseline, BaselineEntry, Testbed, TestbedBaseline};
 use crate::case::CaseId;
+use crate::report::text::percent;
 use crate::run::{CaseResult, CaseStatus, Run};
 use crate::stats::bootstrap::{self, BootstrapSettings, DEFAULT_RESAMPLES};
 use crate::stats::median_ci::{min_samples_for, smooth_near_median};
@@ -25,7 +26,10 @@ use crate::stats::{
     tukey_outliers,
 };
 use crate::suite::{OutOfRange, Thresholds};
-use crate::verdict::{CompareMode, Comparison, Estimate, SideSummary, Verdict, VerdictKind};
+use crate::verdict::{
+    BootstrapCause, Change, CompareMode, Comparison, Estimate, Note, OldName, Reason, Side, SideSummary,
+    Verdict, VerdictKind,
+};
 
 /// Below this many samples on a side, intervals come from the bootstrap.
 pub const SMALL_SAMPLE: usize = 30;
@@ -127,7 +131,7 @@ pub fn compare_runs(
     }
     // Two run files come from two processes: the same drift allowance as a stored baseline.
     let (drift, drift_ns) = (opts.thresholds.drift, opts.thresholds.drift_ns);
-    let ctx = Context::new(opts, drift, drift_ns, "the old run");
+    let ctx = Context::new(opts, drift, drift_ns, OldName::OldRun);
     let testbed = testbed_words(&new_tb, &old_tb);
     Ok(finish(ctx, pairs, new, old_label, new_label, CompareMode::Runs { drift, drift_ns }, testbed))
 }
@@ -154,7 +158,7 @@ pub fn compare_baseline(
         pairs.entry(&case.id).or_default().1 = Some(case);
     }
     let (drift, drift_ns) = (opts.thresholds.drift, opts.thresholds.drift_ns);
-    let ctx = Context::new(opts, drift, drift_ns, "the baseline");
+    let ctx = Context::new(opts, drift, drift_ns, OldName::Baseline);
     let testbed = match chosen {
         Some(tb) => testbed_words(&run_tb, &tb.testbed),
         None => run_tb.to_string(),
@@ -216,12 +220,12 @@ struct Context {
     /// Drift allowance in nanoseconds: the floor of the relative one for short kernels.
     drift_ns: f64,
     seed: u64,
-    /// "the old run" or "the baseline", for reasons.
-    old_name: &'static str,
+    /// What the old side is, for reasons.
+    old_name: OldName,
 }
 
 impl Context {
-    fn new(opts: &CompareOptions, drift: f64, drift_ns: f64, old_name: &'static str) -> Context {
+    fn new(opts: &CompareOptions, drift: f64, drift_ns: f64, old_name: OldName) -> Context {
         Context {
             tolerance: opts.thresholds.tolerance,
             confidence: opts.thresholds.confidence,
@@ -317,7 +321,7 @@ pub(crate) fn multiple_comparisons_words(measured: usize, alpha: f64) -> String 
 
 /// Everything about one case except what needs the other cases (its q-value).
 fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Context) -> Outcome {
-    let shell = |kind: VerdictKind, case: Option<&CaseResult>, reason: String| {
+    let shell = |kind: VerdictKind, case: Option<&CaseResult>, reason: Reason| {
         let bench = case.map_or_else(|| id.bench().to_owned(), |c| c.bench.clone());
         Verdict::bare(id.clone(), bench, case.map(|c| c.params.clone()).unwrap_or_default(), kind, reason)
     };
@@ -326,21 +330,22 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
         _ => None,
     };
     let old_summary = || old.and_then(|o| old_side_summary(o, new, ctx.confidence));
+    let not_measured =
+        |case: &CaseResult| Reason::NotMeasured { status: case.status, error: case.error.clone() };
 
     let Some(new_case) = new else {
-        let mut v =
-            shell(VerdictKind::Missing, old_case, format!("not in the new run; it is in {}", ctx.old_name));
+        let mut v = shell(VerdictKind::Missing, old_case, Reason::NotInNew { old: ctx.old_name });
         v.old = old_summary();
         return Outcome::Decided(v);
     };
     match new_case.status {
         CaseStatus::Failed | CaseStatus::Wrong | CaseStatus::Timeout => {
-            let mut v = shell(VerdictKind::Failed, Some(new_case), status_words(new_case));
+            let mut v = shell(VerdictKind::Failed, Some(new_case), not_measured(new_case));
             v.old = old_summary();
             return Outcome::Decided(v);
         }
         CaseStatus::Skipped => {
-            let mut v = shell(VerdictKind::Missing, Some(new_case), status_words(new_case));
+            let mut v = shell(VerdictKind::Missing, Some(new_case), not_measured(new_case));
             v.old = old_summary();
             return Outcome::Decided(v);
         }
@@ -348,66 +353,61 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
     }
     if new_case.is_summary_only() {
         let (kind, reason) = match old {
-            None => (VerdictKind::New, format!("new: not in {}", ctx.old_name)),
-            Some(_) => (VerdictKind::Inconclusive, no_samples_reason("new")),
+            None => (VerdictKind::New, Reason::NotInOld { old: ctx.old_name }),
+            Some(_) => (VerdictKind::Inconclusive, Reason::SummaryOnly { side: Side::New }),
         };
         let mut v = shell(kind, Some(new_case), reason);
         v.old = old_summary();
-        v.notes.push(summary_only_note("new", new_case));
+        v.notes.extend(summary_note(Side::New, new_case));
         if let Some(old_case) = old_case.filter(|c| c.is_summary_only()) {
-            v.notes.push(summary_only_note("old", old_case));
+            v.notes.extend(summary_note(Side::Old, old_case));
         }
         return Outcome::Decided(v);
     }
     let new_sample = match Sample::new(&new_case.samples_ns) {
         Ok(sample) => sample,
         Err(e) => {
-            let mut v =
-                shell(VerdictKind::Failed, Some(new_case), format!("the new samples are unusable: {e}"));
+            let reason = Reason::UnusableSamples { side: Side::New, error: e.to_string() };
+            let mut v = shell(VerdictKind::Failed, Some(new_case), reason);
             v.old = old_summary();
             return Outcome::Decided(v);
         }
     };
     let new_summary = run_side_summary(new_case, &new_sample, ctx.confidence);
     let mut notes = Vec::new();
-    side_notes("new", new_case, &new_sample, &mut notes);
+    side_notes(Side::New, new_case, &new_sample, &mut notes);
 
     let Some(old) = old else {
-        let mut v = shell(VerdictKind::New, Some(new_case), format!("new: not in {}", ctx.old_name));
+        let mut v = shell(VerdictKind::New, Some(new_case), Reason::NotInOld { old: ctx.old_name });
         v.new = Some(new_summary);
         v.notes = notes;
         return Outcome::Decided(v);
     };
     let old_sample = match old {
         OldSide::Run(case) if case.status != CaseStatus::Ok => {
-            let mut v = shell(
-                VerdictKind::New,
-                Some(new_case),
-                format!("measured now; it was {} in the old run", case.status.as_str()),
-            );
-            notes.push(format!("old run: {}", status_words(case)));
+            let mut v =
+                shell(VerdictKind::New, Some(new_case), Reason::MeasuredNow { old_status: case.status });
+            notes.push(Note::OldStatus { status: case.status, error: case.error.clone() });
             v.new = Some(new_summary);
             v.notes = notes;
             return Outcome::Decided(v);
         }
         OldSide::Run(case) if case.is_summary_only() => {
-            let mut v = shell(VerdictKind::Inconclusive, Some(new_case), no_samples_reason("old"));
-            notes.push(summary_only_note("old", case));
+            let mut v =
+                shell(VerdictKind::Inconclusive, Some(new_case), Reason::SummaryOnly { side: Side::Old });
+            notes.extend(summary_note(Side::Old, case));
             v.new = Some(new_summary);
             v.notes = notes;
             return Outcome::Decided(v);
         }
         OldSide::Run(case) => match Sample::new(&case.samples_ns) {
             Ok(sample) => {
-                side_notes("old", case, &sample, &mut notes);
+                side_notes(Side::Old, case, &sample, &mut notes);
                 Some(sample)
             }
             Err(e) => {
-                let mut v = shell(
-                    VerdictKind::Inconclusive,
-                    Some(new_case),
-                    format!("cannot compare: the old samples are unusable: {e}"),
-                );
+                let reason = Reason::UnusableSamples { side: Side::Old, error: e.to_string() };
+                let mut v = shell(VerdictKind::Inconclusive, Some(new_case), reason);
                 v.new = Some(new_summary);
                 v.notes = notes;
                 return Outcome::Decided(v);
@@ -416,24 +416,25 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
         OldSide::Entry(_) => None,
     };
 
-    let mut verdict = shell(VerdictKind::Inconclusive, Some(new_case), String::new());
+    let mut verdict =
+        shell(VerdictKind::Inconclusive, Some(new_case), Reason::CannotCompare { error: String::new() });
     verdict.old = old_side_summary(old, Some(new_case), ctx.confidence);
     verdict.new = Some(new_summary);
 
     let need = min_samples_for(ctx.confidence);
     let old_n = old_sample.as_ref().map_or(usize::MAX, Sample::n);
     if new_sample.n() < need || old_n < need {
-        let point = match old {
+        let ratio = match old {
             OldSide::Run(_) => old_sample.as_ref().map_or(1.0, |s| new_sample.median() / s.median()),
             OldSide::Entry(e) => new_sample.median() / e.median_ns,
         };
-        verdict.reason = format!(
-            "{}, but too few samples to judge at {}: {} new{}; measure at least {need} on each side",
-            change_words(point),
-            percent(ctx.confidence),
-            new_sample.n(),
-            old_sample.as_ref().map_or_else(String::new, |s| format!(", {} old", s.n())),
-        );
+        verdict.reason = Reason::TooFewSamples {
+            ratio,
+            new: new_sample.n(),
+            old: old_sample.as_ref().map(Sample::n),
+            needed: need,
+            confidence: ctx.confidence,
+        };
         verdict.notes = notes;
         return Outcome::Decided(verdict);
     }
@@ -451,10 +452,8 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
     };
     match computed {
         Ok((interval, method)) => {
-            if let Method::Bootstrap(why) = method {
-                notes.push(format!(
-                    "interval from {DEFAULT_RESAMPLES} bootstrap resamples (seed {seed:#018x}) because {why}"
-                ));
+            if let Method::Bootstrap(because) = method {
+                notes.push(Note::Bootstrap { resamples: DEFAULT_RESAMPLES, seed, because });
             }
             verdict.ratio = Some(Estimate {
                 point: interval.ratio,
@@ -467,20 +466,18 @@ fn judge(id: &CaseId, old: Option<OldSide>, new: Option<&CaseResult>, ctx: &Cont
             Outcome::Measured { verdict, interval, drift }
         }
         Err(e) => {
-            verdict.reason = format!("cannot compare: {e}");
+            verdict.reason = Reason::CannotCompare { error: e.to_string() };
             verdict.notes = notes;
             Outcome::Decided(verdict)
         }
     }
 }
 
-const NOT_SMOOTH: &str = "the data around a median are not smooth (the median sits in a narrow mode)";
-
 /// How a case's interval was computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Method {
     Analytic,
-    Bootstrap(&'static str),
+    Bootstrap(BootstrapCause),
 }
 
 /// Runs against runs: Price–Bonett, or the bootstrap where it is not to be trusted, widened by the
@@ -493,17 +490,17 @@ fn runs_interval(
     seed: u64,
 ) -> Result<(RatioInterval, Method), StatsError> {
     let why = if old.n().min(new.n()) < SMALL_SAMPLE {
-        "a side has fewer than 30 samples"
+        BootstrapCause::FewSamples
     } else if heavy_ties(old) || heavy_ties(new) {
-        "the values around a median are heavily tied"
+        BootstrapCause::Ties
     } else if !smooth_near_median(old, ctx.confidence) || !smooth_near_median(new, ctx.confidence) {
-        NOT_SMOOTH
+        BootstrapCause::NotSmooth
     } else {
         let analytic = price_bonett(old, new, ctx.confidence, drift)?;
         if !near_boundary(&analytic, ctx.tolerance) {
             return Ok((analytic, Method::Analytic));
         }
-        "the analytic interval lies near a decision boundary"
+        BootstrapCause::NearBoundary
     };
     let settings = BootstrapSettings { resamples: DEFAULT_RESAMPLES, seed };
     Ok((bootstrap::ratio_of_medians(old, new, ctx.confidence, drift, settings)?, Method::Bootstrap(why)))
@@ -517,22 +514,19 @@ fn baseline_interval(
     ctx: &Context,
     drift: f64,
     seed: u64,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Result<(RatioInterval, Method), StatsError> {
     let old_se =
         log_se_from_interval(entry.ci_low_ns, entry.ci_high_ns, entry.confidence).unwrap_or_else(|_| {
-            notes.push(format!(
-                "the baseline entry's confidence {} is not a level between 0 and 1; its interval was ignored",
-                entry.confidence
-            ));
+            notes.push(Note::IgnoredBaselineInterval { confidence: entry.confidence });
             0.0
         });
     let why = if new.n() < SMALL_SAMPLE {
-        "the new side has fewer than 30 samples"
+        BootstrapCause::FewSamples
     } else if heavy_ties(new) {
-        "the values around the new median are heavily tied"
+        BootstrapCause::Ties
     } else if !smooth_near_median(new, ctx.confidence) {
-        NOT_SMOOTH
+        BootstrapCause::NotSmooth
     } else {
         let log_ratio = new.median().ln() - entry.median_ns.ln();
         let se = old_se.hypot(log_median_se(new)?);
@@ -540,7 +534,7 @@ fn baseline_interval(
         if !near_boundary(&analytic, ctx.tolerance) {
             return Ok((analytic, Method::Analytic));
         }
-        "the analytic interval lies near a decision boundary"
+        BootstrapCause::NearBoundary
     };
     let settings = BootstrapSettings { resamples: DEFAULT_RESAMPLES, seed };
     let interval =
@@ -577,25 +571,19 @@ pub(crate) fn decide_paired(
     tolerance: f64,
     confidence: f64,
 ) -> Verdict {
-    let ctx =
-        Context { tolerance, confidence, drift: 0.0, drift_ns: 0.0, seed: 0, old_name: "the base revision" };
+    let ctx = Context {
+        tolerance,
+        confidence,
+        drift: 0.0,
+        drift_ns: 0.0,
+        seed: 0,
+        old_name: OldName::BaseRevision,
+    };
     decide(v, interval, q, measured, &ctx, 0.0)
 }
 
-/// Where a measured ratio stands against the tolerance: the one rule behind every verdict (regressed,
-/// improved, unchanged, inconclusive) and behind the paired schedule's stopping (`paired::settle`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// Significant, and slower by more than the tolerance.
-    Slower,
-    /// Significant, and faster by more than the tolerance.
-    Faster,
-    /// The estimate lies within the tolerance.
-    Within,
-    /// Beyond the tolerance, but not significant.
-    Unsettled,
-}
-
+/// The one rule behind every verdict (regressed, improved, unchanged, inconclusive) and behind the
+/// paired schedule's stopping (`paired::settle`): where a measured ratio stands against the tolerance.
 /// Classifies ratio `ratio` (new over old) at `tolerance`, given whether it is `significant` (its
 /// interval, or its adjusted q-value, excludes no change).
 pub fn classify(ratio: f64, significant: bool, tolerance: f64) -> Change {
@@ -621,66 +609,22 @@ fn decide(
     ctx: &Context,
     drift: f64,
 ) -> Verdict {
-    let alpha = ctx.alpha();
-    let r = interval.ratio;
-    let significant = q <= alpha;
-    let ci = format!(
-        "{} CI {} to {}",
-        percent(ctx.confidence),
-        signed_percent(interval.low - 1.0),
-        signed_percent(interval.high - 1.0)
-    );
-    let tolerance = percent(ctx.tolerance);
-    let drift = if drift > 0.0 {
-        format!("; the interval includes the {} drift allowance between processes", percent(drift))
-    } else {
-        String::new()
+    let significant = q <= ctx.alpha();
+    let change = classify(interval.ratio, significant, ctx.tolerance);
+    v.kind = match change {
+        Change::Slower => VerdictKind::Regressed,
+        Change::Faster => VerdictKind::Improved,
+        Change::Within => VerdictKind::Unchanged,
+        Change::Unsettled => VerdictKind::Inconclusive,
     };
-    let conf = percent(ctx.confidence);
-    let (kind, reason) = match classify(r, significant, ctx.tolerance) {
-        Change::Slower => (
-            VerdictKind::Regressed,
-            format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)),
-        ),
-        Change::Faster => (
-            VerdictKind::Improved,
-            format!("{} ({ci}), beyond the {tolerance} tolerance{drift}", change_words(r)),
-        ),
-        Change::Within => {
-            let reason = if significant {
-                format!(
-                    "{}, significant at {conf} but within the {tolerance} tolerance ({ci}){drift}",
-                    change_words(r)
-                )
-            } else {
-                format!("{}, within the {tolerance} tolerance ({ci}){drift}", change_words(r))
-            };
-            (VerdictKind::Unchanged, reason)
-        }
-        Change::Unsettled if interval.p_value <= alpha => (
-            VerdictKind::Inconclusive,
-            format!(
-                "{} but not significant at {conf} after the Benjamini–Hochberg adjustment over {measured} \
-                 cases (p = {}, q = {}): interval {} to {}{drift}",
-                change_words(r),
-                probability(interval.p_value),
-                probability(q),
-                signed_percent(interval.low - 1.0),
-                signed_percent(interval.high - 1.0)
-            ),
-        ),
-        Change::Unsettled => (
-            VerdictKind::Inconclusive,
-            format!(
-                "{} but not significant at {conf}: interval {} to {}{drift}",
-                change_words(r),
-                signed_percent(interval.low - 1.0),
-                signed_percent(interval.high - 1.0)
-            ),
-        ),
+    v.reason = Reason::Judged {
+        change,
+        significant,
+        tolerance: ctx.tolerance,
+        confidence: ctx.confidence,
+        drift,
+        cases: measured,
     };
-    v.kind = kind;
-    v.reason = reason;
     v.q_value = Some(q);
     v
 }
@@ -724,89 +668,24 @@ fn rate(amount: Option<f64>, median_ns: f64, scale: f64) -> Option<f64> {
     amount.filter(|a| a.is_finite() && *a > 0.0).map(|a| a / (median_ns * scale))
 }
 
-fn side_notes(side: &str, case: &CaseResult, sample: &Sample, notes: &mut Vec<String>) {
+fn side_notes(side: Side, case: &CaseResult, sample: &Sample, notes: &mut Vec<Note>) {
     let n = sample.n();
     if case.throttled_samples > 0 {
-        notes.push(format!(
-            "{} of {n} {side} samples were taken while the GPU reported throttling",
-            case.throttled_samples
-        ));
+        notes.push(Note::Throttled { side, throttled: case.throttled_samples, samples: n });
     }
     let outliers = tukey_outliers(sample);
     let share = outliers.total() as f64 / n as f64;
     if share > OUTLIER_NOTE_SHARE {
-        notes.push(format!(
-            "{:.1}% of the {side} samples are outliers by Tukey's fences ({} low, {} high); kept, the \
-             median is robust to them",
-            share * 100.0,
-            outliers.low,
-            outliers.high
-        ));
+        notes.push(Note::Outliers { side, share, low: outliers.low, high: outliers.high });
     }
     if n < SMALL_SAMPLE {
-        notes.push(format!("only {n} {side} samples"));
+        notes.push(Note::FewSamples { side, samples: n });
     }
 }
 
-/// Why a side that carries a tool's summary instead of samples cannot be judged.
-fn no_samples_reason(side: &str) -> String {
-    format!(
-        "cannot compare: the {side} side has no samples, only a summary another tool reported; an \
-         interval needs the samples themselves"
-    )
-}
-
-/// "summary only (new): median 1.20 µs, mean 1.23 µs over 10 samples, no samples kept".
-fn summary_only_note(side: &str, case: &CaseResult) -> String {
-    let Some(summary) = &case.summary else { return format!("summary only ({side})") };
-    let figures: Vec<String> = [("median", summary.median_ns), ("mean", summary.mean_ns)]
-        .into_iter()
-        .filter_map(|(name, ns)| ns.map(|ns| format!("{name} {}", crate::report::text::duration(ns))))
-        .collect();
-    let over = summary.samples.map_or_else(String::new, |n| format!(" over {n} samples"));
-    format!("summary only ({side}): {}{over}, no samples kept", figures.join(", "))
-}
-
-fn status_words(case: &CaseResult) -> String {
-    match &case.error {
-        Some(error) if !error.is_empty() => format!("{}: {error}", case.status.as_str()),
-        _ => case.status.as_str().to_owned(),
-    }
-}
-
-/// "4.1% slower", "3.0% faster", "no change".
-pub(crate) fn change_words(ratio: f64) -> String {
-    if ratio > 1.0 {
-        format!("{} slower", magnitude_percent(ratio - 1.0))
-    } else if ratio < 1.0 {
-        format!("{} faster", magnitude_percent(1.0 - ratio))
-    } else {
-        "no change".to_owned()
-    }
-}
-
-/// A fraction as a percentage with one decimal, two below 0.1%: "4.1%", "0.05%".
-fn magnitude_percent(fraction: f64) -> String {
-    let pct = fraction.abs() * 100.0;
-    if pct < 0.095 { format!("{pct:.2}%") } else { format!("{pct:.1}%") }
-}
-
-/// "+3.2%", "−1.0%" (with a minus sign, not a hyphen).
-fn signed_percent(fraction: f64) -> String {
-    let sign = if fraction < 0.0 { "−" } else { "+" };
-    format!("{sign}{}", magnitude_percent(fraction))
-}
-
-/// A level or threshold as a short percentage: 0.99 → "99%", 0.02 → "2%", 0.005 → "0.5%".
-pub(crate) fn percent(fraction: f64) -> String {
-    let text = format!("{:.4}", fraction * 100.0);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text}%")
-}
-
-/// A p- or q-value: three decimals, or scientific notation below 0.001: "0.031", "1.2e-7".
-fn probability(p: f64) -> String {
-    if p >= 0.001 { format!("{p:.3}").trim_end_matches('0').to_owned() } else { format!("{p:.1e}") }
+/// The summary another tool reported for a side that has no samples.
+fn summary_note(side: Side, case: &CaseResult) -> Option<Note> {
+    case.summary.clone().map(|summary| Note::Summary { side, summary })
 }
 
 /// FNV-1a of a case id: a stable per-case stream for the seed (std's hasher may change between
@@ -821,18 +700,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words() {
-        assert_eq!(change_words(1.041), "4.1% slower");
-        assert_eq!(change_words(0.97), "3.0% faster");
-        assert_eq!(change_words(1.0004), "0.04% slower");
-        assert_eq!(change_words(1.0), "no change");
-        assert_eq!(signed_percent(-0.01), "−1.0%");
-        assert_eq!(signed_percent(0.092), "+9.2%");
-        assert_eq!(percent(0.99), "99%");
-        assert_eq!(percent(0.02), "2%");
-        assert_eq!(percent(0.005), "0.5%");
-        assert_eq!(probability(0.0312), "0.031");
-        assert_eq!(probability(1.234e-7), "1.2e-7");
+    fn multiple_comparisons_in_words() {
         assert_eq!(
             multiple_comparisons_words(240, 0.01),
             "Benjamini–Hochberg, false discovery rate 1% over 240 cases"

@@ -15,13 +15,14 @@
 use std::time::Duration;
 
 use crate::case::CaseId;
-use crate::compare::{
-    Change, change_words, classify, decide_paired, fnv1a, multiple_comparisons_words, percent,
-};
+use crate::compare::{classify, decide_paired, fnv1a, multiple_comparisons_words};
+use crate::run::CaseStatus;
 use crate::stats::bootstrap::{self, BootstrapSettings, DEFAULT_RESAMPLES};
 use crate::stats::{RatioInterval, Sample, StatsError, benjamini_hochberg, median_ci};
 use crate::value::Params;
-use crate::verdict::{CompareMode, Comparison, Estimate, SideSummary, Verdict, VerdictKind};
+use crate::verdict::{
+    Change, CompareMode, Comparison, Estimate, Note, OldName, Reason, SideSummary, Verdict, VerdictKind,
+};
 
 /// Pairs at the first look: fewer give no interval worth stopping on.
 pub const FIRST_LOOK: usize = 32;
@@ -29,8 +30,6 @@ pub const FIRST_LOOK: usize = 32;
 const LOOK_GROWTH: f64 = 1.5;
 /// Resamples of an interim look: cheap, and the look's level is already conservative.
 const INTERIM_RESAMPLES: usize = 2_000;
-/// The note on every case skipped because both revisions build the same thing.
-pub const IDENTICAL_NOTE: &str = "identical code";
 
 /// How a paired case is judged and when it stops.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -247,7 +246,7 @@ pub fn compare_paired(outcomes: &[PairedOutcome], opts: &PairedOptions) -> Compa
 
 /// How many cases of `comparison` were skipped as identical code.
 pub fn identical_count(comparison: &Comparison) -> usize {
-    comparison.verdicts.iter().filter(|v| v.notes.iter().any(|n| n == IDENTICAL_NOTE)).count()
+    comparison.verdicts.iter().filter(|v| v.reason == Reason::IdenticalCode).count()
 }
 
 /// A case decided without statistics, or a measured one waiting for its q-value.
@@ -262,37 +261,33 @@ enum Judged {
 }
 
 fn judge(o: &PairedOutcome, rule: &StopRule) -> Judged {
-    let shell = |kind: VerdictKind, reason: String| {
+    let shell = |kind: VerdictKind, reason: Reason| {
         Verdict::bare(o.id.clone(), o.bench.clone(), o.params.clone(), kind, reason)
     };
     let (samples, looks, settled) = match &o.case {
         PairedCase::Identical => {
-            let mut v = shell(
-                VerdictKind::Unchanged,
-                "identical code: compiled kernel, launch geometry and arguments are byte-identical in both \
-                 revisions; not measured"
-                    .to_owned(),
-            );
-            v.notes.push(IDENTICAL_NOTE.to_owned());
+            let mut v = shell(VerdictKind::Unchanged, Reason::IdenticalCode);
+            v.notes.push(Note::IdenticalCode);
             return Judged::Decided(v);
         }
         PairedCase::OnlyHead => {
-            return Judged::Decided(shell(VerdictKind::New, "new: not in the base revision".into()));
+            return Judged::Decided(shell(VerdictKind::New, Reason::NotInOld { old: OldName::BaseRevision }));
         }
         PairedCase::OnlyBase => {
             return Judged::Decided(shell(
                 VerdictKind::Missing,
-                "not in the head revision; it is in the base".into(),
+                Reason::NotInNew { old: OldName::BaseRevision },
             ));
         }
-        PairedCase::Failed { message: why } => {
-            return Judged::Decided(shell(VerdictKind::Failed, format!("failed: {why}")));
+        PairedCase::Failed { message } => {
+            let reason = Reason::NotMeasured { status: CaseStatus::Failed, error: Some(message.clone()) };
+            return Judged::Decided(shell(VerdictKind::Failed, reason));
         }
         PairedCase::Measured { samples, looks, settled } => (samples, *looks, *settled),
     };
     let n = samples.pairs();
     let (base, head) = (&samples.base_ns[..n], &samples.head_ns[..n]);
-    let mut v = shell(VerdictKind::Inconclusive, String::new());
+    let mut v = shell(VerdictKind::Inconclusive, Reason::CannotCompare { error: String::new() });
     v.old = summary(base, o, rule.confidence);
     v.new = summary(head, o, rule.confidence);
     let seed = bootstrap::mix_seed(rule.seed, fnv1a(o.id.as_str()));
@@ -300,62 +295,30 @@ fn judge(o: &PairedOutcome, rule: &StopRule) -> Judged {
     let interval = match bootstrap::paired_ratio_of_medians(base, head, rule.confidence, settings) {
         Ok(interval) => interval,
         Err(e) => {
-            v.reason = format!("cannot compare: {e} ({n} pairs)");
+            v.reason = Reason::CannotCompare { error: format!("{e} ({n} pairs)") };
             return Judged::Decided(v);
         }
     };
     let looks = looks.max(1);
     let p = (interval.p_value * looks as f64).min(1.0);
-    v.ratio = Some(Estimate {
-        point: interval.ratio,
-        low: interval.low,
-        high: interval.high,
-        confidence: rule.confidence,
-    });
-    v.notes.push(format!(
-        "{n} interleaved pairs (A B B A), paired bootstrap of {DEFAULT_RESAMPLES} resamples (seed {seed:#018x}); \
-         {} after {looks} look{}, p × {looks} for the looks",
-        match settled {
-            Settled::Open => "undecided when its budget ran out".to_owned(),
-            other => format!("stopped on {}", settled_words(other)),
-        },
-        if looks == 1 { "" } else { "s" },
-    ));
-    if let Some(note) = cycles_note(samples, &interval, rule, seed) {
-        v.notes.push(note);
-    }
+    v.ratio = Some(estimate(&interval));
+    v.notes.push(Note::Paired { pairs: n, resamples: DEFAULT_RESAMPLES, seed, settled, looks });
+    v.notes.extend(cycles_note(samples, &interval, rule, seed));
     Judged::Measured { verdict: v, interval, p }
 }
 
-fn settled_words(s: Settled) -> &'static str {
-    match s {
-        Settled::Regression => "a regression",
-        Settled::Improvement => "an improvement",
-        Settled::Equivalent => "equivalence",
-        Settled::Open => "nothing",
-    }
+fn estimate(r: &RatioInterval) -> Estimate {
+    Estimate { point: r.ratio, low: r.low, high: r.high, confidence: r.confidence }
 }
 
-/// A note when time and cycles disagree (a clock change rather than a code change), or how cycles
-/// agree.
-fn cycles_note(samples: &PairedSamples, time: &RatioInterval, rule: &StopRule, seed: u64) -> Option<String> {
+/// How the comparison reads in SM cycles: whether it settles as time does (a disagreement is a clock
+/// change, not a code change).
+fn cycles_note(samples: &PairedSamples, time: &RatioInterval, rule: &StopRule, seed: u64) -> Option<Note> {
     let (base, head) = samples.cycles()?;
     let settings = BootstrapSettings { resamples: DEFAULT_RESAMPLES, seed: bootstrap::mix_seed(seed, 1) };
     let cycles = bootstrap::paired_ratio_of_medians(&base, &head, rule.confidence, settings).ok()?;
-    let (by_time, by_cycles) = (settle(time, rule.tolerance), settle(&cycles, rule.tolerance));
-    let words = |r: &RatioInterval| {
-        format!("{} ({} CI ×{:.4} to ×{:.4})", change_words(r.ratio), percent(rule.confidence), r.low, r.high)
-    };
-    Some(if by_time == by_cycles {
-        format!("cycles agree: {}", words(&cycles))
-    } else {
-        format!(
-            "time and cycles disagree: time {} but cycles {} — the SM clock differed between the sides (a \
-             clock change, not a code change)",
-            words(time),
-            words(&cycles)
-        )
-    })
+    let agree = settle(time, rule.tolerance) == settle(&cycles, rule.tolerance);
+    Some(Note::Cycles { agree, time: estimate(time), cycles: estimate(&cycles) })
 }
 
 fn summary(samples: &[f64], o: &PairedOutcome, confidence: f64) -> Option<SideSummary> {

@@ -7,6 +7,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::case::CaseId;
+use crate::paired::Settled;
+use crate::run::{CaseStatus, ToolSummary};
 use crate::suite::Thresholds;
 use crate::value::Params;
 
@@ -102,16 +104,127 @@ pub struct Verdict {
     pub q_value: Option<f64>,
     pub old: Option<SideSummary>,
     pub new: Option<SideSummary>,
-    /// Why, in words: "4.1% slower (99% CI 3.2% to 5.0%), beyond the 2% tolerance".
-    pub reason: String,
-    /// Things a reader should know: measured while throttled, many outliers, identical code.
+    /// Why, as data; `report::words` says it in words ("4.1% slower (99% CI +3.2% to +5.0%), beyond the
+    /// 2% tolerance").
+    pub reason: Reason,
+    /// Things a reader should know: measured while throttled, many outliers, how the interval was made.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
+}
+
+/// One side of a comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Old,
+    New,
+}
+
+/// What the old side of a comparison is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OldName {
+    /// A run file.
+    OldRun,
+    /// A stored baseline.
+    Baseline,
+    /// The base revision of an A/B run.
+    BaseRevision,
+}
+
+/// Why a verdict is what it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum Reason {
+    /// Measured on both sides: the ratio (the verdict's `ratio`) classified against the tolerance.
+    Judged {
+        change: Change,
+        /// The q-value (after Benjamini–Hochberg) is at most 1 − confidence.
+        significant: bool,
+        tolerance: f64,
+        confidence: f64,
+        /// The drift allowance between processes inside the interval (0 for one process).
+        drift: f64,
+        /// Cases measured on both sides: the Benjamini–Hochberg family.
+        cases: usize,
+    },
+    /// Too few samples on a side for an interval at the confidence level.
+    TooFewSamples { ratio: f64, new: usize, old: Option<usize>, needed: usize, confidence: f64 },
+    /// Only in the old side.
+    NotInNew { old: OldName },
+    /// Only in the new side.
+    NotInOld { old: OldName },
+    /// The new side was not measured: failed, wrong, timed out or skipped.
+    NotMeasured { status: CaseStatus, error: Option<String> },
+    /// Measured now; the old run had it with this status.
+    MeasuredNow { old_status: CaseStatus },
+    /// A side's samples are unusable.
+    UnusableSamples { side: Side, error: String },
+    /// A side holds only another tool's summary, no samples.
+    SummaryOnly { side: Side },
+    /// The interval could not be computed.
+    CannotCompare { error: String },
+    /// Both revisions build byte-identical code with identical launches: not measured.
+    IdenticalCode,
+}
+
+/// Where a measured ratio stands against the tolerance (see `compare::classify`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Significant, and slower by more than the tolerance.
+    Slower,
+    /// Significant, and faster by more than the tolerance.
+    Faster,
+    /// The estimate lies within the tolerance.
+    Within,
+    /// Beyond the tolerance, but not significant.
+    Unsettled,
+}
+
+/// Something a reader of a verdict should know.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "note", rename_all = "snake_case")]
+pub enum Note {
+    /// Samples taken while the GPU reported throttling.
+    Throttled { side: Side, throttled: usize, samples: usize },
+    /// A share of the samples outside Tukey's fences; kept.
+    Outliers { side: Side, share: f64, low: usize, high: usize },
+    /// Fewer samples than the analytic interval wants.
+    FewSamples { side: Side, samples: usize },
+    /// The interval came from the bootstrap, and why.
+    Bootstrap { resamples: usize, seed: u64, because: BootstrapCause },
+    /// A baseline entry's stored confidence is not a level; its interval was ignored.
+    IgnoredBaselineInterval { confidence: f64 },
+    /// The old run's status, where it was not measured.
+    OldStatus { status: CaseStatus, error: Option<String> },
+    /// A side's summary from another tool, in place of samples.
+    Summary { side: Side, summary: ToolSummary },
+    /// Identical code on both sides of an A/B run.
+    IdenticalCode,
+    /// How an A/B case was measured and when it stopped.
+    Paired { pairs: usize, resamples: usize, seed: u64, settled: Settled, looks: usize },
+    /// The same paired comparison in SM cycles: whether it agrees with time.
+    Cycles { agree: bool, time: Estimate, cycles: Estimate },
+}
+
+/// Why a case's interval came from the bootstrap rather than the analytic formula.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BootstrapCause {
+    /// A side has fewer than 30 samples.
+    FewSamples,
+    /// The values around a median are heavily tied (timer resolution).
+    Ties,
+    /// The data around a median are not smooth (the median sits in a narrow mode).
+    NotSmooth,
+    /// The analytic interval lies near a decision boundary.
+    NearBoundary,
 }
 
 impl Verdict {
     /// A verdict with its kind and reason only; comparisons fill in ratio, sides and notes.
-    pub fn bare(id: CaseId, bench: String, params: Params, kind: VerdictKind, reason: String) -> Verdict {
+    pub fn bare(id: CaseId, bench: String, params: Params, kind: VerdictKind, reason: Reason) -> Verdict {
         Verdict {
             id,
             bench,

@@ -4,6 +4,7 @@ use pawl_core::baseline::{Baseline, Testbed};
 use pawl_core::case::CaseId;
 use pawl_core::compare::{CompareError, CompareOptions, compare_baseline, compare_runs};
 use pawl_core::ratchet::baseline_entry;
+use pawl_core::report::words;
 use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
 use pawl_core::suite::{MeasureSettings, Thresholds};
 use pawl_core::value::Params;
@@ -97,19 +98,25 @@ fn every_kind_in_order_with_reasons() {
         ]
     );
     let v = |id: &str| c.verdicts.iter().find(|v| v.id.as_str() == id).unwrap();
-    assert!(v("k/a_slow").reason.contains("slower (99% CI +"), "{}", v("k/a_slow").reason);
-    assert!(v("k/a_slow").reason.ends_with("beyond the 2% tolerance"), "{}", v("k/a_slow").reason);
-    assert!(v("k/b_fast").reason.contains("faster"), "{}", v("k/b_fast").reason);
+    assert!(words::reason(v("k/a_slow")).contains("slower (99% CI +"), "{}", words::reason(v("k/a_slow")));
     assert!(
-        v("k/d_noisy").reason.contains("but not significant at 99%: interval −"),
+        words::reason(v("k/a_slow")).ends_with("beyond the 2% tolerance"),
         "{}",
-        v("k/d_noisy").reason
+        words::reason(v("k/a_slow"))
     );
-    assert_eq!(v("k/e_fails").reason, "wrong: 12 mismatches");
-    assert_eq!(v("k/g_skipped").reason, "skipped: filtered");
-    assert!(v("k/h_was_broken").notes.iter().any(|n| n.contains("failed: fault")));
+    assert!(words::reason(v("k/b_fast")).contains("faster"), "{}", words::reason(v("k/b_fast")));
     assert!(
-        v("k/c_same").notes.iter().any(|n| n.contains("12 of 200 new samples") && n.contains("throttling"))
+        words::reason(v("k/d_noisy")).contains("but not significant at 99%: interval −"),
+        "{}",
+        words::reason(v("k/d_noisy"))
+    );
+    assert_eq!(words::reason(v("k/e_fails")), "wrong: 12 mismatches");
+    assert_eq!(words::reason(v("k/g_skipped")), "skipped: filtered");
+    assert!(words::notes(v("k/h_was_broken")).iter().any(|n| n.contains("failed: fault")));
+    assert!(
+        words::notes(v("k/c_same"))
+            .iter()
+            .any(|n| n.contains("12 of 200 new samples") && n.contains("throttling"))
     );
     for id in ["k/a_slow", "k/b_fast", "k/c_same", "k/d_noisy"] {
         let verdict = v(id);
@@ -130,7 +137,11 @@ fn significant_but_within_tolerance_is_unchanged_and_says_so() {
     let c = compare_runs(&old, &new, "a", "b", &same_process()).unwrap();
     let v = &c.verdicts[0];
     assert_eq!(v.kind, VerdictKind::Unchanged);
-    assert!(v.reason.contains("significant at 99% but within the 2% tolerance"), "{}", v.reason);
+    assert!(
+        words::reason(v).contains("significant at 99% but within the 2% tolerance"),
+        "{}",
+        words::reason(v)
+    );
 }
 
 #[test]
@@ -142,11 +153,14 @@ fn few_samples_are_inconclusive_and_small_ones_use_the_bootstrap() {
     let c = compare_runs(&old, &new, "a", "b", &same_process()).unwrap();
     let tiny = c.verdicts.iter().find(|v| v.id.as_str() == "k/tiny").unwrap();
     assert_eq!(tiny.kind, VerdictKind::Inconclusive);
-    assert!(tiny.reason.contains("too few samples to judge at 99%") && tiny.reason.contains("at least 8"));
+    assert!(
+        words::reason(tiny).contains("too few samples to judge at 99%")
+            && words::reason(tiny).contains("at least 8")
+    );
     let small = c.verdicts.iter().find(|v| v.id.as_str() == "k/small").unwrap();
-    assert_eq!(small.kind, VerdictKind::Regressed, "{}", small.reason);
-    assert!(small.notes.iter().any(|n| n.contains("bootstrap") && n.contains("fewer than 30")));
-    assert!(small.notes.iter().any(|n| n == "only 20 new samples"));
+    assert_eq!(small.kind, VerdictKind::Regressed, "{}", words::reason(small));
+    assert!(words::notes(small).iter().any(|n| n.contains("bootstrap") && n.contains("fewer than 30")));
+    assert!(words::notes(small).iter().any(|n| n == "only 20 new samples"));
 }
 
 #[test]
@@ -163,7 +177,7 @@ fn outliers_and_throughput_are_reported() {
     let c = compare_runs(&run(vec![old_case]), &run(vec![new_case]), "a", "b", &opts()).unwrap();
     let v = &c.verdicts[0];
     assert!(
-        v.notes
+        words::notes(v)
             .iter()
             .any(|n| n.contains("new samples are outliers by Tukey's fences") && n.contains("40 high"))
     );
@@ -218,7 +232,7 @@ fn baseline_testbeds_closest_first_and_forcing() {
     let mut single = Baseline::new("suite");
     single.testbed_mut(&other_driver).cases.insert(CaseId::from_raw("k/x"), entry);
     let c = compare_baseline(&single, &new, "base", "new", &forced).unwrap();
-    assert_eq!(c.verdicts[0].kind, VerdictKind::Unchanged, "{}", c.verdicts[0].reason);
+    assert_eq!(c.verdicts[0].kind, VerdictKind::Unchanged, "{}", words::reason(&c.verdicts[0]));
 
     // An empty baseline: every case is new.
     let c = compare_baseline(&Baseline::new("suite"), &new, "base", "new", &opts()).unwrap();
@@ -249,9 +263,13 @@ fn two_processes_get_the_drift_allowance_one_process_does_not() {
     assert!(r.low < o.low && r.high > o.high, "the allowance widens the interval");
     let p = |c: &pawl_core::verdict::Comparison| c.verdicts[0].p_value.unwrap();
     assert!(p(&one) < 1e-6 && p(&runs) > 0.01 && p(&base) > 0.01, "p {} {} {}", p(&one), p(&runs), p(&base));
-    assert!(one.verdicts[0].reason.contains("significant at 99% but within"), "{}", one.verdicts[0].reason);
+    assert!(
+        words::reason(&one.verdicts[0]).contains("significant at 99% but within"),
+        "{}",
+        words::reason(&one.verdicts[0])
+    );
     for c in [&runs, &base] {
-        let reason = &c.verdicts[0].reason;
+        let reason = words::reason(&c.verdicts[0]);
         assert_eq!(c.verdicts[0].kind, VerdictKind::Unchanged);
         assert!(!reason.contains("significant at 99%"), "{reason}");
         assert!(reason.contains("1% drift allowance between processes"), "{reason}");
@@ -277,15 +295,20 @@ fn short_kernels_get_the_absolute_drift_allowance() {
         let new = run(vec![ok("k/x", samples(2000, median * 1.03, 0.01, 2))]);
         let c = compare_baseline(&baseline, &new, "base", "b", &opts()).unwrap();
         let v = &c.verdicts[0];
-        assert_eq!(v.kind, want, "{median} ns: {}", v.reason);
-        assert!(v.reason.contains(allowance), "{median} ns: {}", v.reason);
+        assert_eq!(v.kind, want, "{median} ns: {}", words::reason(v));
+        assert!(words::reason(v).contains(allowance), "{median} ns: {}", words::reason(v));
         assert_eq!(c.mode, CompareMode::Baseline { drift: 0.01, drift_ns: 250.0 });
         assert!(pawl_core::report::text::mode(&c.mode).contains("at least 250 ns"));
         // Without the absolute allowance (`drift_ns = 0`) the short kernel's shift is called a regression.
         let no_floor =
             CompareOptions { thresholds: Thresholds { drift_ns: 0.0, ..Thresholds::default() }, ..opts() };
         let c = compare_baseline(&baseline, &new, "base", "b", &no_floor).unwrap();
-        assert_eq!(c.verdicts[0].kind, VerdictKind::Regressed, "{median} ns: {}", c.verdicts[0].reason);
+        assert_eq!(
+            c.verdicts[0].kind,
+            VerdictKind::Regressed,
+            "{median} ns: {}",
+            words::reason(&c.verdicts[0])
+        );
     }
 }
 
@@ -370,9 +393,17 @@ fn a_side_with_a_summary_only_is_never_judged() {
             assert_eq!(verdict.kind, VerdictKind::New);
         } else {
             assert_eq!(verdict.kind, VerdictKind::Inconclusive, "{id}");
-            assert!(verdict.reason.contains("has no samples, only a summary"), "{id}: {}", verdict.reason);
+            assert!(
+                words::reason(verdict).contains("has no samples, only a summary"),
+                "{id}: {}",
+                words::reason(verdict)
+            );
         }
-        assert!(verdict.notes.iter().any(|n| n.starts_with("summary only")), "{id}: {:?}", verdict.notes);
+        assert!(
+            words::notes(verdict).iter().any(|n| n.starts_with("summary only")),
+            "{id}: {:?}",
+            verdict.notes
+        );
     }
     // The side with samples keeps its figures.
     let old_summary = comparison.verdicts.iter().find(|v| v.id.as_str() == "k/old_summary").unwrap();
@@ -385,7 +416,9 @@ fn a_side_with_a_summary_only_is_never_judged() {
         let mut out = Vec::new();
         pawl_core::report::render(format, &comparison, &Default::default(), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("summary only") || text.contains("no samples"), "{format}: {text}");
+        // The words in every format for people; the reason as data in JSON.
+        let says = ["summary only", "no samples", "\"why\": \"summary_only\""];
+        assert!(says.iter().any(|s| text.contains(s)), "{format}: {text}");
     }
 }
 

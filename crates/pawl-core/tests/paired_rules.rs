@@ -3,13 +3,12 @@
 //! looks, the identical-code skip and the cycles note.
 
 use pawl_core::case::CaseId;
-use pawl_core::paired::{
-    self, IDENTICAL_NOTE, PairedCase, PairedOptions, PairedOutcome, PairedSamples, Settled, StopRule,
-};
+use pawl_core::paired::{self, PairedCase, PairedOptions, PairedOutcome, PairedSamples, Settled, StopRule};
+use pawl_core::report::words;
 use pawl_core::stats::Sample;
 use pawl_core::stats::bootstrap::{self, BootstrapSettings};
 use pawl_core::value::Params;
-use pawl_core::verdict::{CompareMode, VerdictKind};
+use pawl_core::verdict::{CompareMode, Note, VerdictKind};
 
 mod testbed;
 
@@ -99,7 +98,7 @@ fn real_sizes_get_compare_verdicts_with_benjamini_hochberg() {
     assert_eq!(ab.kind, VerdictKind::Regressed, "{ab:?}");
     let ratio = ab.ratio.unwrap();
     assert!(ratio.low > 1.05 && ratio.high < 1.075 && (ratio.point - 1.0626).abs() < 0.001, "{ratio:?}");
-    assert!(ab.reason.starts_with("6.3% slower"), "{}", ab.reason);
+    assert!(words::reason(ab).starts_with("6.3% slower"), "{}", words::reason(ab));
     assert!(ab.q_value.is_some());
     assert_eq!(verdict("attn/B_to_C").kind, VerdictKind::Unchanged);
     assert_eq!(verdict("attn/A_even_odd").kind, VerdictKind::Unchanged);
@@ -158,7 +157,11 @@ fn looks_taken_weaken_the_p_value() {
     let often = paired::compare_paired(&[measured("k/x", &b, &c, 5)], &options(rule(0.02)));
     let (p1, p5) = (once.verdicts[0].p_value.unwrap(), often.verdicts[0].p_value.unwrap());
     assert!((p5 - (p1 * 5.0).min(1.0)).abs() < 1e-12, "{p1} {p5}");
-    assert!(often.verdicts[0].notes[0].contains("after 5 looks"), "{:?}", often.verdicts[0].notes);
+    assert!(
+        words::notes(&often.verdicts[0])[0].contains("after 5 looks"),
+        "{:?}",
+        words::notes(&often.verdicts[0])
+    );
 }
 
 #[test]
@@ -182,7 +185,7 @@ fn identical_code_is_unchanged_without_measuring_and_counted() {
     assert_eq!(paired::identical_count(&comparison), 2);
     let identical = comparison.verdicts.iter().find(|v| v.id.as_str() == "k/a").unwrap();
     assert_eq!(identical.kind, VerdictKind::Unchanged);
-    assert_eq!(identical.notes, vec![IDENTICAL_NOTE.to_owned()]);
+    assert_eq!(identical.notes, vec![Note::IdenticalCode]);
     assert!(identical.ratio.is_none() && identical.new.is_none(), "nothing was measured");
     assert_eq!(comparison.summary_line(), "1 failed, 2 unchanged, 1 new, 1 missing");
     assert!(comparison.multiple_comparisons.starts_with("none"), "{}", comparison.multiple_comparisons);
@@ -210,5 +213,5 @@ fn cycles_that_disagree_with_time_are_reported() {
     let comparison = paired::compare_paired(&[case], &options(rule(0.02)));
     let v = &comparison.verdicts[0];
     assert_eq!(v.kind, VerdictKind::Regressed);
-    assert!(v.notes.iter().any(|n| n.contains("time and cycles disagree")), "{:?}", v.notes);
+    assert!(words::notes(v).iter().any(|n| n.contains("time and cycles disagree")), "{:?}", words::notes(v));
 }

@@ -4,7 +4,8 @@
 mod report_support;
 
 use pawl_core::report::{self, Format, ReportOptions};
-use pawl_core::verdict::{Comparison, VerdictKind};
+use pawl_core::run::CaseStatus;
+use pawl_core::verdict::{Comparison, Note, VerdictKind};
 use report_support::{HOSTILE, all_kinds, many};
 
 fn rendered(format: Format, comparison: &Comparison, opts: &ReportOptions) -> String {
@@ -177,7 +178,8 @@ mod markdown {
     fn counts_characters_not_bytes() {
         let mut comparison = big_sweep();
         for verdict in &mut comparison.verdicts {
-            verdict.notes.push("注意力機構のカーネル".to_owned());
+            let error = Some("注意力機構のカーネル".to_owned());
+            verdict.notes.push(Note::OldStatus { status: CaseStatus::Skipped, error });
         }
         let text = report::markdown(&comparison, &ReportOptions::default());
         let chars = text.chars().count();
@@ -304,7 +306,7 @@ mod junit {
         let failed = elements.iter().find(|e| attribute(e, "type") == Some("failed")).unwrap();
         assert_eq!(
             attribute(failed, "message"),
-            Some("CUDA error: an illegal memory access was encountered at launch 3 | see log")
+            Some("failed: CUDA error: an illegal memory access was encountered at launch 3 | see log")
         );
     }
 
@@ -407,11 +409,11 @@ mod github {
     #[test]
     fn user_text_cannot_start_a_command_of_its_own() {
         let mut comparison = all_kinds();
-        comparison.verdicts[1].reason = "boom\n::error::forged\r\n100%".to_owned();
+        comparison.verdicts[1].reason = crate::report_support::failed("boom\n::error::forged\r\n100%");
         let text = rendered(Format::Github, &comparison, &ReportOptions::default());
         assert!(text.lines().all(|line| line.starts_with("::") || line.starts_with("pawl: ")));
         let failed = annotations(&text, "error")[1];
-        assert!(failed.ends_with("::boom%0A::error::forged%0D%0A100%25"), "{failed}");
+        assert!(failed.ends_with("::failed: boom%0A::error::forged%0D%0A100%25"), "{failed}");
         assert!(failed.starts_with("::error title=failed%3A weird/name=a|b*c_d`e<script>"), "{failed}");
         assert!(failed.contains("%250A%3A -->::"), "% and : in the title are escaped: {failed}");
     }
@@ -493,8 +495,9 @@ mod hostile_names {
         {
             verdict.id = CaseId::from_raw(name);
             verdict.bench = name.to_owned();
-            verdict.notes.push(format!("{name}\n::error::from a note"));
-            verdict.reason = format!("{name}\n##[error]from a reason");
+            let note = Some(format!("{name}\n::error::from a note"));
+            verdict.notes.push(Note::OldStatus { status: CaseStatus::Failed, error: note });
+            verdict.reason = crate::report_support::failed(&format!("{name}\n##[error]from a reason"));
         }
         comparison
     }

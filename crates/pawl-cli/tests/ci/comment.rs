@@ -214,7 +214,10 @@ fn from_check_rebuilds_the_comment_from_the_json_report_with_the_profile() {
             "id": "flash_fwd/S=8192", "bench": "flash_fwd", "params": { "S": 8192 }, "kind": "regressed",
             "ratio": { "point": 1.05, "low": 1.04, "high": 1.06, "confidence": 0.99 },
             "p_value": 1e-6, "q_value": 1e-6, "old": null, "new": null,
-            "reason": "5.0% slower (99% CI +4.0% to +6.0%), beyond the 2% tolerance"
+            "reason": {
+                "why": "judged", "change": "slower", "significant": true, "tolerance": 0.02,
+                "confidence": 0.99, "drift": 0.0, "cases": 1
+            }
         }]
     });
     let stub = Stub::start(Config::new(Forge::GitHub, &[]));

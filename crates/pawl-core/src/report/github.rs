@@ -10,8 +10,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::escape::{self, workflow_data as escape_data, workflow_property as escape_property};
-use super::text;
 use super::{ReportOptions, markdown};
+use super::{text, words};
 use crate::verdict::{Comparison, Verdict, VerdictKind};
 
 /// Annotations GitHub displays per level and step.
@@ -95,7 +95,7 @@ pub fn append_step_summary(comparison: &Comparison, opts: &ReportOptions, path: 
 }
 
 fn message(verdict: &Verdict) -> String {
-    let mut message = verdict.reason.clone();
+    let mut message = words::reason(verdict);
     if let (Some(old), Some(new)) = (&verdict.old, &verdict.new) {
         message.push_str(&format!(
             " (median {} → {})",
@@ -103,9 +103,9 @@ fn message(verdict: &Verdict) -> String {
             text::duration(new.median_ns.point),
         ));
     }
-    for note in &verdict.notes {
+    for note in words::notes(verdict) {
         message.push_str("; ");
-        message.push_str(note);
+        message.push_str(&note);
     }
     message
 }

@@ -21,7 +21,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
 use super::escape::xml as xml_safe;
-use super::text;
+use super::{text, words};
 use crate::verdict::{CompareMode, Comparison, SideSummary, Verdict, VerdictKind};
 
 /// Writes the JUnit report, ending with a newline.
@@ -99,7 +99,7 @@ fn write_case<W: Write>(verdict: &Verdict, writer: &mut Writer<W>) -> io::Result
     if let Some(time) = &time {
         attributes.push(("time", time));
     }
-    let message = one_line(&xml_safe(&verdict.reason));
+    let message = one_line(&xml_safe(&words::reason(verdict)));
     let details = xml_safe(&details(verdict)).into_owned();
     let case = writer.create_element("testcase").with_attributes(attributes);
     case.write_inner_content(|writer| {
@@ -132,7 +132,7 @@ fn details(verdict: &Verdict) -> String {
             text::percent(side.rel_noise),
         )
     };
-    let mut lines = vec![verdict.reason.clone()];
+    let mut lines = vec![words::reason(verdict)];
     lines.extend(verdict.old.as_ref().map(|old| side("old", old)));
     lines.extend(verdict.new.as_ref().map(|new| side("new", new)));
     if verdict.ratio.is_some() {
@@ -143,7 +143,7 @@ fn details(verdict: &Verdict) -> String {
         (Some(p), None) => lines.push(format!("p = {p:.3e}")),
         _ => {}
     }
-    lines.extend(verdict.notes.iter().map(|note| format!("note: {note}")));
+    lines.extend(words::notes(verdict).into_iter().map(|note| format!("note: {note}")));
     lines.join("\n")
 }
 

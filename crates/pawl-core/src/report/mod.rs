@@ -42,6 +42,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod text;
+pub mod words;
 
 use std::fmt;
 use std::io::{self, Write};

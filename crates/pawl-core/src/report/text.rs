@@ -85,8 +85,8 @@ pub fn change(ratio: Option<&Estimate>) -> String {
 /// What the notes column shows: for a failed case the reason (the numbers cannot say what went wrong),
 /// then the verdict's notes.
 pub fn notes(verdict: &Verdict) -> String {
-    let reason = (verdict.kind == VerdictKind::Failed).then_some(verdict.reason.as_str());
-    reason.into_iter().chain(verdict.notes.iter().map(String::as_str)).collect::<Vec<_>>().join("; ")
+    let reason = (verdict.kind == VerdictKind::Failed).then(|| super::words::reason(verdict));
+    reason.into_iter().chain(super::words::notes(verdict)).collect::<Vec<_>>().join("; ")
 }
 
 /// How the old side was obtained, in words.

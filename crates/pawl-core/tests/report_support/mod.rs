@@ -3,8 +3,11 @@
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
 use pawl_core::case::CaseId;
+use pawl_core::run::CaseStatus;
 use pawl_core::value::{Params, Value};
-use pawl_core::verdict::{CompareMode, Comparison, Estimate, SideSummary, Verdict, VerdictKind};
+use pawl_core::verdict::{
+    Change, CompareMode, Comparison, Estimate, Note, OldName, Reason, Side, SideSummary, Verdict, VerdictKind,
+};
 
 /// A case name with every character that markdown, HTML, XML or a workflow command treats specially.
 pub const HOSTILE: &str = "a|b*c_d`e<script>alert(1)</script>[x](y) & \"q\" 'r' %0A: -->";
@@ -30,7 +33,7 @@ pub fn verdict(
     kind: VerdictKind,
     old_ns: Option<f64>,
     new_ns: Option<f64>,
-    reason: &str,
+    reason: Reason,
 ) -> Verdict {
     let params: Params = params.iter().map(|(name, value)| ((*name).to_owned(), value.clone())).collect();
     let ratio = match (old_ns, new_ns) {
@@ -51,9 +54,19 @@ pub fn verdict(
         // The same work on both sides: 300 TFLOP/s at the old median.
         old: old_ns.map(|ns| side(ns, Some(300.0))),
         new: new_ns.map(|ns| side(ns, Some(300.0 * old_ns.unwrap_or(ns) / ns))),
-        reason: reason.to_owned(),
+        reason,
         notes: Vec::new(),
     }
+}
+
+/// The reason of a measured case: `change` at a 2% tolerance and 99% confidence.
+pub fn judged(change: Change, significant: bool) -> Reason {
+    Reason::Judged { change, significant, tolerance: 0.02, confidence: 0.99, drift: 0.01, cases: 5 }
+}
+
+/// The reason of a case that failed with `error`.
+pub fn failed(error: &str) -> Reason {
+    Reason::NotMeasured { status: CaseStatus::Failed, error: Some(error.to_owned()) }
 }
 
 fn flash(seq: i64) -> Vec<(&'static str, Value)> {
@@ -69,16 +82,16 @@ pub fn all_kinds() -> Comparison {
         VerdictKind::Regressed,
         Some(1_230_000.0),
         Some(1_280_430.0),
-        "4.1% slower (99% CI 3.2% to 5.0%), beyond the 2% tolerance",
+        judged(Change::Slower, true),
     );
-    regressed.notes.push("measured while throttled (SW power cap)".to_owned());
+    regressed.notes.push(Note::Throttled { side: Side::New, throttled: 120, samples: 200 });
     let failed = verdict(
         "weird",
         &[("name", Value::from(HOSTILE))],
         VerdictKind::Failed,
         Some(52_000.0),
         None,
-        "CUDA error: an illegal memory access was encountered\nat launch 3 | see log",
+        failed("CUDA error: an illegal memory access was encountered\nat launch 3 | see log"),
     );
     let mut inconclusive = verdict(
         "flash_fwd",
@@ -86,17 +99,17 @@ pub fn all_kinds() -> Comparison {
         VerdictKind::Inconclusive,
         Some(48_100.0),
         Some(48_820.0),
-        "1.5% slower, but the 99% CI (-0.9% to 3.9%) is too wide to decide",
+        judged(Change::Unsettled, false),
     );
     inconclusive.ratio = Some(estimate(1.015, 0.991, 1.039));
-    inconclusive.notes.push("12% of samples are outliers".to_owned());
+    inconclusive.notes.push(Note::Outliers { side: Side::New, share: 0.12, low: 0, high: 24 });
     let improved = verdict(
         "flash_fwd",
         &flash(2048),
         VerdictKind::Improved,
         Some(410_000.0),
         Some(373_100.0),
-        "9.0% faster (99% CI 8.1% to 9.9%), beyond the 2% tolerance",
+        judged(Change::Faster, true),
     );
     let unchanged = verdict(
         "flash_fwd",
@@ -104,17 +117,23 @@ pub fn all_kinds() -> Comparison {
         VerdictKind::Unchanged,
         Some(120_500.0),
         Some(120_741.0),
-        "0.2% slower, within the 2% tolerance",
+        judged(Change::Within, false),
     );
-    let new =
-        verdict("flash_bwd", &flash(1024), VerdictKind::New, None, Some(361_000.0), "only in the new run");
+    let new = verdict(
+        "flash_bwd",
+        &flash(1024),
+        VerdictKind::New,
+        None,
+        Some(361_000.0),
+        Reason::NotInOld { old: OldName::Baseline },
+    );
     let missing = verdict(
         "flash_fwd",
         &flash(8192),
         VerdictKind::Missing,
         Some(4_900_000.0),
         None,
-        "not in the new run",
+        Reason::NotInNew { old: OldName::Baseline },
     );
     Comparison {
         suite: "attention".to_owned(),
@@ -144,7 +163,16 @@ pub fn many(n: usize, kinds: &[VerdictKind]) -> Comparison {
                 _ => (Some(100_000.0), Some(100_300.0)),
             };
             let params = [("S", Value::Int(i as i64)), ("dtype", Value::from("f16"))];
-            verdict("gemm", &params, kind, old, new, &format!("{kind} case number {i}"))
+            let reason = match kind {
+                VerdictKind::New => Reason::NotInOld { old: OldName::OldRun },
+                VerdictKind::Missing => Reason::NotInNew { old: OldName::OldRun },
+                VerdictKind::Failed => failed(&format!("case number {i} faulted")),
+                VerdictKind::Regressed => judged(Change::Slower, true),
+                VerdictKind::Improved => judged(Change::Faster, true),
+                VerdictKind::Unchanged => judged(Change::Within, false),
+                VerdictKind::Inconclusive => judged(Change::Unsettled, false),
+            };
+            verdict("gemm", &params, kind, old, new, reason)
         })
         .collect();
     verdicts.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.id.cmp(&b.id)));
