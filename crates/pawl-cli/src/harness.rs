@@ -202,7 +202,7 @@ impl Backend for HarnessBackend {
         let BenchKind::Command(command) = &bench.kind else {
             return Err(Failure::new(format!("bench `{}` is not a `kind = \"command\"` bench", bench.name)));
         };
-        let index = self.harness(command.argv(&case.case.params), &command.cwd)?;
+        let index = self.harness(command.argv(&case.vars()), &command.cwd)?;
         let id = case.case.id.clone();
         let op = Op::Prepare {
             protocol: PROTOCOL,

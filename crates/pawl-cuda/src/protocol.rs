@@ -115,14 +115,14 @@ mod tests {
             filter: Some(e("N > 1")),
             flops: None,
             bytes: Some(e("2 * N")),
+            tune: vec![],
+            constraints: vec![],
             kind: BenchKind::Cuda(CudaBench {
                 source: "copy.cu".into(),
                 kernel: "copy".into(),
                 include_dirs: vec!["inc".into()],
                 extra_flags: vec!["--use_fast_math".into()],
                 defines: vec![("VEC".into(), e("4"))],
-                tune: vec![],
-                constraints: vec![],
                 launch: Launch {
                     grid: vec![e("ceil_div(N, 1024)")],
                     block: vec![e("256")],

@@ -20,14 +20,14 @@ fn bench() -> Bench {
         filter: None,
         flops: None,
         bytes: None,
+        tune: vec![],
+        constraints: vec![],
         kind: BenchKind::Cuda(CudaBench {
             source: "copy.cu".into(),
             kernel: "copy".into(),
             include_dirs: vec![],
             extra_flags: vec![],
             defines: vec![],
-            tune: vec![],
-            constraints: vec![],
             launch: Launch {
                 grid: vec![Expr::parse("N").unwrap()],
                 block: vec![Expr::parse("1").unwrap()],
