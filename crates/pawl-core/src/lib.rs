@@ -19,5 +19,6 @@ pub mod report;
 pub mod run;
 pub mod stats;
 pub mod suite;
+pub mod tune;
 pub mod value;
 pub mod verdict;

@@ -39,3 +39,5 @@ pub fn samples(n: usize, median: f64, noise: f64, seed: u64) -> Vec<f64> {
         })
         .collect()
 }
+
+pub mod tuning;
