@@ -210,3 +210,30 @@ fn a_truncated_or_edited_recording_is_refused_with_the_field_at_fault() {
     std::fs::write(&bad, &text[..text.len() / 2]).unwrap();
     assert!(Tuning::load(&bad).is_err());
 }
+
+#[test]
+fn a_replayed_tuning_renders_its_suggestions() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tuning/synthetic.json");
+    let recording = Tuning::load(&file).unwrap();
+    let exhaustive: Duration = recording.cases.iter().map(|c| Replay::new(c).exhaustive_cost()).sum();
+    let tuning = pawl_core::tune::replay::replay(
+        &recording,
+        "replay of synthetic.json",
+        exhaustive.mul_f64(BUDGET_SHARE),
+        &SearchSettings::default(),
+    );
+    tuning.validate().unwrap();
+    assert_eq!(tuning.cases.len(), 2);
+    let md = pawl_core::report::tuning::suggestions(&tuning);
+    assert!(md.starts_with("# pawl tune: synthetic\n"), "{md}");
+    assert!(md.contains("2 cases tuned in") && md.contains("**2 faster**"), "{md}");
+    assert!(md.contains("| synthetic/D=64 | BLOCK\\_M=64,NUM\\_WARPS=2,NUM\\_STAGES=3 | ×1.1"), "{md}");
+    assert!(
+        md.contains("Rejected (never timed, never suggested)")
+            && md.contains("CUDA\\_ERROR\\_INVALID\\_VALUE"),
+        "{md}"
+    );
+    assert!(md.contains("- against the exhaustive recording: its best is"), "{md}");
+    let a = tuning.cases[0].against_exhaustive.as_ref().unwrap();
+    assert!(a.best_ns / a.found_ns >= QUALITY);
+}

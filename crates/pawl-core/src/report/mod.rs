@@ -11,6 +11,8 @@
 //! | `junit` | CI test reports: one test case per benchmark case | [`junit`] |
 //! | `github` | GitHub Actions annotations (workflow commands) | [`github`] |
 //!
+//! [`tuning`] renders what `pawl tune` found (`suggestions.md`).
+//!
 //! # Example
 //!
 //! ```
@@ -39,6 +41,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod text;
+pub mod tuning;
 
 use std::fmt;
 use std::io::{self, Write};

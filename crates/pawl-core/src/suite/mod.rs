@@ -3,6 +3,7 @@
 //! [`Suite::load`] reads and validates a suite file; [`Suite::cases`] expands every bench's sweep
 //! (the cartesian product of its `params`, filtered by its `where` expression) into [`Case`]s.
 
+pub mod edit;
 mod expand;
 mod parse;
 

@@ -853,3 +853,48 @@ fn command(
     let cwd = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.to_owned() };
     Ok(CommandBench { run, cwd, timeout_s })
 }
+
+/// Where a tune parameter's default is written in the suite text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct DefaultSpan {
+    pub bench: String,
+    pub param: String,
+    /// Byte range of the default's value.
+    pub span: std::ops::Range<usize>,
+    /// Written as a lone value (`NAME = 4`: nothing to tune) rather than in a table with `default`.
+    pub lone: bool,
+}
+
+/// The default of every tune parameter of every bench, as written in `text` (a suite that loads).
+pub(super) fn tune_default_spans(text: &str, path: &Path) -> Result<Vec<DefaultSpan>, SuiteError> {
+    let doc = DeTable::parse(text)
+        .map_err(|source| SuiteError::Syntax { path: path.to_owned(), source: Box::new(source) })?;
+    let src = Source::new(path, text);
+    let root = Table::root(&src, &doc);
+    let mut spans = Vec::new();
+    let Some(benches) = root.get("bench") else { return Ok(spans) };
+    for (index, field) in benches.array()?.into_iter().enumerate() {
+        let table = field.table(format!("[[bench]] #{}", index + 1))?;
+        let Some(name) = table.get("name") else { continue };
+        let bench = name.str()?.to_owned();
+        let Some(tune) = table.get("tune") else { continue };
+        for entry in tune.table(format!("bench `{bench}` tune"))?.fields() {
+            let param = entry.key().to_owned();
+            if entry.is_table() {
+                if let Some(default) =
+                    entry.table(format!("bench `{bench}` tune parameter `{param}`"))?.get("default")
+                {
+                    spans.push(DefaultSpan {
+                        bench: bench.clone(),
+                        param,
+                        span: default.span(),
+                        lone: false,
+                    });
+                }
+            } else {
+                spans.push(DefaultSpan { bench: bench.clone(), param, span: entry.span(), lone: true });
+            }
+        }
+    }
+    Ok(spans)
+}

@@ -5,14 +5,16 @@
 //! - [`search`]: the budgeted search (explore, successive halving, paired decision) behind a small
 //!   [`Measurer`](search::Measurer) trait;
 //! - [`decide`]: the suggestion, its speed-up interval, or the tie set;
-//! - [`record`]: `tuning.json`, every measurement, and the measurement cache;
+//! - [`record`]: `tuning.json`, every measurement; [`cache`]: the measurement cache;
 //! - [`replay`]: a measurer that serves a recording, as Kernel Tuner's simulation mode does;
 //! - [`patch`]: the suite's new tune defaults (expressions over params where sizes disagree) and the
 //!   `git apply`-ready diff.
 //!
 //! docs/tuning.md explains the method and its figures.
 
+pub mod cache;
 pub mod decide;
+pub mod patch;
 pub mod record;
 pub mod replay;
 pub mod search;

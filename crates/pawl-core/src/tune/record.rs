@@ -61,6 +61,21 @@ pub struct TunedCase {
     #[serde(default)]
     pub pair_overhead_s: f64,
     pub decision: Decision,
+    /// In a replay of an exhaustive recording: how the search did against measuring everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub against_exhaustive: Option<AgainstExhaustive>,
+}
+
+/// A budgeted search against the exhaustive one, by the recording's medians.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgainstExhaustive {
+    /// The recording's fastest configuration and its median.
+    pub best: usize,
+    pub best_ns: f64,
+    /// The recorded median of the search's suggestion.
+    pub found_ns: f64,
+    /// What measuring every configuration took, seconds.
+    pub exhaustive_s: f64,
 }
 
 /// One visit of the measurer.
@@ -172,6 +187,7 @@ impl TunedCase {
                 .collect(),
             pair_overhead_s: result.pairs.overhead.as_secs_f64(),
             decision: result.decision.clone(),
+            against_exhaustive: None,
         }
     }
 
@@ -278,6 +294,9 @@ impl TunedCase {
         }
         for c in &d.compared {
             index("the decision's comparisons", c.config)?;
+        }
+        if let Some(a) = &self.against_exhaustive {
+            index("the exhaustive comparison", a.best)?;
         }
         Ok(())
     }

@@ -333,3 +333,66 @@ impl Measurer for Replay {
         PairVisit { pairs, overhead }
     }
 }
+
+/// Searches every case of `recording` again, against the recording, within `budget` in all (shared
+/// by the cases as a live tune shares it: each case gets an equal share of what is left), and records
+/// the replay as a tuning of its own. Cases recorded exhaustively also say how the search did against
+/// measuring everything.
+pub fn replay(
+    recording: &super::record::Tuning,
+    source: &str,
+    budget: Duration,
+    settings: &super::search::SearchSettings,
+) -> super::record::Tuning {
+    use super::record::{AgainstExhaustive, Tuning};
+    let mut cases = Vec::new();
+    let mut left = budget;
+    for (k, recorded) in recording.cases.iter().enumerate() {
+        let share = left / u32::try_from(recording.cases.len() - k).unwrap_or(u32::MAX);
+        let mut measurer = Replay::new(recorded);
+        let case_settings =
+            super::search::SearchSettings { budget_s: share.as_secs_f64(), ..settings.clone() };
+        let result = super::search::run(&recorded.space, &mut measurer, &case_settings);
+        left = left.saturating_sub(result.spent);
+        let planned = crate::plan::PlannedCase {
+            case: crate::case::Case {
+                id: recorded.id.clone(),
+                bench: recorded.bench.clone(),
+                params: recorded.params.clone(),
+            },
+            tune: recorded.space.configs[recorded.space.default].clone(),
+            flops: recorded.flops,
+            bytes: recorded.bytes,
+        };
+        let mut case = TunedCase::new(&planned, &recorded.space, share, &result);
+        if recorded.is_exhaustive() {
+            let truth = Replay::new(recorded);
+            if let (Some((best, best_ns)), Some(found_ns)) =
+                (truth.best(), truth.median(result.decision.suggested))
+            {
+                case.against_exhaustive = Some(AgainstExhaustive {
+                    best,
+                    best_ns,
+                    found_ns,
+                    exhaustive_s: truth.exhaustive_cost().as_secs_f64(),
+                });
+            }
+        }
+        cases.push(case);
+    }
+    Tuning {
+        schema: super::record::TUNING_SCHEMA.to_owned(),
+        suite: recording.suite.clone(),
+        timestamp: recording.timestamp.clone(),
+        source: source.to_owned(),
+        env: recording.env.clone(),
+        settings: recording.settings.clone(),
+        search: super::search::SearchSettings {
+            budget_s: budget.as_secs_f64(),
+            exhaustive: false,
+            ..settings.clone()
+        },
+        spent_s: budget.saturating_sub(left).as_secs_f64(),
+        cases,
+    }
+}
