@@ -227,14 +227,22 @@ impl Backend for HarnessBackend {
         self.ask(p.harness, Op::Check { case: p.id.clone() }, &p.id, p.timeout)?.into_check()
     }
 
+    /// Times `order`, one `time` request per run of consecutive cases of one harness: the two sides
+    /// of a paired comparison whose argv differ (a tune value in it) live in two processes, and are
+    /// still timed in the order asked.
     fn time(&mut self, order: &[Handle], flush: bool) -> Result<Batch, Failure> {
         let prepared: Vec<Prepared> = order.iter().map(|h| self.prepared(*h)).collect::<Result<_, _>>()?;
-        let Some(first) = prepared.first().cloned() else { return Ok(Batch::default()) };
-        if prepared.iter().any(|p| p.harness != first.harness) {
-            return Err(Failure::new("cases of different harness processes cannot be timed in one batch"));
+        let mut batch = Batch::default();
+        for run in prepared.chunk_by(|a, b| a.harness == b.harness) {
+            let first = &run[0];
+            let cases = run.iter().map(|p| p.id.clone()).collect();
+            let part = self
+                .ask(first.harness, Op::Time { cases, flush }, &first.id, first.timeout)?
+                .into_batch(run.len())?;
+            batch.samples_ns.extend(part.samples_ns);
+            batch.state = part.state;
         }
-        let cases = prepared.into_iter().map(|p| p.id).collect();
-        self.ask(first.harness, Op::Time { cases, flush }, &first.id, first.timeout)?.into_batch(order.len())
+        Ok(batch)
     }
 
     fn release(&mut self, case: Handle) {

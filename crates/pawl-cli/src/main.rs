@@ -11,6 +11,7 @@ mod measure;
 mod ncu;
 mod output;
 mod revision;
+mod tuning;
 
 use std::process::ExitCode;
 

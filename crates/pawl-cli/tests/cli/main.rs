@@ -5,4 +5,5 @@ mod common;
 mod compare;
 mod harness;
 mod ratchet;
+mod tune;
 mod validate;

@@ -336,7 +336,8 @@ impl Measurer for Replay {
 
 /// Searches every case of `recording` again, against the recording, within `budget` in all (shared
 /// by the cases as a live tune shares it: each case gets an equal share of what is left), and records
-/// the replay as a tuning of its own. Cases recorded exhaustively also say how the search did against
+/// the replay as a tuning of its own. The search is the budgeted one whatever `settings.exhaustive`
+/// says: an exhaustive search of a recording is the recording. Cases recorded exhaustively also say how the search did against
 /// measuring everything.
 pub fn replay(
     recording: &super::record::Tuning,
@@ -350,8 +351,11 @@ pub fn replay(
     for (k, recorded) in recording.cases.iter().enumerate() {
         let share = left / u32::try_from(recording.cases.len() - k).unwrap_or(u32::MAX);
         let mut measurer = Replay::new(recorded);
-        let case_settings =
-            super::search::SearchSettings { budget_s: share.as_secs_f64(), ..settings.clone() };
+        let case_settings = super::search::SearchSettings {
+            budget_s: share.as_secs_f64(),
+            exhaustive: false,
+            ..settings.clone()
+        };
         let result = super::search::run(&recorded.space, &mut measurer, &case_settings);
         left = left.saturating_sub(result.spent);
         let planned = crate::plan::PlannedCase {
