@@ -409,6 +409,79 @@ mod tests {
         assert_eq!(log_location("no location here"), None);
     }
 
+    /// Every configuration `pawl tune` may try on pawl's attention kernel compiles for Hopper, for the
+    /// head dimensions and one variant of mask and dtype each. Runs where libnvrtc can be loaded.
+    #[test]
+    fn every_configuration_of_the_attention_tune_space_compiles() {
+        use pawl_core::plan::{Selection, plan};
+        use pawl_core::suite::{BenchKind, Suite};
+        use pawl_core::tune::space::Space;
+        if !crate::driver::nvrtc_present() {
+            eprintln!("skipping: libnvrtc.so.13 not found (pip install nvidia-cuda-nvrtc)");
+            return;
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let suite = Suite::load(&root.join("examples/attention/pawl.toml")).unwrap();
+        let filter = pawl_core::expr::Expr::parse(
+            r#"B == 4 && S == 2048 && ((D == 64 && !causal && dtype == "f16") || (D == 128 && causal && dtype == "bf16"))"#,
+        )
+        .unwrap();
+        let plans = plan(&suite, &Selection { bench: Some("flash_fwd"), filter: Some(&filter) }).unwrap();
+        let bench = plans[0].bench;
+        let BenchKind::Cuda(cuda) = &bench.kind else { panic!("cuda") };
+        let mut jobs = Vec::new();
+        for case in &plans[0].cases {
+            let space = Space::new(bench, &case.case, &case.tune).unwrap();
+            for tune in &space.configs {
+                let mut vars = case.case.params.clone();
+                for (name, value) in tune.iter() {
+                    vars.insert(name, value.clone());
+                }
+                let mut defines: Vec<(String, String)> =
+                    tune.iter().map(|(n, v)| (n.to_owned(), crate::session::define_value(v))).collect();
+                for (name, expr) in &cuda.defines {
+                    defines.push((name.clone(), crate::session::define_value(&expr.eval(&vars).unwrap())));
+                }
+                jobs.push((case.case.id.to_string(), tune.to_id_string(), defines));
+            }
+        }
+        assert_eq!(jobs.len(), 90 + 69, "the space of docs/tuning.md");
+        let source = Source::read(&cuda.source).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path());
+        let failures: Vec<String> = std::thread::scope(|scope| {
+            let workers: Vec<_> = jobs
+                .chunks(jobs.len().div_ceil(2))
+                .map(|chunk| {
+                    let (source, cache) = (&source, &cache);
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .filter_map(|(case, tune, defines)| {
+                                let options = Options {
+                                    defines: defines.clone(),
+                                    include_dirs: vec![],
+                                    extra_flags: vec![],
+                                    arch: "sm_90a".into(),
+                                };
+                                compile(source, &options, cache)
+                                    .err()
+                                    .map(|e| format!("{case} [{tune}]: {e}"))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        });
+        assert!(
+            failures.is_empty(),
+            "{} configurations do not compile:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
     /// Runs where libnvrtc can be loaded (no GPU needed); prints why it skips elsewhere.
     #[test]
     fn nvrtc_compiles_to_a_cubin_and_reports_errors() {
