@@ -33,6 +33,11 @@ pub struct HarnessBackend {
     next: u32,
     /// Protocol violations seen so far; the caller moves them into the run.
     pub warnings: Vec<RunWarning>,
+    /// Most harness processes kept running at once; the one used longest ago (with no prepared case)
+    /// is closed to start another. `None`: no limit.
+    max_processes: Option<usize>,
+    /// Requests sent so far, to tell which harness was used last.
+    clock: u64,
 }
 
 /// One harness process (or the place of one that is not running).
@@ -42,6 +47,7 @@ struct Harness {
     cwd: PathBuf,
     child: Option<Child>,
     seq: u64,
+    last_used: u64,
 }
 
 /// A prepared case: its harness, its id, and how long each of its requests may take.
@@ -59,25 +65,54 @@ impl Harness {
 }
 
 impl HarnessBackend {
+    /// A backend that keeps at most `max` harness processes running: for `pawl tune`, where each
+    /// configuration may need a process of its own (a tune value in the argv).
+    pub fn with_max_processes(max: usize) -> HarnessBackend {
+        HarnessBackend { max_processes: Some(max.max(2)), ..HarnessBackend::default() }
+    }
+
     /// Closes every harness's input and gives it a moment to exit by itself; one that does not is
     /// stopped. An exit with an error after every case was answered is a warning.
     pub fn finish(&mut self) {
-        for harness in &mut self.harnesses {
-            let Some(mut child) = harness.child.take() else { continue };
-            child.close_stdin();
-            let shown = harness.shown();
-            let warning = match child.wait(Instant::now() + EXIT_WAIT) {
-                Some(exit) if exit.success() => None,
-                Some(exit) => Some(format!("`{shown}` exited ({exit}) after its last answer")),
-                None => {
-                    child.kill();
-                    Some(format!(
-                        "`{shown}` did not exit within {} s of its input closing, so it was stopped",
-                        EXIT_WAIT.as_secs()
-                    ))
-                }
-            };
-            self.warnings.extend(warning.map(|message| RunWarning { case: None, message }));
+        for index in 0..self.harnesses.len() {
+            self.close(index);
+        }
+    }
+
+    /// Closes harness `index`, as [`HarnessBackend::finish`] does.
+    fn close(&mut self, index: usize) {
+        let harness = &mut self.harnesses[index];
+        let Some(mut child) = harness.child.take() else { return };
+        child.close_stdin();
+        let shown = harness.shown();
+        let warning = match child.wait(Instant::now() + EXIT_WAIT) {
+            Some(exit) if exit.success() => None,
+            Some(exit) => Some(format!("`{shown}` exited ({exit}) after its last answer")),
+            None => {
+                child.kill();
+                Some(format!(
+                    "`{shown}` did not exit within {} s of its input closing, so it was stopped",
+                    EXIT_WAIT.as_secs()
+                ))
+            }
+        };
+        self.warnings.extend(warning.map(|message| RunWarning { case: None, message }));
+    }
+
+    /// Makes room for one more process under the limit: closes the running harness used longest
+    /// ago that holds no prepared case.
+    fn make_room(&mut self) {
+        let Some(max) = self.max_processes else { return };
+        let running = self.harnesses.iter().filter(|h| h.child.is_some()).count();
+        if running < max {
+            return;
+        }
+        let busy: Vec<usize> = self.cases.values().map(|p| p.harness).collect();
+        let idle = (0..self.harnesses.len())
+            .filter(|i| self.harnesses[*i].child.is_some() && !busy.contains(i))
+            .min_by_key(|i| self.harnesses[*i].last_used);
+        if let Some(index) = idle {
+            self.close(index);
         }
     }
 
@@ -86,10 +121,13 @@ impl HarnessBackend {
         let index = match self.harnesses.iter().position(|h| h.argv == argv && &h.cwd == cwd) {
             Some(index) => index,
             None => {
-                self.harnesses.push(Harness { argv, cwd: cwd.clone(), child: None, seq: 0 });
+                self.harnesses.push(Harness { argv, cwd: cwd.clone(), child: None, seq: 0, last_used: 0 });
                 self.harnesses.len() - 1
             }
         };
+        if self.harnesses[index].child.is_none() {
+            self.make_room();
+        }
         let harness = &mut self.harnesses[index];
         if harness.child.is_none() {
             let child =
@@ -105,7 +143,9 @@ impl HarnessBackend {
     /// Sends `op` to harness `index` and waits up to `timeout` for its answer. Lines that are not the
     /// answer become warnings about `case`.
     fn ask(&mut self, index: usize, op: Op, case: &CaseId, timeout: Duration) -> Result<Answer, Failure> {
+        self.clock += 1;
         let harness = &mut self.harnesses[index];
+        harness.last_used = self.clock;
         let shown = harness.shown();
         let what = op_name(&op);
         let Some(child) = harness.child.as_mut() else {

@@ -33,6 +33,10 @@ use crate::harness::HarnessBackend;
 /// device, so its clocks are up; the engine still waits until the SM clock stops rising.
 const SCREEN_WARMUP_MS: f64 = 20.0;
 
+/// Harness processes a tune keeps running at once: a configuration with a tune value in the argv has
+/// one of its own, and a tune of 90 must not keep 90 (each perhaps holding a GPU context) alive.
+const HARNESS_PROCESSES: usize = 4;
+
 /// One case's configurations, measured live.
 pub struct Live<'a> {
     bench: &'a Bench,
@@ -91,7 +95,7 @@ impl<'a> Live<'a> {
             keys: HashMap::new(),
             served: HashMap::new(),
             worker,
-            harness: HarnessBackend::default(),
+            harness: HarnessBackend::with_max_processes(HARNESS_PROCESSES),
         }
     }
 

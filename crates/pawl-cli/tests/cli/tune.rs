@@ -62,8 +62,31 @@ impl Toy {
         String::from_utf8(out.get_output().stdout.clone()).unwrap()
     }
 
+    /// Configurations the harnesses prepared.
     fn prepared(&self) -> usize {
-        std::fs::read_to_string(self.path("prepared.log")).map_or(0, |t| t.lines().count())
+        self.log().iter().filter(|l| l.starts_with("N=")).count()
+    }
+
+    /// The most harness processes running at once.
+    fn most_processes(&self) -> usize {
+        let (mut alive, mut most) = (0usize, 0);
+        for line in self.log() {
+            if line.starts_with("start ") {
+                alive += 1;
+            } else if line.starts_with("end ")
+                || line.starts_with("N=") && line.ends_with("UNROLL=4") && line.contains("BLOCK=128")
+            {
+                // A process ends at its input's end, or by the planted crash.
+                alive = alive.saturating_sub(1);
+            }
+            most = most.max(alive);
+        }
+        most
+    }
+
+    fn log(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("prepared.log"))
+            .map_or(Vec::new(), |t| t.lines().map(str::to_owned).collect())
     }
 }
 
@@ -127,7 +150,10 @@ fn a_rerun_measures_only_what_changed() {
     let toy = Toy::new();
     toy.tune(&[]);
     let first = toy.prepared();
-    assert!(first >= 22, "every configuration of both cases prepared at least once: {first}");
+    assert!(first >= 30, "every configuration of both cases prepared at least once: {first}");
+    // One process per BLOCK (its argv, six of them), at most four running at once.
+    let most = toy.most_processes();
+    assert!((2..=4).contains(&most), "{most} harness processes at once");
 
     toy.tune(&[]);
     assert_eq!(toy.prepared(), 0, "nothing changed: everything comes from the cache");
@@ -143,13 +169,13 @@ fn a_rerun_measures_only_what_changed() {
     assert!(all_cached);
 
     toy.tune(&["--fresh"]);
-    assert!(toy.prepared() >= 22, "--fresh measures again");
+    assert!(toy.prepared() >= 30, "--fresh measures again");
 
     // The harness is the command's code: changing it changes every key.
     let harness = toy.read("tune_harness.py") + "\n# changed\n";
     std::fs::write(toy.path("tune_harness.py"), harness).unwrap();
     toy.tune(&[]);
-    assert!(toy.prepared() >= 22);
+    assert!(toy.prepared() >= 30);
 }
 
 #[test]
@@ -215,7 +241,7 @@ fn bad_input_is_a_clear_error() {
 
     let fixed = toy
         .read("pawl.toml")
-        .replace("candidates = [16, 32, 64, 128]", "candidates = [32]")
+        .replace("candidates = [8, 16, 32, 64, 128, 256]", "candidates = [32]")
         .replace("candidates = [1, 2, 4]", "candidates = [1]");
     std::fs::write(toy.path("pawl.toml"), fixed).unwrap();
     toy.pawl()
