@@ -11,13 +11,15 @@
 //!    it does; otherwise it chooses which to build: the default first, a space-filling sample (greedy
 //!    max–min distance, at least a quarter of what it screens), and, a small step at a time, the
 //!    unmeasured neighbours of the three fastest configurations so far that lie apart from each other
-//!    (so a second basin keeps a leader of its own) — a multi-start local search, as Kernel Tuner's greedy
-//!    iterated local search (van Werkhoven 2019; Schoonhoven et al. 2022, *Benchmarking optimization
-//!    algorithms for auto-tuning GPU kernels*, found such local strategies among the best on budgets of
-//!    this size).
-//! 2. **Halve** (until what the decision is predicted to need is left): successive halving (Karnin, Koren & Somekh 2013; Jamieson & Talwalkar
-//!    2016) over the fastest screened configurations: each rung measures the survivors with
-//!    [`SearchSettings::eta`] times more samples and keeps the fastest 1/η, until the finalists remain.
+//!    (so a second basin keeps a leader of its own) — a multi-start local search, the idea of Kernel
+//!    Tuner's greedy iterated local search (van Werkhoven 2019). Which strategy is best depends on the
+//!    budget and the space (Schoonhoven, van Werkhoven & Batenburg 2022, *Benchmarking optimization
+//!    algorithms for auto-tuning GPU kernels*), so this one is tested on recorded spaces at a quarter of
+//!    the exhaustive time (`tests/tune_replay.rs`).
+//! 2. **Halve** (until what the decision is predicted to need is left): successive halving (Karnin,
+//!    Koren & Somekh 2013; Jamieson & Talwalkar 2016) over the fastest screened configurations: each
+//!    rung measures the survivors with [`SearchSettings::eta`] times more samples and keeps the fastest
+//!    1/η, until the finalists remain.
 //!    Re-measuring a built configuration is cheap, so this is where noise is beaten down.
 //! 3. **Decide** (the rest): each finalist against the default, interleaved A B B A in one process,
 //!    decide-then-stop ([`crate::engine::paired`]); [`decide`](super::decide) turns the intervals into a
