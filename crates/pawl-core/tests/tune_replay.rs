@@ -209,6 +209,20 @@ fn a_truncated_or_edited_recording_is_refused_with_the_field_at_fault() {
     assert!(err.contains("names configuration 99999"), "{err}");
     std::fs::write(&bad, &text[..text.len() / 2]).unwrap();
     assert!(Tuning::load(&bad).is_err());
+
+    // Absurd but valid numbers replay without a panic: times saturate.
+    let absurd = text
+        .replace("\"setup_s\":", "\"setup_s\":1e300,\"was\":")
+        .replace("\"overhead_s\":", "\"overhead_s\":1e308,\"was\":");
+    std::fs::write(&bad, absurd).unwrap();
+    let absurd = Tuning::load(&bad).unwrap();
+    let replayed = pawl_core::tune::replay::replay(
+        &absurd,
+        "absurd",
+        Duration::from_secs(600),
+        &SearchSettings::default(),
+    );
+    replayed.validate().unwrap();
 }
 
 #[test]

@@ -249,6 +249,12 @@ impl TunedCase {
         if n == 0 {
             return Err("the space has no configuration".into());
         }
+        if n > super::space::MAX_CONFIGS {
+            return Err(format!(
+                "the space has {n} configurations; pawl searches at most {}",
+                super::space::MAX_CONFIGS
+            ));
+        }
         if self.space.default >= n {
             return Err(format!("the default is configuration {}, of {n}", self.space.default));
         }

@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::record::TunedCase;
-use super::search::{Effort, Measurer, Observation, Outcome, PairObservation, PairVisit, Visit, median};
+use super::search::{
+    Effort, Measurer, Observation, Outcome, PairObservation, PairVisit, Visit, median, seconds as seconds_of,
+};
 use crate::case::CaseId;
 use crate::paired::{PairedCase, PairedSamples, Settled, StopRule, look, look_schedule};
 use crate::run::CaseStatus;
@@ -156,13 +158,13 @@ impl Replay {
             })
             .sum();
         let visits = self.configs.len().div_ceil(EXHAUSTIVE_VISIT) as f64;
-        Duration::from_secs_f64(configs + visits * self.overhead)
+        seconds_of(configs + visits * self.overhead)
     }
 
     /// Whether `seconds` more end by `deadline`; when they do not, the measurer is stopped at the
     /// deadline (as the CLI stops a worker) and the clock stands there.
     fn fits(&mut self, seconds: f64, deadline: Duration) -> bool {
-        let fits = self.clock + Duration::from_secs_f64(seconds.max(0.0)) <= deadline;
+        let fits = self.clock.saturating_add(seconds_of(seconds)) <= deadline;
         if !fits {
             self.clock = self.clock.max(deadline);
         }
@@ -170,7 +172,7 @@ impl Replay {
     }
 
     fn charge(&mut self, seconds: f64) {
-        self.clock += Duration::from_secs_f64(seconds.max(0.0));
+        self.clock = self.clock.saturating_add(seconds_of(seconds));
     }
 
     fn setup_of(&mut self, config: usize, setup: f64) -> f64 {
@@ -200,8 +202,8 @@ impl Measurer for Replay {
     }
 
     fn measure(&mut self, configs: &[usize], effort: Effort, deadline: Duration) -> Visit {
-        let overhead = Duration::from_secs_f64(self.overhead).min(deadline.saturating_sub(self.clock));
-        self.clock += overhead;
+        let overhead = seconds_of(self.overhead).min(deadline.saturating_sub(self.clock));
+        self.clock = self.clock.saturating_add(overhead);
         let mut observations = Vec::new();
         for &config in configs {
             let not_measured = Observation {
@@ -232,7 +234,7 @@ impl Measurer for Replay {
                     self.charge(setup);
                     Observation {
                         outcome: Outcome::Rejected { status, reason },
-                        setup: Duration::from_secs_f64(setup),
+                        setup: seconds_of(setup),
                         ..not_measured
                     }
                 }
@@ -250,8 +252,8 @@ impl Measurer for Replay {
                     self.charge(setup + timing);
                     Observation {
                         outcome: Outcome::Timed { samples_ns: self.take(config, count) },
-                        setup: Duration::from_secs_f64(setup),
-                        timing: Duration::from_secs_f64(timing),
+                        setup: seconds_of(setup),
+                        timing: seconds_of(timing),
                         ..not_measured
                     }
                 }
@@ -269,8 +271,8 @@ impl Measurer for Replay {
         budget: Duration,
         deadline: Duration,
     ) -> PairVisit {
-        let overhead = Duration::from_secs_f64(self.overhead).min(deadline.saturating_sub(self.clock));
-        self.clock += overhead;
+        let overhead = seconds_of(self.overhead).min(deadline.saturating_sub(self.clock));
+        self.clock = self.clock.saturating_add(overhead);
         let share = (budget.as_secs_f64() / configs.len().max(1) as f64)
             .min(deadline.saturating_sub(self.clock).as_secs_f64() / configs.len().max(1) as f64);
         let mut pairs = Vec::new();
@@ -328,7 +330,12 @@ impl Measurer for Replay {
                     settled,
                 }
             };
-            pairs.push(PairObservation { config, outcome, elapsed: self.clock - started, cached: false });
+            pairs.push(PairObservation {
+                config,
+                outcome,
+                elapsed: self.clock.saturating_sub(started),
+                cached: false,
+            });
         }
         PairVisit { pairs, overhead }
     }

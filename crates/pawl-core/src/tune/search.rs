@@ -415,13 +415,13 @@ impl<'a> Search<'a> {
     /// When exploring must stop to leave the later stages what they are predicted to need.
     fn explore_end(&self) -> Duration {
         let reserve = self.pairs_need() + self.halving_need(self.first_rung()) + self.margin();
-        let end = self.at(1.0).saturating_sub(Duration::from_secs_f64(reserve));
+        let end = self.at(1.0).saturating_sub(seconds(reserve));
         end.max(self.at(EXPLORE_FLOOR))
     }
 
     /// When halving must stop to leave the paired decision what it is predicted to need.
     fn halve_end(&self) -> Duration {
-        self.at(1.0).saturating_sub(Duration::from_secs_f64(self.pairs_need() + self.margin()))
+        self.at(1.0).saturating_sub(seconds(self.pairs_need() + self.margin()))
     }
 
     fn explore(&mut self) {
@@ -555,7 +555,7 @@ impl<'a> Search<'a> {
             }
             survivors.truncate(fits);
             let rung = survivors.clone();
-            let hard = self.at(1.0).saturating_sub(Duration::from_secs_f64(self.pairs_need() / 2.0));
+            let hard = self.at(1.0).saturating_sub(seconds(self.pairs_need() / 2.0));
             self.visit(&rung, Effort::Samples(samples), hard);
             let ranked = self.ranked();
             survivors = ranked.into_iter().filter(|c| rung.contains(c)).collect();
@@ -594,7 +594,7 @@ impl<'a> Search<'a> {
                 max_pairs: self.settings.max_pairs.max(2),
                 seed: self.settings.seed,
             };
-            self.measurer.pair(default, &finalists, &rule, Duration::from_secs_f64(budget), deadline)
+            self.measurer.pair(default, &finalists, &rule, seconds(budget), deadline)
         } else {
             PairVisit::default()
         };
@@ -632,6 +632,15 @@ impl<'a> Search<'a> {
 fn median_per_sample(costs: &Costs) -> f64 {
     let all: Vec<f64> = costs.per_sample.values().copied().collect();
     median(&all).unwrap_or(GUESS_SAMPLE.as_secs_f64())
+}
+
+/// `s` seconds as a duration: negative or NaN is zero, too large is the longest duration.
+pub(crate) fn seconds(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)
+    }
 }
 
 /// The median of `values`, or `None` when there are none.
