@@ -221,28 +221,13 @@ impl<'a> Live<'a> {
         settings: &MeasureSettings,
         stop: Instant,
     ) -> HashMap<usize, Observation> {
-        let by_id: HashMap<CaseId, usize> = planned.iter().map(|(_, c, p)| (p.case.id.clone(), *c)).collect();
-        let mut started: HashMap<usize, (Instant, Option<Instant>)> = HashMap::new();
         let mut done: HashMap<usize, Observation> = HashMap::new();
-        let mut note = |config: usize,
-                        result: CaseResult,
-                        at: Instant,
-                        started: &HashMap<usize, (Instant, Option<Instant>)>| {
-            let (begun, timing) = started.get(&config).copied().unwrap_or((at, None));
-            let timing_from = timing.unwrap_or(at);
-            done.insert(
-                config,
-                Observation {
-                    config,
-                    outcome: outcome_of(&result),
-                    setup: timing_from.saturating_duration_since(begun),
-                    timing: at.saturating_duration_since(timing_from),
-                    cached: false,
-                },
-            );
-        };
         match &self.bench.kind {
             BenchKind::Cuda(_) => {
+                let by_id: HashMap<CaseId, usize> =
+                    planned.iter().map(|(_, c, p)| (p.case.id.clone(), *c)).collect();
+                // When each configuration began, and when its timing began.
+                let mut started: HashMap<usize, (Instant, Option<Instant>)> = HashMap::new();
                 let request = Request::Measure {
                     bench: self.bench.clone(),
                     cases: planned.iter().map(|(_, _, p)| p.clone()).collect(),
@@ -262,18 +247,24 @@ impl<'a> Live<'a> {
                             }
                             Answer::Result(result) => {
                                 if let Some(&config) = by_id.get(&result.id) {
-                                    note(config, *result, now, &started);
+                                    let (begun, timing) =
+                                        started.get(&config).copied().unwrap_or((now, None));
+                                    done.insert(config, observation(config, &result, begun, timing, now));
                                 }
                             }
                             Answer::Paired(_) => {}
                         }
                     });
                 if let Err(e) = outcome {
-                    // No worker could measure anything (no GPU): every configuration fails with why.
+                    // No worker could measure what is left (no GPU): those configurations fail with why.
+                    let now = Instant::now();
                     for (_, config, p) in planned {
+                        if done.contains_key(config) {
+                            continue;
+                        }
                         let mut result = CaseResult::planned(p, CaseStatus::Failed);
                         result.error = Some(e.0.clone());
-                        note(*config, result, Instant::now(), &started);
+                        done.insert(*config, observation(*config, &result, now, None, now));
                     }
                 }
             }
@@ -297,12 +288,33 @@ impl<'a> Live<'a> {
                             }
                         },
                     );
-                    started.insert(*config, (begun, timing));
-                    note(*config, measured.result, Instant::now(), &started);
+                    done.insert(
+                        *config,
+                        observation(*config, &measured.result, begun, timing, Instant::now()),
+                    );
                 }
             }
         }
         done
+    }
+}
+
+/// A configuration's observation from the engine's result, begun at `begun`, timed from `timing`
+/// (when it got that far) to `at`.
+fn observation(
+    config: usize,
+    result: &CaseResult,
+    begun: Instant,
+    timing: Option<Instant>,
+    at: Instant,
+) -> Observation {
+    let timing_from = timing.unwrap_or(at);
+    Observation {
+        config,
+        outcome: outcome_of(result),
+        setup: timing_from.saturating_duration_since(begun),
+        timing: at.saturating_duration_since(timing_from),
+        cached: false,
     }
 }
 
