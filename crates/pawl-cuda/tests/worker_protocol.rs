@@ -220,3 +220,22 @@ fn the_real_worker_without_a_gpu_says_so() {
     assert!(error.contains("no NVIDIA driver/GPU found"), "{error}");
     assert!(results.is_empty());
 }
+
+#[test]
+fn a_stop_deadline_ends_the_worker_and_leaves_the_rest_unanswered() {
+    // The worker answers N=1, then hangs in N=2: at the caller's stop (well before the watchdog) it is
+    // stopped, N=2 and N=3 get no answer, and nothing is called a timeout.
+    let argv = sh("ok 1; started 2; sleep 30");
+    let request = Request::Measure { bench: bench(), cases: cases(), settings: MeasureSettings::default() };
+    let mut results = Vec::new();
+    let begun = std::time::Instant::now();
+    let stop = begun + Duration::from_millis(800);
+    workers::run_until(&argv, request, Duration::from_secs(60), Some(stop), &mut |answer| {
+        if let Answer::Result(result) = answer {
+            results.push(*result);
+        }
+    })
+    .unwrap();
+    assert!(begun.elapsed() < Duration::from_secs(10), "stopped at the deadline: {:?}", begun.elapsed());
+    assert_eq!(statuses(&results), [("copy/N=1".into(), CaseStatus::Ok)]);
+}
