@@ -19,14 +19,12 @@ use std::time::Duration;
 
 use super::record::TunedCase;
 use super::search::{
-    Effort, Measurer, Observation, Outcome, PairObservation, PairVisit, Visit, median, seconds as seconds_of,
+    EXHAUSTIVE_VISIT, Effort, Measurer, Observation, Outcome, PairObservation, PairVisit, Visit, median,
+    seconds as seconds_of,
 };
 use crate::case::CaseId;
 use crate::paired::{PairedCase, PairedSamples, Settled, StopRule, look, look_schedule};
 use crate::run::CaseStatus;
-
-/// Configurations per visit of an exhaustive measurement, as the search makes them.
-const EXHAUSTIVE_VISIT: usize = 16;
 
 /// What the recording holds for one configuration.
 #[derive(Clone, Debug)]

@@ -58,7 +58,7 @@ const LEADER_SPACING: f64 = 0.5;
 /// Share of screened configurations that comes from the space-filling sample.
 const SPREAD_SHARE: f64 = 0.25;
 /// Configurations measured in one exhaustive visit.
-const EXHAUSTIVE_VISIT: usize = 16;
+pub(crate) const EXHAUSTIVE_VISIT: usize = 16;
 /// Guesses before anything was measured, replaced by medians of what was seen.
 const GUESS_SETUP: Duration = Duration::from_secs(1);
 const GUESS_SAMPLE: Duration = Duration::from_millis(1);
