@@ -39,6 +39,9 @@ pub enum Command {
     Comment(CommentArgs),
     /// Profile the regressed cases with Nsight Compute, on head and on a base revision, side by side.
     Profile(ProfileArgs),
+    /// Search the benches' tune parameters for faster, verified configurations within a time budget;
+    /// write suggestions.md, suggestions.patch and tuning.json.
+    Tune(TuneArgs),
     /// Internal: compile and launch one case, for `pawl profile` to run under Nsight Compute.
     #[command(name = "__launch", hide = true)]
     Launch(LaunchArgs),
@@ -341,6 +344,42 @@ pub struct ProfileArgs {
     /// Rows of each case's table: the metrics that changed most.
     #[arg(long, value_name = "N", default_value_t = 12)]
     pub rows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// The suite file (with --replay: the suite to patch, when it exists).
+    #[arg(default_value = "pawl.toml")]
+    pub suite: PathBuf,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+    /// Wall time for the whole tune: `10m`, `90s` or seconds [default: 10m]. With --replay, time on
+    /// the recording's clock [default: the recording's budget, or 25% of its exhaustive measuring
+    /// time], also as a share of that time: `25%`.
+    #[arg(long, value_name = "TIME")]
+    pub budget: Option<String>,
+    /// Where to write suggestions.md, suggestions.patch, tuning.json and the measurement cache.
+    #[arg(short, long = "out-dir", value_name = "DIR", default_value = "tuning")]
+    pub out_dir: PathBuf,
+    /// Ignore the measurement cache: measure every configuration anew.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Search a recorded tuning.json instead of measuring (no GPU needed).
+    #[arg(long, value_name = "TUNING.json", conflicts_with = "exhaustive")]
+    pub replay: Option<PathBuf>,
+    /// Measure every configuration fully, as `pawl run` would, within the budget: a recording for
+    /// --replay.
+    #[arg(long)]
+    pub exhaustive: bool,
+    /// A speed-up smaller than this is no reason to change (default 0.02, or the suite's).
+    #[arg(long, value_name = "FRACTION")]
+    pub tolerance: Option<f64>,
+    /// Confidence level of the speed-up intervals (default 0.99, or the suite's).
+    #[arg(long, value_name = "LEVEL")]
+    pub confidence: Option<f64>,
+    /// Most interleaved pairs per finalist in the final comparison with the default.
+    #[arg(long, default_value_t = 400, value_name = "N")]
+    pub max_pairs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,11 @@ pub struct HarnessBackend {
     pub warnings: Vec<RunWarning>,
     /// Violations per case so far, kept in `warnings` or only counted.
     violations: BTreeMap<CaseId, u64>,
+    /// Most harness processes kept running at once; the one used longest ago (with no prepared case)
+    /// is closed to start another. `None`: no limit.
+    max_processes: Option<usize>,
+    /// Requests sent so far, to tell which harness was used last.
+    clock: u64,
 }
 
 /// One harness process (or the place of one that is not running).
@@ -51,6 +56,8 @@ struct Harness {
     seq: u64,
     /// The case of its latest request: what it prints after its last answer is about that case.
     case: Option<CaseId>,
+    /// The backend's clock at its latest request.
+    last_used: u64,
 }
 
 /// A prepared case: its harness, its id, and how long each of its requests may take.
@@ -68,41 +75,18 @@ impl Harness {
 }
 
 impl HarnessBackend {
+    /// A backend that keeps at most `max` harness processes running: for `pawl tune`, where each
+    /// configuration may need a process of its own (a tune value in the argv).
+    pub fn with_max_processes(max: usize) -> HarnessBackend {
+        HarnessBackend { max_processes: Some(max.max(2)), ..HarnessBackend::default() }
+    }
+
     /// Closes every harness's input and gives it a moment to exit by itself; one that does not is
     /// stopped. What it prints meanwhile, and an exit with an error after every case was answered,
     /// are warnings. Then adds the count of the warnings not kept, per case.
     pub fn finish(&mut self) {
-        for harness in &mut self.harnesses {
-            let Some(mut child) = harness.child.take() else { continue };
-            child.close_stdin();
-            let shown = harness.shown();
-            let deadline = Instant::now() + EXIT_WAIT;
-            // Every request was answered: whatever comes now is not an answer.
-            let exit = loop {
-                let why = match child.recv(deadline) {
-                    Event::Exited(exit) => break Some(exit),
-                    Event::Deadline => break None,
-                    Event::Line { number, text } => {
-                        ignored(number, harness::parse_answer(&text), harness.seq)
-                    }
-                    bad => Some(bad.to_string()),
-                };
-                if let (Some(why), Some(case)) = (why, &harness.case) {
-                    warn(&mut self.warnings, &mut self.violations, case, format!("`{shown}`: {why}"));
-                }
-            };
-            let message = match exit {
-                Some(exit) if exit.success() => None,
-                Some(exit) => Some(format!("`{shown}` exited ({exit}) after its last answer")),
-                None => {
-                    child.kill();
-                    Some(format!(
-                        "`{shown}` did not exit within {} s of its input closing, so it was stopped",
-                        EXIT_WAIT.as_secs()
-                    ))
-                }
-            };
-            self.warnings.extend(message.map(|message| RunWarning { case: None, message }));
+        for index in 0..self.harnesses.len() {
+            self.close(index);
         }
         for (case, &count) in &self.violations {
             if count > WARNINGS_PER_CASE {
@@ -119,15 +103,70 @@ impl HarnessBackend {
         self.violations.clear();
     }
 
+    /// Closes harness `index`, as [`HarnessBackend::finish`] does.
+    fn close(&mut self, index: usize) {
+        let harness = &mut self.harnesses[index];
+        let Some(mut child) = harness.child.take() else { return };
+        child.close_stdin();
+        let shown = harness.shown();
+        let deadline = Instant::now() + EXIT_WAIT;
+        // Every request was answered: whatever comes now is not an answer.
+        let exit = loop {
+            let why = match child.recv(deadline) {
+                Event::Exited(exit) => break Some(exit),
+                Event::Deadline => break None,
+                Event::Line { number, text } => ignored(number, harness::parse_answer(&text), harness.seq),
+                bad => Some(bad.to_string()),
+            };
+            if let (Some(why), Some(case)) = (why, &harness.case) {
+                warn(&mut self.warnings, &mut self.violations, case, format!("`{shown}`: {why}"));
+            }
+        };
+        let message = match exit {
+            Some(exit) if exit.success() => None,
+            Some(exit) => Some(format!("`{shown}` exited ({exit}) after its last answer")),
+            None => {
+                child.kill();
+                Some(format!(
+                    "`{shown}` did not exit within {} s of its input closing, so it was stopped",
+                    EXIT_WAIT.as_secs()
+                ))
+            }
+        };
+        self.warnings.extend(message.map(|message| RunWarning { case: None, message }));
+    }
+
+    /// Makes room for one more process under the limit: closes the running harness used longest
+    /// ago that holds no prepared case.
+    fn make_room(&mut self) {
+        let Some(max) = self.max_processes else { return };
+        let running = self.harnesses.iter().filter(|h| h.child.is_some()).count();
+        if running < max {
+            return;
+        }
+        let busy: Vec<usize> = self.cases.values().map(|p| p.harness).collect();
+        let idle = (0..self.harnesses.len())
+            .filter(|i| self.harnesses[*i].child.is_some() && !busy.contains(i))
+            .min_by_key(|i| self.harnesses[*i].last_used);
+        if let Some(index) = idle {
+            self.close(index);
+        }
+    }
+
     /// The harness for `argv` in `cwd`, started if it is not running.
     fn harness(&mut self, argv: Vec<String>, cwd: &PathBuf) -> Result<usize, Failure> {
         let index = match self.harnesses.iter().position(|h| h.argv == argv && &h.cwd == cwd) {
             Some(index) => index,
             None => {
-                self.harnesses.push(Harness { argv, cwd: cwd.clone(), child: None, seq: 0, case: None });
+                let harness =
+                    Harness { argv, cwd: cwd.clone(), child: None, seq: 0, case: None, last_used: 0 };
+                self.harnesses.push(harness);
                 self.harnesses.len() - 1
             }
         };
+        if self.harnesses[index].child.is_none() {
+            self.make_room();
+        }
         let harness = &mut self.harnesses[index];
         if harness.child.is_none() {
             let child =
@@ -143,7 +182,9 @@ impl HarnessBackend {
     /// Sends `op` to harness `index` and waits up to `timeout` for its answer. Lines that are not the
     /// answer become warnings about `case`.
     fn ask(&mut self, index: usize, op: Op, case: &CaseId, timeout: Duration) -> Result<Answer, Failure> {
+        self.clock += 1;
         let harness = &mut self.harnesses[index];
+        harness.last_used = self.clock;
         let shown = harness.shown();
         let what = op_name(&op);
         let Some(child) = harness.child.as_mut() else {
@@ -264,7 +305,7 @@ impl Backend for HarnessBackend {
         let BenchKind::Command(command) = &bench.kind else {
             return Err(Failure::new(format!("bench `{}` is not a `kind = \"command\"` bench", bench.name)));
         };
-        let index = self.harness(command.argv(&case.case.params), &command.cwd)?;
+        let index = self.harness(command.argv(&case.vars()), &command.cwd)?;
         let id = case.case.id.clone();
         let op = Op::Prepare {
             protocol: PROTOCOL,
@@ -289,14 +330,22 @@ impl Backend for HarnessBackend {
         self.ask(p.harness, Op::Check { case: p.id.clone() }, &p.id, p.timeout)?.into_check()
     }
 
+    /// Times `order`, one `time` request per run of consecutive cases of one harness: the two sides
+    /// of a paired comparison whose argv differ (a tune value in it) live in two processes, and are
+    /// still timed in the order asked.
     fn time(&mut self, order: &[Handle], flush: bool) -> Result<Batch, Failure> {
         let prepared: Vec<Prepared> = order.iter().map(|h| self.prepared(*h)).collect::<Result<_, _>>()?;
-        let Some(first) = prepared.first().cloned() else { return Ok(Batch::default()) };
-        if prepared.iter().any(|p| p.harness != first.harness) {
-            return Err(Failure::new("cases of different harness processes cannot be timed in one batch"));
+        let mut batch = Batch::default();
+        for run in prepared.chunk_by(|a, b| a.harness == b.harness) {
+            let first = &run[0];
+            let cases = run.iter().map(|p| p.id.clone()).collect();
+            let part = self
+                .ask(first.harness, Op::Time { cases, flush }, &first.id, first.timeout)?
+                .into_batch(run.len())?;
+            batch.samples_ns.extend(part.samples_ns);
+            batch.state = part.state;
         }
-        let cases = prepared.into_iter().map(|p| p.id).collect();
-        self.ask(first.harness, Op::Time { cases, flush }, &first.id, first.timeout)?.into_batch(order.len())
+        Ok(batch)
     }
 
     fn release(&mut self, case: Handle) {

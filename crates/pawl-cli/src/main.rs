@@ -12,6 +12,7 @@ mod measure;
 mod ncu;
 mod output;
 mod revision;
+mod tuning;
 
 use std::process::ExitCode;
 

@@ -200,7 +200,7 @@ fn measure_command(
 }
 
 /// How to start the CUDA worker: this very executable, with the hidden `__worker` subcommand.
-fn worker_argv() -> Result<Vec<OsString>> {
+pub fn worker_argv() -> Result<Vec<OsString>> {
     let exe = std::env::current_exe().context("cannot find the pawl executable to start its CUDA worker")?;
     Ok(vec![exe.into_os_string(), OsString::from("__worker")])
 }

@@ -38,6 +38,11 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
     fs::read_to_string(path).map_err(|source| FileError::Read { path: path.to_owned(), source })
 }
 
+/// Reads a JSON file whose `schema` field must have the same kind and major version as `expected`.
+pub fn read_versioned<T: DeserializeOwned>(path: &Path, expected: &str) -> Result<T, FileError> {
+    parse_versioned(&read_text(path)?, path, expected)
+}
+
 /// Parses the JSON text of a file whose `schema` field must have the same kind and major version as
 /// `expected` (`"pawl-run/1"`); unknown extra fields are ignored. `path` is used in messages.
 pub fn parse_versioned<T: DeserializeOwned>(text: &str, path: &Path, expected: &str) -> Result<T, FileError> {

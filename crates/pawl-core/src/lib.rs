@@ -21,5 +21,6 @@ pub mod run;
 pub mod stats;
 pub mod suite;
 pub mod targets;
+pub mod tune;
 pub mod value;
 pub mod verdict;

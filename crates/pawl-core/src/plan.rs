@@ -1,9 +1,11 @@
 //! Planning a run: the cases to measure, each checked so that a bad expression fails here, naming the
 //! case, and not later on the GPU.
 //!
-//! For every selected case the plan takes the tune defaults, computes `flops` and `bytes`, and
-//! evaluates every expression the backend will evaluate (launch geometry, buffer sizes, scalar
-//! arguments, defines, the reference's launch and tolerances), checking each result's type and range.
+//! For every selected case the plan takes the tune defaults (evaluated per case where a default is an
+//! expression), checks the constraints with them, computes `flops` and `bytes`, and evaluates every
+//! expression the backend will evaluate (launch geometry, buffer sizes, scalar arguments, defines, the
+//! reference's launch and tolerances), checking each result's type and range. Autotuning plans each
+//! configuration it tries the same way ([`plan_config`]).
 //! Cases are checked in parallel; errors are reported for the first failing case in sweep order, so the
 //! same suite always gives the same message.
 
@@ -75,12 +77,8 @@ pub fn plan<'s>(suite: &'s Suite, selection: &Selection) -> Result<Vec<BenchPlan
                 ),
             ));
         }
-        let tune: Params = match &bench.kind {
-            BenchKind::Cuda(cuda) => cuda.tune.iter().map(|t| (t.name.clone(), t.default.clone())).collect(),
-            BenchKind::Command(_) => Params::new(),
-        };
         let outcomes: Vec<Result<Outcome, SuiteError>> =
-            cases.into_par_iter().map(|case| plan_case(bench, case, &tune, selection.filter)).collect();
+            cases.into_par_iter().map(|case| plan_case(bench, case, selection.filter)).collect();
         let mut planned = Vec::new();
         for outcome in outcomes {
             match outcome? {
@@ -112,7 +110,7 @@ enum Outcome {
     Unselected(Option<ExprError>),
 }
 
-fn plan_case(bench: &Bench, case: Case, tune: &Params, filter: Option<&Expr>) -> Result<Outcome, SuiteError> {
+fn plan_case(bench: &Bench, case: Case, filter: Option<&Expr>) -> Result<Outcome, SuiteError> {
     if let Some(filter) = filter {
         match filter.eval_bool(&case.params) {
             Ok(true) => {}
@@ -120,17 +118,61 @@ fn plan_case(bench: &Bench, case: Case, tune: &Params, filter: Option<&Expr>) ->
             Err(e) => return Ok(Outcome::Unselected(Some(e))),
         }
     }
+    let tune = default_tune(bench, &case)?;
+    let hint = if tune.is_empty() {
+        "exclude such cases with the bench's `where`".to_owned()
+    } else {
+        format!(
+            "the default tune configuration ({}) must meet every constraint: change the defaults, the \
+             constraint, or exclude such cases with `where`",
+            tune.to_id_string()
+        )
+    };
+    plan_checked(bench, case, tune, &hint).map(Outcome::Planned)
+}
+
+/// The tune values `pawl run` uses for `case`: each parameter's default, evaluated over the case's
+/// params where it is an expression, and checked to be among the candidates.
+pub fn default_tune(bench: &Bench, case: &Case) -> Result<Params, SuiteError> {
+    let mut tune = Params::new();
+    for param in &bench.tune {
+        let fail = |message: String| SuiteError::Case { case: case.id.clone(), message };
+        let value = param
+            .default_for(&case.params)
+            .map_err(|e| fail(format!("the default of tune parameter `{}`: {e}", param.name)))?;
+        if !param.candidates.contains(&value) {
+            let listed: Vec<String> = param.candidates.iter().map(ToString::to_string).collect();
+            return Err(fail(format!(
+                "the default of tune parameter `{}` gives {value}, which is not among its candidates [{}]; add \
+                 it to `candidates` or change the default",
+                param.name,
+                listed.join(", ")
+            )));
+        }
+        tune.insert(param.name.clone(), value);
+    }
+    Ok(tune)
+}
+
+/// Plans `case` with the tune values `tune` (a configuration autotuning tries): constraints and every
+/// expression checked as for a default configuration.
+pub fn plan_config(bench: &Bench, case: Case, tune: Params) -> Result<PlannedCase, SuiteError> {
+    plan_checked(bench, case, tune, "this configuration is outside the tune space")
+}
+
+fn plan_checked(bench: &Bench, case: Case, tune: Params, hint: &str) -> Result<PlannedCase, SuiteError> {
     let mut vars = case.params.clone();
     for (name, value) in tune.iter() {
         vars.insert(name, value.clone());
     }
     let check = Check { case: &case, vars };
+    check.constraints(&bench.constraints, hint)?;
     let flops = bench.flops.as_ref().map(|e| check.work("flops", e)).transpose()?;
     let bytes = bench.bytes.as_ref().map(|e| check.work("bytes", e)).transpose()?;
     if let BenchKind::Cuda(cuda) = &bench.kind {
-        check.cuda(cuda, tune)?;
+        check.cuda(cuda)?;
     }
-    Ok(Outcome::Planned(PlannedCase { case, tune: tune.clone(), flops, bytes }))
+    Ok(PlannedCase { case, tune, flops, bytes })
 }
 
 /// The CUDA limits on launch geometry, the same on every architecture pawl supports.
@@ -177,21 +219,16 @@ impl Check<'_> {
         Ok(x)
     }
 
-    fn cuda(&self, cuda: &CudaBench, tune: &Params) -> Result<(), SuiteError> {
-        for constraint in &cuda.constraints {
+    fn constraints(&self, constraints: &[Expr], hint: &str) -> Result<(), SuiteError> {
+        for constraint in constraints {
             if !constraint.eval_bool(&self.vars).map_err(|e| self.fail(format!("constraint {e}")))? {
-                let hint = if tune.is_empty() {
-                    "exclude such cases with the bench's `where`".to_owned()
-                } else {
-                    format!(
-                        "the default tune configuration ({}) must meet every constraint: change the \
-                         defaults, the constraint, or exclude such cases with `where`",
-                        tune.to_id_string()
-                    )
-                };
                 return Err(self.fail(format!("constraint `{}` is false; {hint}", constraint.source())));
             }
         }
+        Ok(())
+    }
+
+    fn cuda(&self, cuda: &CudaBench) -> Result<(), SuiteError> {
         self.defines("defines", &cuda.defines)?;
         self.launch("", &cuda.launch)?;
         for arg in &cuda.args {

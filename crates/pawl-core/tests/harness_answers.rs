@@ -377,6 +377,8 @@ fn measure_and_reload(script: &Script, settings: &MeasureSettings) -> Result<Cas
         name: "b".into(),
         params: vec![],
         filter: None,
+        tune: vec![],
+        constraints: vec![],
         flops: None,
         bytes: None,
         kind: BenchKind::Command(CommandBench {

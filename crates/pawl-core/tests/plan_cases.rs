@@ -241,3 +241,65 @@ fn ten_thousand_cases_are_planned() {
     let plans = plan(&suite, &Selection::default()).unwrap();
     assert_eq!(plans[0].cases.len(), 10_000);
 }
+
+#[test]
+fn an_expression_default_is_evaluated_per_case_and_checked_against_the_candidates() {
+    let launch = "grid = 1\nblock = \"TILE\"\n[bench.tune]\n\
+                  TILE = { default = \"if N >= 16 { 256 } else { 128 }\", candidates = [128, 256] }";
+    let suite = cuda_suite("{ N = [8, 32] }", launch, ARGS).unwrap();
+    let plans = plan(&suite, &Selection::default()).unwrap();
+    let tiles: Vec<String> = plans[0].cases.iter().map(|c| c.tune.to_id_string()).collect();
+    assert_eq!(tiles, ["TILE=128", "TILE=256"]);
+
+    // A default that gives a value outside the candidates names the case and the value.
+    let launch = launch.replace("256 } else", "512 } else");
+    let suite = cuda_suite("{ N = [8, 32] }", &launch, ARGS).unwrap();
+    assert_case_error(
+        &suite,
+        "k/N=32",
+        &["the default of tune parameter `TILE` gives 512, which is not among its candidates [128, 256]"],
+    );
+
+    // One that cannot be evaluated (a tune parameter is no variable of a default) names it too.
+    let launch = "grid = 1\nblock = \"TILE\"\n[bench.tune]\n\
+                  TILE = { default = \"if OTHER > 1 { 256 } else { 128 }\", candidates = [128, 256] }";
+    let suite = cuda_suite("{ N = [8] }", launch, ARGS).unwrap();
+    assert_case_error(&suite, "k/N=8", &["the default of tune parameter `TILE`", "OTHER"]);
+}
+
+#[test]
+fn a_string_default_among_the_candidates_is_a_value_not_an_expression() {
+    let launch =
+        "grid = 1\nblock = 32\n[bench.tune]\nLAYOUT = { default = \"row\", candidates = [\"row\", \"col\"] }";
+    let suite = cuda_suite("{ N = [8] }", launch, ARGS).unwrap();
+    let plans = plan(&suite, &Selection::default()).unwrap();
+    assert_eq!(plans[0].cases[0].tune.get("LAYOUT"), Some(&Value::from("row")));
+}
+
+#[test]
+fn command_benches_take_tune_parameters_into_their_argv_and_constraints() {
+    let text = r#"
+[suite]
+name = "t"
+
+[[bench]]
+name = "tri"
+kind = "command"
+params = { S = [512, 4096] }
+run = ["python3", "bench.py", "--size={S}", "--block={BLOCK}"]
+constraints = "BLOCK <= S"
+
+[bench.tune]
+BLOCK = { default = "if S > 1024 { 256 } else { 64 }", candidates = [64, 256, 1024] }
+"#;
+    let suite = Suite::from_str(text, &dir().join("inline.toml")).unwrap();
+    let plans = plan(&suite, &Selection::default()).unwrap();
+    let pawl_core::suite::BenchKind::Command(command) = &plans[0].bench.kind else { panic!("command") };
+    let argv: Vec<Vec<String>> = plans[0].cases.iter().map(|c| command.argv(&c.vars())).collect();
+    assert_eq!(argv[0][2..], ["--size=512", "--block=64"]);
+    assert_eq!(argv[1][2..], ["--size=4096", "--block=256"]);
+
+    let bad = text.replace("{ 256 } else { 64 }", "{ 256 } else { 1024 }");
+    let suite = Suite::from_str(&bad, &dir().join("inline.toml")).unwrap();
+    assert_case_error(&suite, "tri/S=512", &["constraint `BLOCK <= S` is false", "BLOCK=1024"]);
+}

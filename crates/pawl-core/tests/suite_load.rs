@@ -101,17 +101,21 @@ fn cuda_bench_compile_and_launch_settings() {
         [("HEAD_DIM", "D"), ("IS_CAUSAL", "causal"), ("USE_BF16", "dtype == \"bf16\""), ("STAGES", "2")]
     );
 
-    let tune: Vec<(&str, &Value, &[Value])> =
-        cuda.tune.iter().map(|t| (t.name.as_str(), &t.default, t.candidates.as_slice())).collect();
+    let bench = suite.bench("flash_fwd").unwrap();
+    let tune: Vec<(&str, Value, &[Value])> = bench
+        .tune
+        .iter()
+        .map(|t| (t.name.as_str(), t.default_for(&Params::new()).unwrap(), t.candidates.as_slice()))
+        .collect();
     assert_eq!(
         tune,
         [
-            ("BLOCK_M", &Value::Int(128), &[Value::Int(64), Value::Int(128)][..]),
-            ("BLOCK_N", &Value::Int(64), &[Value::Int(32), Value::Int(64), Value::Int(128)][..]),
-            ("NUM_WARPS", &Value::Int(4), &[Value::Int(4)][..]),
+            ("BLOCK_M", Value::Int(128), &[Value::Int(64), Value::Int(128)][..]),
+            ("BLOCK_N", Value::Int(64), &[Value::Int(32), Value::Int(64), Value::Int(128)][..]),
+            ("NUM_WARPS", Value::Int(4), &[Value::Int(4)][..]),
         ]
     );
-    assert_eq!(cuda.constraints.len(), 1);
+    assert_eq!(bench.constraints.len(), 1);
 
     let grid: Vec<&str> = cuda.launch.grid.iter().map(|e| e.source()).collect();
     assert_eq!(grid, ["ceil_div(S, BLOCK_M)", "H", "B"]);
@@ -223,7 +227,7 @@ fn omitted_keys_take_their_defaults() {
     );
     let cuda = cuda(&suite, "copy");
     assert!(cuda.include_dirs.is_empty() && cuda.extra_flags.is_empty() && cuda.defines.is_empty());
-    assert!(cuda.tune.is_empty() && cuda.constraints.is_empty() && cuda.launch.shared_mem.is_none());
+    assert!(bench.tune.is_empty() && bench.constraints.is_empty() && cuda.launch.shared_mem.is_none());
     assert_eq!(cuda.launch.grid.len(), 1);
     let Arg::Buffer(src) = &cuda.args[0] else { panic!("src is a buffer") };
     assert_eq!(src.init, Init::Randn { mean: 0.0, std: 1.0 });

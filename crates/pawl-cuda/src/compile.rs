@@ -10,6 +10,8 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 use cudarc::nvrtc::{result as nvrtc, sys as nvrtc_sys};
+use pawl_core::suite::CudaBench;
+use pawl_core::value::Params;
 use sha2::{Digest, Sha256};
 
 use crate::cache::Cache;
@@ -135,6 +137,45 @@ pub fn quoted_includes(text: &str) -> Vec<String> {
             Some(rest[..rest.find('"')?].to_owned())
         })
         .collect()
+}
+
+/// A digest of everything in a case's code that a GPU does not decide: the kernel's and the
+/// reference's sources and the local headers they include (byte for byte), the defines as NVRTC gets
+/// them (tune values, then the bench's `defines` evaluated over `vars`) and the extra flags. Needs
+/// no GPU: `pawl tune` keys its measurement cache with it, beside the GPU and driver.
+pub fn code_digest(bench: &CudaBench, vars: &Params, tune: &Params) -> Result<String, CudaError> {
+    let mut hash = Sha256::new();
+    let mut field = |label: &str, bytes: &[u8]| {
+        hash.update(label.as_bytes());
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    let mut sources = vec![(&bench.source, &bench.defines)];
+    if let Some(reference) = &bench.reference {
+        sources.push((&reference.source, &reference.defines));
+    }
+    for (path, defines) in sources {
+        let path = if path.as_os_str().is_empty() { &bench.source } else { path };
+        let source = Source::read(path)?;
+        field("source", source.text.as_bytes());
+        let home = source.dir.clone().unwrap_or_default();
+        for (include, bytes) in local_includes(&source, &bench.include_dirs) {
+            let name = include.strip_prefix(&home).unwrap_or(&include);
+            field("include", name.display().to_string().as_bytes());
+            field("include-text", &bytes);
+        }
+        for (name, value) in tune.iter() {
+            field("define", format!("{name}={}", crate::session::define_value(value)).as_bytes());
+        }
+        for (name, expr) in defines {
+            let value = expr.eval(vars).map_err(|e| CudaError::Setup(format!("define {name}: {e}")))?;
+            field("define", format!("{name}={}", crate::session::define_value(&value)).as_bytes());
+        }
+    }
+    for flag in &bench.extra_flags {
+        field("flag", flag.as_bytes());
+    }
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A compiled kernel image.
@@ -315,6 +356,50 @@ mod tests {
     }
 
     #[test]
+    fn code_digest_follows_sources_headers_defines_and_tune_values() {
+        use pawl_core::expr::Expr;
+        use pawl_core::suite::{Launch, Reference};
+        use pawl_core::value::Value;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k.cu"), "#include \"tile.h\"\n__global__ void k() {}\n").unwrap();
+        std::fs::write(dir.path().join("tile.h"), "#define T 1\n").unwrap();
+        std::fs::write(dir.path().join("ref.cu"), "__global__ void r() {}\n").unwrap();
+        let launch = Launch {
+            grid: vec![Expr::parse("1").unwrap()],
+            block: vec![Expr::parse("1").unwrap()],
+            shared_mem: None,
+        };
+        let bench = CudaBench {
+            source: dir.path().join("k.cu"),
+            kernel: "k".into(),
+            include_dirs: vec![],
+            extra_flags: vec![],
+            defines: vec![("HEAD".into(), Expr::parse("D * 2").unwrap())],
+            launch: launch.clone(),
+            args: vec![],
+            reference: Some(Reference {
+                source: dir.path().join("ref.cu"),
+                kernel: "r".into(),
+                defines: vec![],
+                launch,
+                rtol: Expr::parse("0.0").unwrap(),
+                atol: Expr::parse("0.0").unwrap(),
+            }),
+        };
+        let vars = |d: i64| -> Params { [("D".to_owned(), Value::Int(d))].into_iter().collect() };
+        let tune = |b: i64| -> Params { [("BLOCK".to_owned(), Value::Int(b))].into_iter().collect() };
+        let base = code_digest(&bench, &vars(64), &tune(128)).unwrap();
+        assert_eq!(base, code_digest(&bench, &vars(64), &tune(128)).unwrap());
+        assert_ne!(base, code_digest(&bench, &vars(32), &tune(128)).unwrap(), "a define's value");
+        assert_ne!(base, code_digest(&bench, &vars(64), &tune(64)).unwrap(), "a tune value");
+        std::fs::write(dir.path().join("tile.h"), "#define T 2\n").unwrap();
+        assert_ne!(base, code_digest(&bench, &vars(64), &tune(128)).unwrap(), "a header");
+        std::fs::write(dir.path().join("tile.h"), "#define T 1\n").unwrap();
+        std::fs::write(dir.path().join("ref.cu"), "__global__ void r() { }\n").unwrap();
+        assert_ne!(base, code_digest(&bench, &vars(64), &tune(128)).unwrap(), "the reference");
+    }
+
+    #[test]
     fn compile_log_shows_the_lines_it_points_at() {
         let src = source("int a;\nint b = nope;\n", None);
         let log = "k.cu(2): error: identifier \"nope\" is undefined\n1 error detected";
@@ -322,6 +407,79 @@ mod tests {
         assert!(annotated.contains("k.cu(2): error"), "{annotated}");
         assert!(annotated.contains("    2 | int b = nope;"), "{annotated}");
         assert_eq!(log_location("no location here"), None);
+    }
+
+    /// Every configuration `pawl tune` may try on pawl's attention kernel compiles for Hopper, for the
+    /// head dimensions and one variant of mask and dtype each. Runs where libnvrtc can be loaded.
+    #[test]
+    fn every_configuration_of_the_attention_tune_space_compiles() {
+        use pawl_core::plan::{Selection, plan};
+        use pawl_core::suite::{BenchKind, Suite};
+        use pawl_core::tune::space::Space;
+        if !crate::driver::nvrtc_present() {
+            eprintln!("skipping: libnvrtc.so.13 not found (pip install nvidia-cuda-nvrtc)");
+            return;
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let suite = Suite::load(&root.join("examples/attention/pawl.toml")).unwrap();
+        let filter = pawl_core::expr::Expr::parse(
+            r#"B == 4 && S == 2048 && ((D == 64 && !causal && dtype == "f16") || (D == 128 && causal && dtype == "bf16"))"#,
+        )
+        .unwrap();
+        let plans = plan(&suite, &Selection { bench: Some("flash_fwd"), filter: Some(&filter) }).unwrap();
+        let bench = plans[0].bench;
+        let BenchKind::Cuda(cuda) = &bench.kind else { panic!("cuda") };
+        let mut jobs = Vec::new();
+        for case in &plans[0].cases {
+            let space = Space::new(bench, &case.case, &case.tune).unwrap();
+            for tune in &space.configs {
+                let mut vars = case.case.params.clone();
+                for (name, value) in tune.iter() {
+                    vars.insert(name, value.clone());
+                }
+                let mut defines: Vec<(String, String)> =
+                    tune.iter().map(|(n, v)| (n.to_owned(), crate::session::define_value(v))).collect();
+                for (name, expr) in &cuda.defines {
+                    defines.push((name.clone(), crate::session::define_value(&expr.eval(&vars).unwrap())));
+                }
+                jobs.push((case.case.id.to_string(), tune.to_id_string(), defines));
+            }
+        }
+        assert_eq!(jobs.len(), 90 + 69, "the space of docs/tuning.md");
+        let source = Source::read(&cuda.source).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(dir.path());
+        let failures: Vec<String> = std::thread::scope(|scope| {
+            let workers: Vec<_> = jobs
+                .chunks(jobs.len().div_ceil(2))
+                .map(|chunk| {
+                    let (source, cache) = (&source, &cache);
+                    scope.spawn(move || {
+                        chunk
+                            .iter()
+                            .filter_map(|(case, tune, defines)| {
+                                let options = Options {
+                                    defines: defines.clone(),
+                                    include_dirs: vec![],
+                                    extra_flags: vec![],
+                                    arch: "sm_90a".into(),
+                                };
+                                compile(source, &options, cache)
+                                    .err()
+                                    .map(|e| format!("{case} [{tune}]: {e}"))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        });
+        assert!(
+            failures.is_empty(),
+            "{} configurations do not compile:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
 
     /// Runs where libnvrtc can be loaded (no GPU needed); prints why it skips elsewhere.

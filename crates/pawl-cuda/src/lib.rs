@@ -24,7 +24,7 @@ pub mod workers;
 
 pub use backend::CudaBackend;
 pub use cache::Cache;
-pub use compile::quoted_includes;
+pub use compile::{code_digest, quoted_includes};
 pub use driver::{driver_present, nvrtc_present};
 pub use env::{GpuState, environment, gpu_state, measurement_warnings};
 pub use error::CudaError;

@@ -104,7 +104,10 @@ mod tests {
     use pawl_core::case::Case;
     use pawl_core::expr::Expr;
     use pawl_core::paired::{PairedSamples, Settled};
-    use pawl_core::suite::{Arg, BenchKind, BufferArg, CudaBench, Dtype, DtypeSpec, Init, Launch, Reference};
+    use pawl_core::suite::{
+        Arg, BenchKind, BufferArg, CudaBench, Dtype, DtypeSpec, Init, Launch, Reference, TuneDefault,
+        TuneParam,
+    };
     use pawl_core::value::{Params, Value};
 
     fn bench() -> Bench {
@@ -115,14 +118,18 @@ mod tests {
             filter: Some(e("N > 1")),
             flops: None,
             bytes: Some(e("2 * N")),
+            tune: vec![TuneParam {
+                name: "TILE".into(),
+                default: TuneDefault::Expr(e("if N > 512 { 4 } else { 2 }")),
+                candidates: vec![Value::Int(2), Value::Int(4)],
+            }],
+            constraints: vec![],
             kind: BenchKind::Cuda(CudaBench {
                 source: "copy.cu".into(),
                 kernel: "copy".into(),
                 include_dirs: vec!["inc".into()],
                 extra_flags: vec!["--use_fast_math".into()],
                 defines: vec![("VEC".into(), e("4"))],
-                tune: vec![],
-                constraints: vec![],
                 launch: Launch {
                     grid: vec![e("ceil_div(N, 1024)")],
                     block: vec![e("256")],
@@ -166,6 +173,7 @@ mod tests {
         let line = serde_json::to_string(&request).unwrap();
         assert!(line.contains(r#""kind":"measure""#) && line.contains(r#""dtype":"{dtype}""#), "{line}");
         assert!(line.contains(r#""grid":["ceil_div(N, 1024)"]"#), "{line}");
+        assert!(line.contains(r#""default":{"expr":"if N > 512 { 4 } else { 2 }"}"#), "{line}");
         let back: Request = serde_json::from_str(&line).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), line, "a request round-trips byte for byte");
         let Request::Measure { bench, cases, .. } = back else { panic!("measure") };

@@ -46,6 +46,19 @@ pub fn run(
     watchdog: Duration,
     on_answer: &mut dyn FnMut(Answer),
 ) -> Result<(), WorkerError> {
+    run_until(worker, request, watchdog, None, on_answer)
+}
+
+/// As [`run`], but at `stop` the worker is stopped (with the case in progress, which gets no answer)
+/// and the cases not answered by then stay unanswered: for callers with a time budget, such as
+/// `pawl tune`.
+pub fn run_until(
+    worker: &[OsString],
+    request: Request,
+    watchdog: Duration,
+    stop: Option<Instant>,
+    on_answer: &mut dyn FnMut(Answer),
+) -> Result<(), WorkerError> {
     let mut request = request;
     let mut answered: BTreeSet<CaseId> = BTreeSet::new();
     let mut spent_s = 0.0;
@@ -64,8 +77,8 @@ pub fn run(
             }
             on_answer(answer);
         };
-        let finished = one_worker(worker, &request, watchdog, &mut note)?;
-        if finished {
+        let finished = one_worker(worker, &request, watchdog, stop, &mut note)?;
+        if finished || stop.is_some_and(|stop| Instant::now() >= stop) {
             return Ok(());
         }
         // The rest go to a fresh worker; an A/B run gets what is left of its budget.
@@ -86,12 +99,13 @@ pub fn run(
     }
 }
 
-/// One worker over `request`. `Ok(true)` when it answered everything; `Ok(false)` when it stopped
-/// early (the case in progress, if any, has been failed here).
+/// One worker over `request`. `Ok(true)` when it answered everything or `stop` came; `Ok(false)` when
+/// it stopped early (the case in progress, if any, has been failed here).
 fn one_worker(
     argv: &[OsString],
     request: &Request,
     watchdog: Duration,
+    stop: Option<Instant>,
     on_answer: &mut dyn FnMut(Answer),
 ) -> Result<bool, WorkerError> {
     if argv.is_empty() {
@@ -116,12 +130,19 @@ fn one_worker(
     loop {
         let deadline =
             current.as_ref().map_or_else(|| deadline_after(watchdog), |(_, since)| *since + watchdog);
+        let stopping = stop.is_some_and(|stop| stop <= deadline);
+        let deadline = if stopping { stop.unwrap_or(deadline) } else { deadline };
         let text = match worker.recv(deadline) {
             Event::Line { text, .. } => text,
             bad @ (Event::NotUtf8 { .. } | Event::TooLong { .. }) => {
                 worker.kill();
                 fail.current(current, CaseStatus::Failed, format!("the CUDA worker's {bad}"));
                 return Ok(false);
+            }
+            Event::Deadline if stopping => {
+                // The caller's time is up: the case in progress is dropped, not failed.
+                worker.kill();
+                return Ok(true);
             }
             Event::Deadline => {
                 let Some((id, since)) = current else { continue };

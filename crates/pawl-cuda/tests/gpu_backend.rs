@@ -75,6 +75,8 @@ fn bench(name: &str, cuda: CudaBench, axis: (&str, Vec<Value>)) -> Bench {
         filter: None,
         flops: None,
         bytes: None,
+        tune: vec![],
+        constraints: vec![],
         kind: BenchKind::Cuda(cuda),
     }
 }
@@ -86,8 +88,6 @@ fn copy_bench() -> Bench {
         include_dirs: vec![],
         extra_flags: vec![],
         defines: vec![],
-        tune: vec![],
-        constraints: vec![],
         launch: Launch { grid: vec![e("ceil_div(N / 4, 256)")], block: vec![e("256")], shared_mem: None },
         args: vec![
             buffer("x", "N", Init::Randn { mean: 0.0, std: 1.0 }, false),
@@ -114,8 +114,6 @@ fn faults_bench() -> Bench {
         include_dirs: vec![],
         extra_flags: vec![],
         defines: vec![fault("off_by_one"), fault("wrong"), fault("oob"), fault("hang")],
-        tune: vec![],
-        constraints: vec![],
         launch: Launch { grid: vec![e("256")], block: vec![e("256")], shared_mem: None },
         args: vec![
             buffer("x", "65536", Init::Index, false),
@@ -143,8 +141,6 @@ fn histogram_bench(reset: bool) -> Bench {
         include_dirs: vec![],
         extra_flags: vec![],
         defines: vec![],
-        tune: vec![],
-        constraints: vec![],
         launch: Launch { grid: vec![e("264")], block: vec![e("256")], shared_mem: None },
         args: vec![
             typed_buffer("x", Dtype::U32, "N", Init::Index, false, false),

@@ -2,6 +2,7 @@
 //! ways a real one can: a fault that ends the process, a hang, a crash, garbage, no GPU. No GPU needed.
 
 use std::ffi::OsString;
+use std::time::Duration;
 
 use pawl_core::case::Case;
 use pawl_core::expr::Expr;
@@ -19,14 +20,14 @@ fn bench() -> Bench {
         filter: None,
         flops: None,
         bytes: None,
+        tune: vec![],
+        constraints: vec![],
         kind: BenchKind::Cuda(CudaBench {
             source: "copy.cu".into(),
             kernel: "copy".into(),
             include_dirs: vec![],
             extra_flags: vec![],
             defines: vec![],
-            tune: vec![],
-            constraints: vec![],
             launch: Launch {
                 grid: vec![Expr::parse("N").unwrap()],
                 block: vec![Expr::parse("1").unwrap()],
@@ -219,4 +220,23 @@ fn the_real_worker_without_a_gpu_says_so() {
     let error = outcome.unwrap_err();
     assert!(error.contains("no NVIDIA driver/GPU found"), "{error}");
     assert!(results.is_empty());
+}
+
+#[test]
+fn a_stop_deadline_ends_the_worker_and_leaves_the_rest_unanswered() {
+    // The worker answers N=1, then hangs in N=2: at the caller's stop (well before the watchdog) it is
+    // stopped, N=2 and N=3 get no answer, and nothing is called a timeout.
+    let argv = sh("ok 1; started 2; sleep 30");
+    let request = Request::Measure { bench: bench(), cases: cases(), settings: MeasureSettings::default() };
+    let mut results = Vec::new();
+    let begun = std::time::Instant::now();
+    let stop = begun + Duration::from_millis(800);
+    workers::run_until(&argv, request, Duration::from_secs(60), Some(stop), &mut |answer| {
+        if let Answer::Result(result) = answer {
+            results.push(*result);
+        }
+    })
+    .unwrap();
+    assert!(begun.elapsed() < Duration::from_secs(10), "stopped at the deadline: {:?}", begun.elapsed());
+    assert_eq!(statuses(&results), [("copy/N=1".into(), CaseStatus::Ok)]);
 }

@@ -302,8 +302,6 @@ mod tests {
             include_dirs: vec![],
             extra_flags: vec![],
             defines: vec![],
-            tune: vec![],
-            constraints: vec![],
             launch: pawl_core::suite::Launch {
                 grid: vec![Expr::parse("1").unwrap()],
                 block: vec![Expr::parse("32").unwrap()],
@@ -318,6 +316,8 @@ mod tests {
             filter: None,
             flops: None,
             bytes: None,
+            tune: vec![],
+            constraints: vec![],
             kind: BenchKind::Cuda(cuda),
         };
         let base = vec![(spec.clone(), planned("k", 1)), (spec.clone(), planned("k", 2))];

@@ -9,6 +9,7 @@ mod import;
 mod profile;
 mod ratchet;
 mod run;
+mod tune;
 mod validate;
 
 use std::path::Path;
@@ -60,6 +61,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Comment(args) => comment::run(&args),
         Command::Profile(args) => profile::run(&args),
         Command::Launch(args) => profile::launch(&args),
+        Command::Tune(args) => tune::run(&args),
         // A worker's exit code tells its parent why it stopped (3: the CUDA context is lost).
         Command::Worker => Ok(Outcome::Exit(pawl_cuda::serve_stdio())),
     }

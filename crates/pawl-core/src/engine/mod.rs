@@ -326,6 +326,8 @@ mod tests {
             filter: None,
             flops: None,
             bytes: None,
+            tune: vec![],
+            constraints: vec![],
             kind: BenchKind::Command(CommandBench {
                 run: vec!["x".into()],
                 cwd: ".".into(),

@@ -13,6 +13,8 @@
 //! | `junit` | CI test reports: one test case per benchmark case | [`junit`] |
 //! | `github` | GitHub Actions annotations (workflow commands) | [`github`] |
 //!
+//! [`tuning`] renders what `pawl tune` found (`suggestions.md`).
+//!
 //! # Example
 //!
 //! ```
@@ -42,6 +44,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod text;
+pub mod tuning;
 pub mod words;
 
 use std::fmt;

@@ -90,6 +90,8 @@ mod tests {
             filter: filter.map(|f| Expr::parse(f).unwrap()),
             flops: None,
             bytes: None,
+            tune: vec![],
+            constraints: vec![],
             kind: BenchKind::Command(CommandBench {
                 run: vec!["x".into()],
                 cwd: ".".into(),

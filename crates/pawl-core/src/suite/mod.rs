@@ -3,6 +3,7 @@
 //! [`Suite::load`] reads and validates a suite file; [`Suite::cases`] expands every bench's sweep
 //! (the cartesian product of its `params`, filtered by its `where` expression) into [`Case`]s.
 
+pub mod edit;
 mod expand;
 pub mod limits;
 mod parse;
@@ -11,7 +12,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::case::Case;
-use crate::expr::Expr;
+use crate::expr::{Expr, ExprError};
 use crate::value::{Params, Value};
 
 pub use limits::OutOfRange;
@@ -182,6 +183,13 @@ pub struct Bench {
     pub flops: Option<Expr>,
     /// Minimum bytes moved by one launch, for GB/s.
     pub bytes: Option<Expr>,
+    /// Parameters autotuning may change (a cuda bench's `-D` defines, a command bench's argv
+    /// placeholders and `prepare` values), each with its default and candidates.
+    #[serde(default)]
+    pub tune: Vec<TuneParam>,
+    /// Conditions over params and tune values that a tune configuration must meet.
+    #[serde(default)]
+    pub constraints: Vec<Expr>,
     pub kind: BenchKind,
 }
 
@@ -211,12 +219,9 @@ pub struct CudaBench {
     pub include_dirs: Vec<PathBuf>,
     /// Extra NVRTC options, passed as they are.
     pub extra_flags: Vec<String>,
-    /// `-D NAME=value` defines computed from the params (`HEAD_DIM = "D"`).
+    /// `-D NAME=value` defines computed from the params (`HEAD_DIM = "D"`); the bench's tune values are
+    /// passed as `-D` defines too.
     pub defines: Vec<(String, Expr)>,
-    /// Compile-time parameters passed as `-D` defines, with the candidates autotuning may try.
-    pub tune: Vec<TuneParam>,
-    /// Conditions over params and tune values that a tune configuration must meet.
-    pub constraints: Vec<Expr>,
     pub launch: Launch,
     pub args: Vec<Arg>,
     pub reference: Option<Reference>,
@@ -233,12 +238,37 @@ pub struct Launch {
     pub shared_mem: Option<Expr>,
 }
 
+/// A tune parameter: the value `pawl run` uses, and the values autotuning may try.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TuneParam {
     pub name: String,
-    pub default: Value,
-    /// Values autotuning may try; contains `default`.
+    pub default: TuneDefault,
+    /// Values autotuning may try; every case's default is among them.
     pub candidates: Vec<Value>,
+}
+
+impl TuneParam {
+    /// The default of one case: the value, or the expression evaluated over the case's params.
+    pub fn default_for(&self, params: &Params) -> Result<Value, ExprError> {
+        match &self.default {
+            TuneDefault::Value(value) => Ok(value.clone()),
+            TuneDefault::Expr(expr) => expr.eval(params),
+        }
+    }
+
+    /// Whether autotuning has anything to try.
+    pub fn is_tunable(&self) -> bool {
+        self.candidates.len() > 1
+    }
+}
+
+/// A tune parameter's default: one value for every case, or an expression over the params, so that
+/// different sizes may use different values (`"if D == 128 { 64 } else { 128 }"`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TuneDefault {
+    Value(Value),
+    Expr(Expr),
 }
 
 /// One kernel argument, in the order the kernel takes them.
@@ -409,7 +439,7 @@ pub struct Reference {
 /// An external process speaking the harness protocol (see `harness`).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CommandBench {
-    /// Argv template: `{NAME}` is replaced by the case's param `NAME`.
+    /// Argv template: `{NAME}` is replaced by the case's param or tune value `NAME`.
     pub run: Vec<String>,
     /// Working folder of the process: the suite's folder.
     pub cwd: PathBuf,
@@ -419,18 +449,19 @@ pub struct CommandBench {
 }
 
 impl CommandBench {
-    /// The argv of one case: every `{NAME}` replaced by the case's param `NAME`.
+    /// The argv of one case: every `{NAME}` replaced by `vars`' `NAME` (the case's params and tune
+    /// values, [`PlannedCase::vars`](crate::plan::PlannedCase::vars)).
     ///
-    /// Braces that do not hold a param name (`{"a": 1}`) are left as they are; loading the suite has
-    /// checked that every placeholder names a param.
-    pub fn argv(&self, params: &Params) -> Vec<String> {
+    /// Braces that do not hold a variable's name (`{"a": 1}`) are left as they are; loading the suite
+    /// has checked that every placeholder names a param or a tune parameter.
+    pub fn argv(&self, vars: &Params) -> Vec<String> {
         self.run
             .iter()
             .map(|word| {
                 let mut out = String::with_capacity(word.len());
                 let mut rest = 0;
                 for (range, name) in placeholders(word) {
-                    if let Some(value) = params.get(name) {
+                    if let Some(value) = vars.get(name) {
                         out.push_str(&word[rest..range.start]);
                         out.push_str(&value.to_string());
                         rest = range.end;

@@ -18,7 +18,7 @@ use super::expand;
 use super::limits::{self, Limit, OutOfRange};
 use super::{
     Arg, Bench, BenchKind, BufferArg, CommandBench, CudaBench, Dtype, DtypeSpec, Init, Launch,
-    MeasureSettings, Reference, ScalarArg, Suite, Thresholds, TuneParam,
+    MeasureSettings, Reference, ScalarArg, Suite, Thresholds, TuneDefault, TuneParam,
 };
 use crate::case::CaseId;
 use crate::expr::Expr;
@@ -63,15 +63,14 @@ const MEASURE_KEYS: &[&str] = &[
     "timeout_s",
     "seed",
 ];
-const COMMON_BENCH_KEYS: &[&str] = &["name", "kind", "params", "where", "flops", "bytes"];
+const COMMON_BENCH_KEYS: &[&str] =
+    &["name", "kind", "params", "where", "flops", "bytes", "tune", "constraints"];
 const CUDA_KEYS: &[&str] = &[
     "source",
     "kernel",
     "include_dirs",
     "extra_flags",
     "defines",
-    "tune",
-    "constraints",
     "grid",
     "block",
     "shared_mem",
@@ -296,12 +295,20 @@ fn bench(table: Table<'_>, dir: &Path) -> Result<Bench, SuiteError> {
     let filter = table.get("where").map(|f| f.expr()).transpose()?;
     let flops = table.get("flops").map(|f| f.expr()).transpose()?;
     let bytes = table.get("bytes").map(|f| f.expr()).transpose()?;
+    let tune = match table.get("tune") {
+        Some(f) => tune(&f, &axes)?,
+        None => Vec::new(),
+    };
+    let constraints = match table.get("constraints") {
+        Some(f) => f.one_or_many().iter().map(Field::expr).collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
     let kind = match kind_name {
-        "cuda" => BenchKind::Cuda(cuda(&table, &axes, dir)?),
-        _ => BenchKind::Command(command(&table, &axes, dir)?),
+        "cuda" => BenchKind::Cuda(cuda(&table, &axes, &tune, dir)?),
+        _ => BenchKind::Command(command(&table, &axes, &tune, dir)?),
     };
     let params = axes.into_iter().map(|a| (a.name, a.values.into_iter().map(|(v, _)| v).collect())).collect();
-    Ok(Bench { name: name.to_owned(), params, filter, flops, bytes, kind })
+    Ok(Bench { name: name.to_owned(), params, filter, flops, bytes, tune, constraints, kind })
 }
 
 fn params<'a>(field: &Field<'a>) -> Result<Vec<Axis<'a>>, SuiteError> {
@@ -376,7 +383,12 @@ fn is_c_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn cuda(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CudaBench, SuiteError> {
+fn cuda(
+    table: &Table<'_>,
+    axes: &[Axis<'_>],
+    tune: &[TuneParam],
+    dir: &Path,
+) -> Result<CudaBench, SuiteError> {
     let source = existing_file(
         &table.require("source", "name the kernel's .cu file, like `source = \"kernels/add.cu\"`")?,
         dir,
@@ -394,16 +406,8 @@ fn cuda(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CudaBench, S
         None => Vec::new(),
     };
 
-    let tune = match table.get("tune") {
-        Some(f) => tune(&f, axes)?,
-        None => Vec::new(),
-    };
     let defines = match table.get("defines") {
-        Some(f) => defines(&f, &tune)?,
-        None => Vec::new(),
-    };
-    let constraints = match table.get("constraints") {
-        Some(f) => f.one_or_many().iter().map(Field::expr).collect::<Result<_, _>>()?,
+        Some(f) => defines(&f, tune)?,
         None => Vec::new(),
     };
     let launch = launch(table)?;
@@ -436,7 +440,7 @@ fn cuda(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CudaBench, S
     }
     let reference = match table.get("reference") {
         Some(f) => {
-            Some(reference(&f.table(format!("{} reference", table.what()))?, &source, &defines, &tune, dir)?)
+            Some(reference(&f.table(format!("{} reference", table.what()))?, &source, &defines, tune, dir)?)
         }
         None => {
             return Err(table.error(format!(
@@ -447,18 +451,7 @@ fn cuda(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CudaBench, S
         }
     };
 
-    Ok(CudaBench {
-        source,
-        kernel,
-        include_dirs,
-        extra_flags,
-        defines,
-        tune,
-        constraints,
-        launch,
-        args,
-        reference,
-    })
+    Ok(CudaBench { source, kernel, include_dirs, extra_flags, defines, launch, args, reference })
 }
 
 fn kernel_name(field: &Field<'_>) -> Result<String, SuiteError> {
@@ -513,42 +506,86 @@ fn tune(field: &Field<'_>, axes: &[Axis<'_>]) -> Result<Vec<TuneParam>, SuiteErr
         let (default, candidates) = if entry.is_table() {
             let spec = entry.table(format!("{} tune parameter `{name}`", field.owner()))?;
             spec.check_keys(TUNE_KEYS, |_| None)?;
-            let default_field =
-                spec.require("default", "give the value used when not autotuning, like `default = 128`")?;
+            let default_field = spec.require(
+                "default",
+                "give the value used when not autotuning, like `default = 128`, or an expression over the \
+                 params, like `default = \"if D == 128 { 64 } else { 128 }\"`",
+            )?;
             let default = default_field.scalar()?;
-            let candidates = match spec.get("candidates") {
+            match spec.get("candidates") {
                 Some(list) => {
-                    let items = list.array()?;
-                    if items.is_empty() {
-                        return Err(list.error("is empty; list the values autotuning may try, or remove it"));
-                    }
-                    let mut values: Vec<Value> = Vec::with_capacity(items.len());
-                    for item in &items {
-                        let value = item.scalar()?;
-                        if values.contains(&value) {
-                            return Err(item.error(format!("repeats `{value}`; list each candidate once")));
+                    let values = candidates(&list)?;
+                    let default = match default {
+                        literal if values.contains(&literal) => TuneDefault::Value(literal),
+                        Value::Str(_) => TuneDefault::Expr(default_field.expr().map_err(|_| {
+                            default_field.error(format!(
+                                "is neither one of the candidates [{}] nor a valid expression over the \
+                                 params; write a candidate, or an expression like \
+                                 \"if D == 128 {{ 64 }} else {{ 128 }}\"",
+                                shown_list(&values)
+                            ))
+                        })?),
+                        other => {
+                            return Err(default_field.error(format!(
+                                "is {other}, which is not among the candidates [{}]; add it to `candidates` \
+                                 or change the default",
+                                shown_list(&values)
+                            )));
                         }
-                        values.push(value);
-                    }
-                    if !values.contains(&default) {
+                    };
+                    (default, values)
+                }
+                None => {
+                    if let Value::Str(text) = &default
+                        && !text.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+                    {
                         return Err(default_field.error(format!(
-                            "is {default}, which is not among the candidates [{}]; add it to `candidates` or \
-                             change the default",
-                            values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                            "is \"{}\", which reads as an expression; an expression default needs \
+                             `candidates`, the values it may give, like `candidates = [64, 128]`",
+                            crate::harness::shown(text)
                         )));
                     }
-                    values
+                    (TuneDefault::Value(default.clone()), vec![default])
                 }
-                None => vec![default.clone()],
-            };
-            (default, candidates)
+            }
         } else {
             let default = entry.scalar()?;
-            (default.clone(), vec![default])
+            (TuneDefault::Value(default.clone()), vec![default])
         };
         tune.push(TuneParam { name, default, candidates });
     }
     Ok(tune)
+}
+
+/// A tune parameter's candidates: scalars, each printing differently (configuration ids print them),
+/// strings without `,`, `=` or spaces.
+fn candidates(list: &Field<'_>) -> Result<Vec<Value>, SuiteError> {
+    let items = list.array()?;
+    if items.is_empty() {
+        return Err(list.error("is empty; list the values autotuning may try, or remove it"));
+    }
+    let mut values: Vec<Value> = Vec::with_capacity(items.len());
+    for item in &items {
+        let value = item.scalar()?;
+        if let Value::Str(s) = &value
+            && let Some(bad) = s.chars().find(|c| matches!(c, ',' | '=') || c.is_whitespace())
+        {
+            return Err(item.error(format!(
+                "is \"{s}\", which contains `{}`; tune values must not hold `,`, `=` or spaces, which would \
+                 make configuration ids ambiguous",
+                bad.escape_default()
+            )));
+        }
+        if let Some(same) = values.iter().find(|v| v.to_string() == value.to_string()) {
+            return Err(item.error(format!("repeats `{same}`; list each candidate once")));
+        }
+        values.push(value);
+    }
+    Ok(values)
+}
+
+fn shown_list(values: &[Value]) -> String {
+    values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
 fn defines(field: &Field<'_>, tune: &[TuneParam]) -> Result<Vec<(String, Expr)>, SuiteError> {
@@ -782,7 +819,12 @@ fn reference(
     })
 }
 
-fn command(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CommandBench, SuiteError> {
+fn command(
+    table: &Table<'_>,
+    axes: &[Axis<'_>],
+    tune: &[TuneParam],
+    dir: &Path,
+) -> Result<CommandBench, SuiteError> {
     let run_field = table.require(
         "run",
         "give the command to start, as an argv list, like \
@@ -796,15 +838,19 @@ fn command(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CommandBe
     let mut run = Vec::with_capacity(items.len());
     for item in &items {
         let word = item.str()?;
-        if let Some((range, name)) =
-            super::placeholders(word).find(|(_, name)| !axes.iter().any(|a| a.name == *name))
-        {
-            let names: Vec<String> = axes.iter().map(|a| format!("`{{{}}}`", a.name)).collect();
+        let known = |name: &str| axes.iter().any(|a| a.name == name) || tune.iter().any(|t| t.name == name);
+        if let Some((range, name)) = super::placeholders(word).find(|(_, name)| !known(name)) {
+            let names: Vec<String> = axes
+                .iter()
+                .map(|a| a.name.as_str())
+                .chain(tune.iter().map(|t| t.name.as_str()))
+                .map(|name| format!("`{{{name}}}`"))
+                .collect();
             return Err(item.error(format!(
-                "uses `{}`, but the bench has no param `{name}`; {}",
+                "uses `{}`, but the bench has no param or tune parameter `{name}`; {}",
                 &word[range],
                 if names.is_empty() {
-                    "it has no params".to_owned()
+                    "it has neither".to_owned()
                 } else {
                     format!("the placeholders there are {}", names.join(", "))
                 }
@@ -815,4 +861,49 @@ fn command(table: &Table<'_>, axes: &[Axis<'_>], dir: &Path) -> Result<CommandBe
     let timeout_s = table.get("timeout_s").map(|f| f.f64_in(&limits::COMMAND_TIMEOUT_S)).transpose()?;
     let cwd = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir.to_owned() };
     Ok(CommandBench { run, cwd, timeout_s })
+}
+
+/// Where a tune parameter's default is written in the suite text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct DefaultSpan {
+    pub bench: String,
+    pub param: String,
+    /// Byte range of the default's value.
+    pub span: std::ops::Range<usize>,
+    /// Written as a lone value (`NAME = 4`: nothing to tune) rather than in a table with `default`.
+    pub lone: bool,
+}
+
+/// The default of every tune parameter of every bench, as written in `text` (a suite that loads).
+pub(super) fn tune_default_spans(text: &str, path: &Path) -> Result<Vec<DefaultSpan>, SuiteError> {
+    let doc = DeTable::parse(text)
+        .map_err(|source| SuiteError::Syntax { path: path.to_owned(), source: Box::new(source) })?;
+    let src = Source::new(path, text);
+    let root = Table::root(&src, &doc);
+    let mut spans = Vec::new();
+    let Some(benches) = root.get("bench") else { return Ok(spans) };
+    for (index, field) in benches.array()?.into_iter().enumerate() {
+        let table = field.table(format!("[[bench]] #{}", index + 1))?;
+        let Some(name) = table.get("name") else { continue };
+        let bench = name.str()?.to_owned();
+        let Some(tune) = table.get("tune") else { continue };
+        for entry in tune.table(format!("bench `{bench}` tune"))?.fields() {
+            let param = entry.key().to_owned();
+            if entry.is_table() {
+                if let Some(default) =
+                    entry.table(format!("bench `{bench}` tune parameter `{param}`"))?.get("default")
+                {
+                    spans.push(DefaultSpan {
+                        bench: bench.clone(),
+                        param,
+                        span: default.span(),
+                        lone: false,
+                    });
+                }
+            } else {
+                spans.push(DefaultSpan { bench: bench.clone(), param, span: entry.span(), lone: true });
+            }
+        }
+    }
+    Ok(spans)
 }

@@ -54,3 +54,5 @@ pub fn h100_samples() -> serde_json::Value {
 pub fn proptest_cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
 }
+
+pub mod tuning;
