@@ -116,7 +116,7 @@ mod tests {
         assert!(close(ln_gamma(0.5), std::f64::consts::PI.sqrt().ln(), 1e-14));
         assert!(close(ln_gamma(10.0), 362_880_f64.ln(), 1e-14));
         // mpmath.loggamma at 40 digits.
-        assert!(close(ln_gamma(3.7), 1.428_072_326_665_388_1, 1e-14));
+        assert!(close(ln_gamma(3.7), 1.428_072_326_665_388, 1e-14));
         assert!(close(ln_gamma(100.5), 361.435_540_467_777_6, 1e-14));
     }
 

@@ -15,8 +15,8 @@ use toml::de::DeTable;
 
 use self::reader::{Field, Source, Table};
 use super::{
-    Arg, Bench, BenchKind, BufferArg, CommandBench, CudaBench, Dtype, DtypeSpec, Init, Launch,
-    MeasureSettings, Reference, ScalarArg, Suite, Thresholds, TuneParam,
+    Arg, Bench, BenchKind, BufferArg, CommandBench, CudaBench, Dtype, DtypeSpec, HistoryLocation, Init,
+    Launch, MeasureSettings, Reference, ScalarArg, Suite, Thresholds, TuneParam,
 };
 use crate::case::CaseId;
 use crate::expr::Expr;
@@ -96,7 +96,10 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Suite, SuiteError> {
     })?;
     let name = suite_table.require("name", "name the suite, like `name = \"attention\"`")?.non_empty_str()?;
     let baseline = suite_table.get("baseline").map(|f| f.non_empty_str().map(|p| dir.join(p))).transpose()?;
-    let history = suite_table.get("history").map(|f| f.non_empty_str().map(|p| dir.join(p))).transpose()?;
+    let history = suite_table
+        .get("history")
+        .map(|f| f.non_empty_str().map(|text| HistoryLocation::parse(text, &dir)))
+        .transpose()?;
     let thresholds = thresholds(&suite_table)?;
     let measure = match suite_table.get("measure") {
         Some(field) => measure(&field.table("[suite.measure]")?)?,
