@@ -4,10 +4,12 @@
 //!   team's shared database); one schema, one set of migrations, the same queries.
 //! - [`samples`]: how raw samples are compressed, so that any comparison can be recomputed later.
 //! - [`Location`]: where a history is, with passwords kept out of every message.
+//! - [`trend`]: each case's points over time and its change points (found by
+//!   `pawl_core::stats::changepoint`), and its figure; [`page`]: the self-contained HTML report.
 //!
-//! Change points themselves are statistics and live in `pawl_core::stats::changepoint`.
 
 mod location;
+pub mod page;
 mod postgres;
 mod record;
 pub mod samples;
@@ -15,10 +17,12 @@ mod schema;
 mod sql;
 mod sqlite;
 pub mod store;
+pub mod trend;
 
 pub use location::{HISTORY_ENV, Location, redact_url};
 pub use record::{Origin, micros, run_key};
 pub use store::{Appended, CasePoint, HistoryStore, PointFilter, RunFilter, RunSummary};
+pub use trend::{Change, Trend, trends};
 
 /// Why the history could not be read or written. Messages name the history (password redacted).
 #[derive(Debug, thiserror::Error)]

@@ -73,7 +73,7 @@ pub struct RunFilter {
     pub limit: Option<usize>,
 }
 
-/// Which case points to read, oldest first within each testbed and case.
+/// Which case points to read, oldest first within each suite, testbed and case.
 #[derive(Clone, Debug, Default)]
 pub struct PointFilter {
     pub suite: Option<String>,
@@ -93,7 +93,7 @@ pub trait HistoryStore {
     /// Runs, newest first.
     fn runs(&mut self, filter: &RunFilter) -> Result<Vec<RunSummary>, HistoryError>;
 
-    /// Case points ordered by testbed, case id, then time.
+    /// Case points ordered by suite, testbed, case id, then time.
     fn points(&mut self, filter: &PointFilter) -> Result<Vec<CasePoint>, HistoryError>;
 
     /// The run whose key is `key` or starts with it, exactly as recorded, raw samples included.
@@ -218,7 +218,7 @@ impl<D: Db> HistoryStore for Store<D> {
         if !conditions.is_empty() {
             sql += &format!(" WHERE {}", conditions.join(" AND "));
         }
-        sql += " ORDER BY r.testbed, c.case_id, r.started_us, r.run_key";
+        sql += " ORDER BY r.suite, r.testbed, c.case_id, r.started_us, r.run_key";
         let mut out = Vec::new();
         // Params repeat for every run of a case: parse each distinct text once.
         let mut params_seen: HashMap<String, Params> = HashMap::new();

@@ -69,6 +69,7 @@ fn against_baseline(args: &CheckArgs) -> Result<Comparison> {
             (measure::measure(&suite, &args.measure, &args.save_run)?, args.save_run.display().to_string())
         }
     };
+    super::history::record(&suite, &run, pawl_history::Origin::Check, args.no_history)?;
     Ok(compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?)
 }
 
@@ -84,6 +85,7 @@ fn paired_args(args: &CheckArgs, base: &str) -> AbArgs {
         max_pairs: AB_MAX_PAIRS,
         measure_identical: false,
         seed: args.measure.seed,
+        no_history: args.no_history,
         judge: args.judge.clone(),
         report: ReportArgs { format: Format::Human, output: None },
     }
