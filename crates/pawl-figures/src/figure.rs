@@ -28,11 +28,34 @@ pub struct Axis {
     pub label: String,
     /// The visible range; `None` fits the data with a margin.
     pub range: Option<(f64, f64)>,
+    /// Label whole numbers only (run numbers, counts): ticks between them stay blank.
+    #[serde(default)]
+    pub integers: bool,
 }
 
 impl Axis {
     pub fn new(label: impl Into<String>) -> Axis {
-        Axis { label: label.into(), range: None }
+        Axis { label: label.into(), range: None, integers: false }
+    }
+
+    /// An axis of whole numbers (see [`Axis::integers`]).
+    pub fn integers(label: impl Into<String>) -> Axis {
+        Axis { integers: true, ..Axis::new(label) }
+    }
+
+    /// How a tick value is written on this axis.
+    pub fn tick_label(&self, value: f64) -> String {
+        if self.integers {
+            if (value - value.round()).abs() < 1e-9 {
+                format!("{}", value.round() as i64)
+            } else {
+                String::new()
+            }
+        } else {
+            let text = format!("{value:.6}");
+            let text = text.trim_end_matches('0').trim_end_matches('.');
+            if text == "-0" { "0".to_owned() } else { text.to_owned() }
+        }
     }
 }
 
@@ -131,14 +154,26 @@ impl Figure {
         Figure { title: title.into(), width: 800, height: 400, x, y, marks: Vec::new() }
     }
 
-    /// The x and y ranges to draw: the axes' own, or the data's with 5% margins. Non-finite values are
-    /// left out; a figure with nothing finite spans 0 to 1.
+    /// The x and y ranges to draw: the axes' own, or the data's with 5% margins, and room above the
+    /// data for the legend when a mark has a name. Non-finite values are left out; a figure with
+    /// nothing finite spans 0 to 1.
     pub fn ranges(&self) -> ((f64, f64), (f64, f64)) {
         let (mut xs, mut ys) = (Vec::new(), Vec::new());
         for mark in &self.marks {
             mark.extent(&mut xs, &mut ys);
         }
-        (self.x.range.unwrap_or_else(|| fit(&xs)), self.y.range.unwrap_or_else(|| fit(&ys)))
+        let legend_rows = self.marks.iter().filter(|m| m.name().is_some()).count();
+        let y = self.y.range.unwrap_or_else(|| {
+            let (low, high) = fit(&ys);
+            // About 18 px a legend row, out of a plot area some 300 px high.
+            let room = (legend_rows as f64 * 18.0 + 12.0) / (f64::from(self.height).max(200.0) - 100.0);
+            if legend_rows > 0 {
+                (low, high + (high - low) * room / (1.0 - room).max(0.2))
+            } else {
+                (low, high)
+            }
+        });
+        (self.x.range.unwrap_or_else(|| fit(&xs)), y)
     }
 }
 
@@ -175,11 +210,24 @@ mod tests {
         });
         let ((x0, x1), (y0, y1)) = figure.ranges();
         assert_eq!((x0, x1), (-0.5, 10.5));
-        assert_eq!((y0, y1), (7.4, 20.6));
+        assert_eq!((y0, y1), (7.4, 20.6), "no legend, no room for one");
+        figure.marks.push(Mark::HRule {
+            name: Some("baseline".into()),
+            y: 10.0,
+            color: Color::GREY,
+            dashed: true,
+        });
+        let with_legend = figure.ranges().1.1;
+        assert!(with_legend > 20.6 + 1.0, "room above the data for the legend: {with_legend}");
+        figure.marks.pop();
         figure.y.range = Some((0.0, 30.0));
         assert_eq!(figure.ranges().1, (0.0, 30.0));
         let single = fit(&[5.0]);
         assert!(single.0 < 5.0 && single.1 > 5.0);
         assert_eq!(Color::BLUE.hex(), "#0072b2");
+        assert_eq!(Axis::integers("run").tick_label(3.0), "3");
+        assert_eq!(Axis::integers("run").tick_label(3.5), "");
+        assert_eq!(Axis::new("µs").tick_label(12.5), "12.5");
+        assert_eq!(Axis::new("µs").tick_label(-0.0), "0");
     }
 }

@@ -84,6 +84,8 @@ where
         .configure_mesh()
         .x_desc(figure.x.label.as_str())
         .y_desc(figure.y.label.as_str())
+        .x_label_formatter(&|v| figure.x.tick_label(*v))
+        .y_label_formatter(&|v| figure.y.tick_label(*v))
         .label_style((FAMILY, 12))
         .axis_desc_style((FAMILY, 13))
         .light_line_style(RGBColor(238, 238, 238))

@@ -62,7 +62,7 @@ impl Trend {
         let x = |i: usize| (i + 1) as f64;
         let mut figure = Figure::new(
             format!("{} · {}", self.case_id, self.testbed),
-            Axis::new("run (oldest to newest)"),
+            Axis::integers("run (oldest to newest)"),
             Axis::new(format!("median ({})", unit.name)),
         );
         figure.marks.push(Mark::Intervals {

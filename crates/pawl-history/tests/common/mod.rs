@@ -140,3 +140,56 @@ pub fn with_database(url: &str, name: &str) -> String {
     let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
     format!("{}/{name}{query}", &base[..host_end])
 }
+
+/// Case points of a suite with `cases` cases (benches `copy` and `gemm`, params N and dtype) over `runs`
+/// runs, 1% noise; the case `copy/N=1024,dtype=f16` gets 8% slower from run `runs / 2` on. In the
+/// order the store gives them.
+pub fn synthetic_points(cases: usize, runs: usize) -> Vec<pawl_history::CasePoint> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut out = Vec::with_capacity(cases * runs);
+    let testbed = format!("{H100} / driver 580 / CUDA 13");
+    let mut ids: Vec<(String, Params)> = (0..cases)
+        .map(|i| {
+            let bench = if i % 2 == 0 { "copy" } else { "gemm" };
+            let mut params = Params::new();
+            params.insert("N", Value::Int(1024 << (i / 4)));
+            params.insert("dtype", Value::Str(if i % 4 < 2 { "f16" } else { "bf16" }.into()));
+            (CaseId::new(bench, &params).to_string(), params)
+        })
+        .collect();
+    ids.sort_by(|a, b| a.0.cmp(&b.0));
+    for (id, params) in ids {
+        let level = 5_000.0 + 1_000.0 * (id.len() % 7) as f64;
+        for r in 0..runs {
+            let step = if id == "copy/N=1024,dtype=f16" && r >= runs / 2 { 1.08 } else { 1.0 };
+            let median = level * step * (1.0 + 0.01 * (rng.random::<f64>() - 0.5) * 3.4);
+            out.push(pawl_history::CasePoint {
+                run_key: format!("{r:032x}"),
+                suite: "kernels".into(),
+                started_at: format!("2026-01-01T00:00:00Z+{r}"),
+                started_us: 1_767_225_600_000_000 + r as i64 * 3_600_000_000,
+                origin: "run".into(),
+                git: Some(GitInfo {
+                    commit: format!("{:040x}", r * 7919),
+                    branch: Some("main".into()),
+                    dirty: false,
+                }),
+                testbed: testbed.clone(),
+                case_id: CaseId::from_raw(id.clone()),
+                bench: id.split('/').next().unwrap().to_owned(),
+                params: params.clone(),
+                status: CaseStatus::Ok,
+                median_ns: Some(median),
+                ci_low_ns: Some(median * 0.995),
+                ci_high_ns: Some(median * 1.006),
+                rel_noise: Some(0.01),
+                samples: 200,
+                flops: None,
+                bytes: Some(8.0 * 1024.0),
+                sm_clock_mhz: Some(1980.0),
+                throttled_samples: 0,
+            });
+        }
+    }
+    out
+}
