@@ -9,7 +9,10 @@ CREATE TABLE pawl_runs (
     -- which orders the runs.
     started_at TEXT NOT NULL,
     started_us BIGINT NOT NULL,
+    -- When it was recorded, and the same in microseconds: runs that started in the same second are
+    -- ordered by when they were recorded.
     recorded_at TEXT NOT NULL,
+    recorded_us BIGINT NOT NULL,
     -- How it was recorded: run, check, ab-base, ab-head or import.
     origin TEXT NOT NULL,
     git_commit TEXT,

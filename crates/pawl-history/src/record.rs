@@ -54,8 +54,8 @@ pub fn micros(timestamp: &str) -> Result<i64, String> {
 }
 
 pub(crate) const INSERT_RUN: &str = "INSERT INTO pawl_runs (run_key, suite, started_at, started_us, recorded_at, \
-    origin, git_commit, git_branch, git_dirty, testbed, hostname, pawl_version, detail) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (run_key) DO NOTHING";
+    recorded_us, origin, git_commit, git_branch, git_dirty, testbed, hostname, pawl_version, detail) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (run_key) DO NOTHING";
 
 pub(crate) const INSERT_CASE: &str = "INSERT INTO pawl_cases (run_key, position, case_id, bench, params, status, \
     error, median_ns, ci_low_ns, ci_high_ns, confidence, rel_noise, sample_count, flops, bytes, sm_clock_mhz, \
@@ -67,7 +67,7 @@ pub(crate) fn run_values(
     run: &Run,
     key: &str,
     started_us: i64,
-    recorded_at: &str,
+    recorded: jiff::Timestamp,
     origin: Origin,
 ) -> Vec<Value> {
     let without_cases = Run { cases: Vec::new(), ..run.clone() };
@@ -77,7 +77,8 @@ pub(crate) fn run_values(
         run.suite.as_str().into(),
         run.timestamp.as_str().into(),
         started_us.into(),
-        recorded_at.into(),
+        recorded.round(jiff::Unit::Second).unwrap_or(recorded).to_string().into(),
+        recorded.as_microsecond().into(),
         origin.as_str().into(),
         git.map(|g| g.commit.clone()).into(),
         git.and_then(|g| g.branch.clone()).into(),

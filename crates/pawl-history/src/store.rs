@@ -44,7 +44,8 @@ pub struct CasePoint {
     pub run_key: String,
     pub suite: String,
     pub started_at: String,
-    /// Microseconds since 1970 (UTC): the order of the points.
+    /// Microseconds since 1970 (UTC): the order of the points (runs that started in the same second
+    /// are in the order they were recorded).
     pub started_us: i64,
     pub origin: String,
     pub git: Option<GitInfo>,
@@ -135,9 +136,7 @@ impl<D: Db> HistoryStore for Store<D> {
     fn append(&mut self, run: &Run, origin: Origin) -> Result<Appended, HistoryError> {
         let key = record::run_key(run);
         let started_us = record::micros(&run.timestamp).map_err(|message| self.invalid(message))?;
-        let recorded_at =
-            jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
-        let run_row = record::run_values(run, &key, started_us, &recorded_at.to_string(), origin);
+        let run_row = record::run_values(run, &key, started_us, jiff::Timestamp::now(), origin);
         let cases: Vec<Vec<Value>> =
             run.cases.iter().enumerate().map(|(i, case)| record::case_values(&key, i, case)).collect();
         let mut inserted = false;
@@ -173,7 +172,7 @@ impl<D: Db> HistoryStore for Store<D> {
         if !conditions.is_empty() {
             sql += &format!(" WHERE {}", conditions.join(" AND "));
         }
-        sql += " GROUP BY r.run_key ORDER BY r.started_us DESC, r.run_key DESC";
+        sql += " GROUP BY r.run_key ORDER BY r.started_us DESC, r.recorded_us DESC, r.run_key DESC";
         if let Some(limit) = filter.limit {
             params.push((limit as i64).into());
             sql += &format!(" LIMIT ${}", params.len());
@@ -218,7 +217,7 @@ impl<D: Db> HistoryStore for Store<D> {
         if !conditions.is_empty() {
             sql += &format!(" WHERE {}", conditions.join(" AND "));
         }
-        sql += " ORDER BY r.suite, r.testbed, c.case_id, r.started_us, r.run_key";
+        sql += " ORDER BY r.suite, r.testbed, c.case_id, r.started_us, r.recorded_us, r.run_key";
         let mut out = Vec::new();
         // Params repeat for every run of a case: parse each distinct text once.
         let mut params_seen: HashMap<String, Params> = HashMap::new();

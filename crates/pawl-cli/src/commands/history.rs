@@ -59,7 +59,7 @@ fn env_location() -> Option<String> {
 /// nothing.
 fn recording_location(suite: &Suite) -> Result<Option<Location>> {
     if let Some(text) = env_location() {
-        return Ok(Some(Location::parse(&text, Path::new("."))?));
+        return Ok(Some(Location::parse(&text, Path::new(""))?));
     }
     Ok(suite.history.as_ref().map(Location::from_suite).transpose()?)
 }
@@ -77,8 +77,8 @@ fn place_suite(place: &HistoryPlace) -> Result<Option<Suite>> {
 fn open_place(place: &HistoryPlace) -> Result<(Box<dyn HistoryStore>, Option<Suite>)> {
     let suite = place_suite(place)?;
     let location = match (&place.history, env_location(), suite.as_ref().and_then(|s| s.history.as_ref())) {
-        (Some(text), _, _) => Location::parse(text, Path::new("."))?,
-        (None, Some(text), _) => Location::parse(&text, Path::new("."))?,
+        (Some(text), _, _) => Location::parse(text, Path::new(""))?,
+        (None, Some(text), _) => Location::parse(&text, Path::new(""))?,
         (None, None, Some(location)) => Location::from_suite(location)?,
         (None, None, None) => bail!(
             "no history named: pass --history FILE (or a postgres:// URL), set ${HISTORY_ENV}, or add \
@@ -142,14 +142,25 @@ pub struct AbSides<'a> {
     pub head: Option<GitInfo>,
 }
 
-/// Records an A/B run as two runs, the base side and the head side, each with its own samples and
-/// commit (`origin` ab-base and ab-head). The head is stamped one second after the base, so that a
-/// trend shows the older code first.
+/// Records an A/B run as two runs, the base side and the head side (see [`ab_runs`]).
 pub fn record_ab(sides: &AbSides, outcomes: &[PairedOutcome], skip: bool) -> Result<()> {
     if skip {
         return Ok(());
     }
     let Some(location) = recording_location(sides.suite)? else { return Ok(()) };
+    let (base, head) = ab_runs(sides, outcomes);
+    if base.cases.is_empty() {
+        eprintln!("history: the A/B run measured no case; nothing recorded");
+        return Ok(());
+    }
+    append(&location, &[(&base, Origin::AbBase), (&head, Origin::AbHead)])
+}
+
+/// The two runs an A/B run is recorded as: each side's samples and clocks under its own commit
+/// (`origin` ab-base and ab-head), measured cases and failed ones; identical code and one-sided cases
+/// were not timed and are left out. The head is stamped one second after the base, so that a trend
+/// shows the older code first.
+pub fn ab_runs(sides: &AbSides, outcomes: &[PairedOutcome]) -> (Run, Run) {
     let stamp = |offset: i64| {
         (sides.started + jiff::SignedDuration::from_secs(offset))
             .round(jiff::Unit::Second)
@@ -197,15 +208,10 @@ pub fn record_ab(sides: &AbSides, outcomes: &[PairedOutcome], skip: bool) -> Res
                     ));
                 }
             }
-            // Identical code, one-sided cases and empty measurements were not timed: nothing to keep.
             _ => {}
         }
     }
-    if base.cases.is_empty() {
-        eprintln!("history: the A/B run measured no case; nothing recorded");
-        return Ok(());
-    }
-    append(&location, &[(&base, Origin::AbBase), (&head, Origin::AbHead)])
+    (base, head)
 }
 
 // ---- commands ----
@@ -218,8 +224,8 @@ fn add(paths: &[PathBuf], place: &HistoryPlace) -> Result<Outcome> {
     }
     let suite = place_suite(place)?;
     let location = match (&place.history, env_location(), suite.as_ref().and_then(|s| s.history.clone())) {
-        (Some(text), _, _) => Location::parse(text, Path::new("."))?,
-        (None, Some(text), _) => Location::parse(&text, Path::new("."))?,
+        (Some(text), _, _) => Location::parse(text, Path::new(""))?,
+        (None, Some(text), _) => Location::parse(&text, Path::new(""))?,
         (None, None, Some(location)) => Location::from_suite(&location)?,
         (None, None, None) => bail!(
             "no history named: pass --history FILE (or a postgres:// URL), set ${HISTORY_ENV}, or add \
@@ -652,6 +658,63 @@ pub fn commit_info(commit: &str) -> GitInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ab_run_is_two_runs_with_their_own_samples_and_commits() {
+        use pawl_core::case::CaseId;
+        use pawl_core::paired::{PairedSamples, Settled};
+        use pawl_core::value::Params;
+        let suite = Suite::from_str(
+            "[suite]\nname = \"k\"\n[[bench]]\nname = \"b\"\nkind = \"command\"\nrun = [\"x\"]\n",
+            Path::new("pawl.toml"),
+        )
+        .unwrap();
+        let outcome = |id: &str, case: PairedCase| PairedOutcome {
+            id: CaseId::from_raw(id),
+            bench: "b".into(),
+            params: Params::new(),
+            flops: None,
+            bytes: Some(64.0),
+            case,
+        };
+        let samples = PairedSamples {
+            base_ns: vec![10.0, 11.0, 10.5],
+            head_ns: vec![12.0, 12.5, 12.2, 99.0],
+            base_clock_mhz: vec![1980, 1980, 1965],
+            head_clock_mhz: vec![],
+        };
+        let outcomes = [
+            outcome("b/measured", PairedCase::Measured { samples, looks: 1, settled: Settled::Open }),
+            outcome("b/same", PairedCase::Identical),
+            outcome("b/new", PairedCase::OnlyHead),
+            outcome("b/broken", PairedCase::Failed("fault".into())),
+        ];
+        let env = Environment::default();
+        let sides = AbSides {
+            suite: &suite,
+            started: "2026-05-20T10:00:00.4Z".parse().unwrap(),
+            env: &env,
+            settings: &MeasureSettings::default(),
+            base: commit_info("aaaa"),
+            head: Some(GitInfo { commit: "bbbb".into(), branch: Some("pr".into()), dirty: true }),
+        };
+        let (base, head) = ab_runs(&sides, &outcomes);
+        assert_eq!(
+            (base.timestamp.as_str(), head.timestamp.as_str()),
+            ("2026-05-20T10:00:00Z", "2026-05-20T10:00:01Z")
+        );
+        assert_eq!(base.git.as_ref().unwrap().commit, "aaaa");
+        assert!(head.git.as_ref().unwrap().dirty);
+        let ids: Vec<&str> = head.cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["b/measured", "b/broken"]);
+        assert_eq!(base.cases[0].samples_ns, [10.0, 11.0, 10.5]);
+        assert_eq!(head.cases[0].samples_ns, [12.0, 12.5, 12.2], "only whole pairs");
+        assert_eq!(base.cases[0].sm_clock_mhz, [1980, 1980, 1965]);
+        assert!(head.cases[0].sm_clock_mhz.is_empty());
+        assert_eq!(head.cases[0].stats.as_ref().unwrap().median_ns, 12.2);
+        assert_eq!(base.cases[1].status, CaseStatus::Failed);
+        assert!(base.validate().is_ok() && head.validate().is_ok());
+    }
 
     #[test]
     fn file_names_are_safe() {

@@ -4,5 +4,6 @@ mod bad_input;
 mod common;
 mod compare;
 mod harness;
+mod history;
 mod ratchet;
 mod validate;
