@@ -73,10 +73,9 @@ fn place_suite(place: &HistoryPlace) -> Result<Option<Suite>> {
     }
 }
 
-/// Opens the history a history command names, with the suite it reads.
-fn open_place(place: &HistoryPlace) -> Result<(Box<dyn HistoryStore>, Option<Suite>)> {
-    let suite = place_suite(place)?;
-    let location = match (&place.history, env_location(), suite.as_ref().and_then(|s| s.history.as_ref())) {
+/// The history a history command names: `--history`, else `$PAWL_HISTORY`, else the suite's.
+fn named_location(place: &HistoryPlace, suite: Option<&Suite>) -> Result<Location> {
+    Ok(match (&place.history, env_location(), suite.and_then(|s| s.history.as_ref())) {
         (Some(text), _, _) => Location::parse(text, Path::new(""))?,
         (None, Some(text), _) => Location::parse(&text, Path::new(""))?,
         (None, None, Some(location)) => Location::from_suite(location)?,
@@ -85,14 +84,17 @@ fn open_place(place: &HistoryPlace) -> Result<(Box<dyn HistoryStore>, Option<Sui
              `history = \".pawl/history.sqlite\"` to the [suite] table of {}",
             place.suite.as_deref().unwrap_or(Path::new(DEFAULT_SUITE)).display()
         ),
-    };
+    })
+}
+
+/// Opens the history a reading command names, with the suite it reads.
+fn open_place(place: &HistoryPlace) -> Result<(Box<dyn HistoryStore>, Option<Suite>)> {
+    let suite = place_suite(place)?;
+    let location = named_location(place, suite.as_ref())?;
     if let Location::Sqlite(path) = &location {
         // Reading commands never create a history by accident.
         if !path.exists() {
-            bail!(
-                "no history at {}: record runs first (`pawl run`, or `pawl history add RUN.json`)",
-                path.display()
-            );
+            bail!("no history at {}: record runs first (`pawl run`, or `pawl history add RUN.json`)", path.display());
         }
     }
     Ok((pawl_history::open(&location)?, suite))
@@ -222,16 +224,7 @@ fn add(paths: &[PathBuf], place: &HistoryPlace) -> Result<Outcome> {
     for path in paths {
         runs.push(Run::load(path)?);
     }
-    let suite = place_suite(place)?;
-    let location = match (&place.history, env_location(), suite.as_ref().and_then(|s| s.history.clone())) {
-        (Some(text), _, _) => Location::parse(text, Path::new(""))?,
-        (None, Some(text), _) => Location::parse(&text, Path::new(""))?,
-        (None, None, Some(location)) => Location::from_suite(&location)?,
-        (None, None, None) => bail!(
-            "no history named: pass --history FILE (or a postgres:// URL), set ${HISTORY_ENV}, or add \
-             `history = \".pawl/history.sqlite\"` to the [suite] table"
-        ),
-    };
+    let location = named_location(place, place_suite(place)?.as_ref())?;
     let batch: Vec<(&Run, Origin)> = runs.iter().map(|r| (r, Origin::Import)).collect();
     append(&location, &batch)?;
     Ok(Outcome::Pass)
