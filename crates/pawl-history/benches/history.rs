@@ -49,7 +49,10 @@ fn bench_html(c: &mut Criterion) {
     };
     let trends = pawl_history::trends(points.clone(), &ChangePointSettings::default()).unwrap();
     let size = page::render(&trends, &options).len();
-    eprintln!("the report of 200 cases × 1,000 runs: {size} bytes ({:.2} MiB)", size as f64 / (1 << 20) as f64);
+    eprintln!(
+        "the report of 200 cases × 1,000 runs: {size} bytes ({:.2} MiB)",
+        size as f64 / (1 << 20) as f64
+    );
     assert!(size < 5 << 20);
     c.bench_function("HTML report of 200 cases × 1,000 runs (change points and page)", |b| {
         b.iter_batched(

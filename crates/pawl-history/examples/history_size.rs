@@ -26,7 +26,8 @@ fn main() {
     let option = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let number = |name: &str, default: usize| option(name).map_or(default, |v| v.parse().expect("a number"));
     let (runs, cases, samples) = (number("--runs", 1000), number("--cases", 200), number("--samples", 1000));
-    let dir = args.last().filter(|a| !a.starts_with("--") && option("--postgres").as_deref() != Some(a.as_str()));
+    let dir =
+        args.last().filter(|a| !a.starts_with("--") && option("--postgres").as_deref() != Some(a.as_str()));
     let dir = PathBuf::from(dir.cloned().unwrap_or_else(|| ".".into()));
 
     let data: serde_json::Value =
@@ -43,7 +44,10 @@ fn main() {
         locations.push(Location::Postgres(url));
     }
     let raw = runs * cases * samples * 8;
-    println!("{runs} runs × {cases} cases × {samples} samples: {:.1} MiB of raw f64 samples", mib(raw as u64));
+    println!(
+        "{runs} runs × {cases} cases × {samples} samples: {:.1} MiB of raw f64 samples",
+        mib(raw as u64)
+    );
     for location in &locations {
         if let Location::Sqlite(path) = location {
             for suffix in ["", "-wal", "-shm", "-lock"] {
@@ -90,7 +94,8 @@ fn size(location: &Location) -> u64 {
             let mut db = postgres::Client::connect(url, postgres::NoTls).expect("reconnects");
             let row = db
                 .query_one(
-                    "SELECT pg_total_relation_size('pawl_runs') + pg_total_relation_size('pawl_cases')",
+                    "SELECT pg_total_relation_size('pawl_runs') + pg_total_relation_size('pawl_cases') \
+                     + pg_total_relation_size('pawl_samples')",
                     &[],
                 )
                 .expect("sizes");
@@ -122,12 +127,17 @@ fn make_run(r: usize, cases: usize, samples: usize, series: &[Vec<f64>]) -> Run 
     // One run an hour from 2026-01-01.
     let started = jiff::Timestamp::from_second(1_767_225_600 + r as i64 * 3600).expect("in range");
     let mut run = Run::new("size", started.to_string(), env, MeasureSettings::default());
-    run.git = Some(GitInfo { commit: format!("{:040x}", r * 2_654_435_761), branch: Some("main".into()), dirty: false });
+    run.git = Some(GitInfo {
+        commit: format!("{:040x}", r * 2_654_435_761),
+        branch: Some("main".into()),
+        dirty: false,
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(r as u64);
     for c in 0..cases {
         let source = &series[c % series.len()];
         let samples_ns: Vec<f64> = (0..samples).map(|_| source[rng.random_range(0..source.len())]).collect();
-        let clocks: Vec<u32> = (0..samples).map(|_| if rng.random::<f64>() < 0.02 { 1965 } else { 1980 }).collect();
+        let clocks: Vec<u32> =
+            (0..samples).map(|_| if rng.random::<f64>() < 0.02 { 1965 } else { 1980 }).collect();
         let mut params = Params::new();
         params.insert("N", Value::Int(1 << (10 + c % 20)));
         params.insert("variant", Value::Int((c / 20) as i64));

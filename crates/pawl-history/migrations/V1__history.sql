@@ -53,9 +53,17 @@ CREATE TABLE pawl_cases (
     -- The case as the run file has it, as JSON, without its samples and clocks: tune values,
     -- correctness, summary statistics, timing, kernel facts.
     detail TEXT NOT NULL,
-    -- Every sample (ns) and its SM clock, compressed: see samples.rs.
-    samples BYTEA NOT NULL,
     PRIMARY KEY (run_key, case_id)
 );
 
 CREATE INDEX pawl_cases_by_case ON pawl_cases (case_id);
+
+-- Every sample (ns) of a case and its SM clock, compressed (see samples.rs). A table of their own, so
+-- that reading trends never reads the samples from disk.
+CREATE TABLE pawl_samples (
+    run_key TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    samples BYTEA NOT NULL,
+    PRIMARY KEY (run_key, case_id),
+    FOREIGN KEY (run_key, case_id) REFERENCES pawl_cases (run_key, case_id) ON DELETE CASCADE
+);

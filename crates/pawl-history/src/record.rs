@@ -59,8 +59,11 @@ pub(crate) const INSERT_RUN: &str = "INSERT INTO pawl_runs (run_key, suite, star
 
 pub(crate) const INSERT_CASE: &str = "INSERT INTO pawl_cases (run_key, position, case_id, bench, params, status, \
     error, median_ns, ci_low_ns, ci_high_ns, confidence, rel_noise, sample_count, flops, bytes, sm_clock_mhz, \
-    throttled_samples, detail, samples) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+    throttled_samples, detail) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+pub(crate) const INSERT_SAMPLES: &str =
+    "INSERT INTO pawl_samples (run_key, case_id, samples) VALUES ($1, $2, $3)";
 
 /// The values of [`INSERT_RUN`].
 pub(crate) fn run_values(
@@ -113,8 +116,12 @@ pub(crate) fn case_values(key: &str, position: usize, case: &CaseResult) -> Vec<
         median_clock(&case.sm_clock_mhz).into(),
         (case.throttled_samples as i64).into(),
         json(&detail).into(),
-        samples::encode(&case.samples_ns, &case.sm_clock_mhz).into(),
     ]
+}
+
+/// The values of [`INSERT_SAMPLES`].
+pub(crate) fn samples_values(key: &str, case: &CaseResult) -> Vec<Value> {
+    vec![key.into(), case.id.as_str().into(), samples::encode(&case.samples_ns, &case.sm_clock_mhz).into()]
 }
 
 /// A case read back: its JSON detail with its samples and clocks restored.

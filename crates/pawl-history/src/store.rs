@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::HistoryError;
 use crate::location::Location;
-use crate::record::{self, INSERT_CASE, INSERT_RUN, Origin};
+use crate::record::{self, INSERT_CASE, INSERT_RUN, INSERT_SAMPLES, Origin};
 use crate::sql::{Db, DbError, Row, Value};
 
 /// What [`HistoryStore::append`] did.
@@ -137,15 +137,20 @@ impl<D: Db> HistoryStore for Store<D> {
         let key = record::run_key(run);
         let started_us = record::micros(&run.timestamp).map_err(|message| self.invalid(message))?;
         let run_row = record::run_values(run, &key, started_us, jiff::Timestamp::now(), origin);
-        let cases: Vec<Vec<Value>> =
-            run.cases.iter().enumerate().map(|(i, case)| record::case_values(&key, i, case)).collect();
+        let cases: Vec<(Vec<Value>, Vec<Value>)> = run
+            .cases
+            .iter()
+            .enumerate()
+            .map(|(i, case)| (record::case_values(&key, i, case), record::samples_values(&key, case)))
+            .collect();
         let mut inserted = false;
         self.db
             .write(&mut |tx| {
                 inserted = tx.execute(INSERT_RUN, &run_row)? == 1;
                 if inserted {
-                    for case in &cases {
+                    for (case, samples) in &cases {
                         tx.execute(INSERT_CASE, case)?;
+                        tx.execute(INSERT_SAMPLES, samples)?;
                     }
                 }
                 Ok(())
@@ -305,7 +310,8 @@ impl<D: Db> HistoryStore for Store<D> {
         let mut cases = Vec::new();
         self.db
             .query(
-                "SELECT detail, samples FROM pawl_cases WHERE run_key = $1 ORDER BY position",
+                "SELECT c.detail, s.samples FROM pawl_cases c JOIN pawl_samples s \
+                 ON s.run_key = c.run_key AND s.case_id = c.case_id WHERE c.run_key = $1 ORDER BY c.position",
                 &[full_key.as_str().into()],
                 &mut |row| {
                     cases.push((row.text(0)?, row.bytes(1)?));

@@ -94,7 +94,10 @@ fn open_place(place: &HistoryPlace) -> Result<(Box<dyn HistoryStore>, Option<Sui
     if let Location::Sqlite(path) = &location {
         // Reading commands never create a history by accident.
         if !path.exists() {
-            bail!("no history at {}: record runs first (`pawl run`, or `pawl history add RUN.json`)", path.display());
+            bail!(
+                "no history at {}: record runs first (`pawl run`, or `pawl history add RUN.json`)",
+                path.display()
+            );
         }
     }
     Ok((pawl_history::open(&location)?, suite))
