@@ -1,5 +1,5 @@
-//! The SQLite store: one file, no server. WAL mode, so readers never wait for the writer and writers
-//! queue behind each other (each append is one IMMEDIATE transaction; a waiting writer retries for up to
+//! The SQLite store: one file, no server. WAL mode (set when the file is created), so readers never
+//! wait for the writer and writers queue behind each other (each append is one IMMEDIATE transaction; a waiting writer retries for up to
 //! a minute).
 
 use std::fs::{self, OpenOptions};
@@ -27,15 +27,30 @@ pub(crate) fn open(path: &Path) -> Result<Store<Connection>, HistoryError> {
     let mut db = Connection::open(path).map_err(|e| fail(DbError::from(e).0))?;
     let setup = |db: &Connection| -> rusqlite::Result<()> {
         db.busy_timeout(BUSY_TIMEOUT)?;
-        // journal_mode answers with a row; WAL persists in the file once set.
-        db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         db.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
     };
-    setup(&db).map_err(|e| fail(format!("{} (is it a SQLite database?)", DbError::from(e).0)))?;
+    setup(&db).map_err(|e| fail(DbError::from(e).0))?;
     if !is_current(&mut db) {
         migrate(&mut db, path).map_err(fail)?;
     }
     Ok(Store { db, location })
+}
+
+/// Switches the file to WAL mode, which then persists in it. The switch needs the file to itself, and
+/// SQLite answers "busy" at once, without waiting, while another connection has it open: retry for
+/// up to the busy timeout.
+fn write_ahead_log(db: &Connection) -> rusqlite::Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        match db.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
 }
 
 fn is_current(db: &mut Connection) -> bool {
@@ -61,7 +76,11 @@ fn migrate(db: &mut Connection, path: &Path) -> Result<(), String> {
         .open(&lock_path)
         .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
     fs4::FileExt::lock(&lock).map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
-    let result = schema::runner().run(db).map(|_| ()).map_err(|e| format!("cannot set up the schema: {e}"));
+    let result = write_ahead_log(db)
+        .map_err(|e| format!("{} (is it a SQLite database?)", DbError::from(e).0))
+        .and_then(|()| {
+            schema::runner().run(db).map(|_| ()).map_err(|e| format!("cannot set up the schema: {e}"))
+        });
     // Closing the file releases the lock too; say it explicitly.
     let _ = fs4::FileExt::unlock(&lock);
     result
