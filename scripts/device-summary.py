@@ -152,7 +152,7 @@ elif mode == "engine":
     for pair in ("ab", "ac", "bc"):
         for v in verdicts[pair].values():
             if v["kind"] in ("regressed", "improved", "inconclusive"):
-                print(f"  {pair} {v['id']}: {v['kind']}: {v.get('reason', '')[:200]}")
+                print(f"  {pair} {v['id']}: {v['kind']}: {json.dumps(v.get('reason'))[:200]}")
 
 elif mode == "identical":
     counts, times = {}, []

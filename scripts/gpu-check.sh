@@ -21,7 +21,9 @@ if [ "${1:-}" = "--pack" ]; then
     set -e
     target=${CARGO_TARGET_DIR:-$root/target}
     (cd "$root" && cargo build --release -p pawl-cli -p pawl-cuda --bins --examples)
-    tests=$(cd "$root" && cargo test --release -p pawl-cuda --no-run 2>&1 | grep -o "$target/release/deps/[a-z_]*-[0-9a-f]*")
+    # The test executables, by their absolute paths in cargo's JSON messages.
+    tests=$(cd "$root" && cargo test --release -p pawl-cuda --no-run --message-format=json 2>/dev/null |
+        grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
     rm -rf "$carry" && mkdir -p "$carry/bin"
     cp "$target/release/pawl" "$target/release/pawl-cuda-worker" "$target/release/examples/measure" \
         "$target/release/examples/timing_study" "$carry/bin/"

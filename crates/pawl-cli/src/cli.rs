@@ -35,6 +35,8 @@ pub enum Command {
     Ab(AbArgs),
     /// Show the GPU, driver and clocks, and warn about anything that hurts measurement.
     Env(EnvArgs),
+    /// The history of runs: import, list, show a case, find change points, plot, write the HTML report.
+    History(HistoryArgs),
     /// Create or update the one comment of a suite on a pull request (GitHub) or merge request (GitLab).
     Comment(CommentArgs),
     /// Profile the regressed cases with Nsight Compute, on head and on a base revision, side by side.
@@ -106,6 +108,9 @@ pub struct RunArgs {
     /// Where to write the run file.
     #[arg(short, long, value_name = "FILE", default_value = "pawl-run.json")]
     pub output: PathBuf,
+    /// Do not record the run in the history.
+    #[arg(long)]
+    pub no_history: bool,
 }
 
 /// How differences are judged; each overrides the suite's value.
@@ -266,6 +271,9 @@ pub struct CheckArgs {
     /// [default: the suite's `gpu_price_per_hour`].
     #[arg(long, value_name = "DOLLARS", env = "PAWL_GPU_PRICE_PER_HOUR", value_parser = PricePerHour::parse)]
     pub gpu_price_per_hour: Option<PricePerHour>,
+    /// Do not record the run (or the A/B runs) in the history.
+    #[arg(long)]
+    pub no_history: bool,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -429,8 +437,147 @@ pub struct AbArgs {
     /// Seed of the random inputs.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Do not record the two sides in the history.
+    #[arg(long)]
+    pub no_history: bool,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: HistoryCommand,
+}
+
+/// Which history, and which suite's part of it.
+#[derive(Debug, Args, Clone)]
+pub struct HistoryPlace {
+    /// The history: a SQLite file or a `postgres://` URL [default: $PAWL_HISTORY, else the suite's
+    /// `history`].
+    #[arg(long, value_name = "LOCATION")]
+    pub history: Option<String>,
+    /// The suite file: its `history`, its name (only its runs are read), thresholds and baseline
+    /// [default: pawl.toml when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub suite: Option<PathBuf>,
+}
+
+/// Output of the history commands that print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    Human,
+    Json,
+}
+
+/// How change points are found (Otava's defaults).
+#[derive(Debug, Args, Clone)]
+pub struct ChangeArgs {
+    /// Runs per window of the E-divisive search.
+    #[arg(long, value_name = "RUNS", default_value_t = 50)]
+    pub window: usize,
+    /// Largest p-value of a change.
+    #[arg(long, value_name = "P", default_value_t = 0.001)]
+    pub max_p: f64,
+    /// Smallest relative change of level that counts (0.005 is 0.5%).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.005)]
+    pub min_magnitude: f64,
+    /// Fewest runs at a level: shorter excursions (a spike) are not changes.
+    #[arg(long, value_name = "RUNS", default_value_t = 3)]
+    pub min_segment: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Record run files in the history (a run already there is not recorded twice).
+    Add {
+        /// Run files, as `pawl run` writes them.
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        #[command(flatten)]
+        place: HistoryPlace,
+    },
+    /// The runs recorded, newest first.
+    List {
+        /// Show at most this many runs.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Only runs since this date (2026-05-20 or RFC 3339) or commit.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value_t = HistoryFormat::Human)]
+        format: HistoryFormat,
+        #[command(flatten)]
+        place: HistoryPlace,
+    },
+    /// One case over time: every run's median and interval, and where its level changed.
+    Show {
+        /// The case id, such as `copy/N=1048576`.
+        case: String,
+        #[arg(long, value_enum, default_value_t = HistoryFormat::Human)]
+        format: HistoryFormat,
+        #[command(flatten)]
+        changes: ChangeArgs,
+        #[command(flatten)]
+        place: HistoryPlace,
+    },
+    /// Where each case's level changed, per testbed. Exit 1 when a change since --since made a case
+    /// slower by more than the tolerance.
+    Changes {
+        /// Only this case.
+        #[arg(long, value_name = "ID")]
+        case: Option<String>,
+        /// Only report changes since this date (2026-05-20 or RFC 3339) or commit; earlier runs still
+        /// set the level before.
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// A slowdown beyond this fraction is a regression (default 0.02, or the suite's).
+        #[arg(long, value_name = "FRACTION")]
+        tolerance: Option<f64>,
+        #[arg(long, value_enum, default_value_t = HistoryFormat::Human)]
+        format: HistoryFormat,
+        #[command(flatten)]
+        changes: ChangeArgs,
+        #[command(flatten)]
+        place: HistoryPlace,
+    },
+    /// Trend plots: one SVG and one PNG per case and testbed.
+    Plot {
+        /// Only this case.
+        #[arg(long, value_name = "ID")]
+        case: Option<String>,
+        /// The folder to write the plots into.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        #[command(flatten)]
+        changes: ChangeArgs,
+        #[command(flatten)]
+        place: HistoryPlace,
+    },
+    /// The HTML report: one self-contained file with every case's trend, change points, latest verdicts
+    /// and filters.
+    Html {
+        /// Where to write the report.
+        #[arg(short, long, value_name = "FILE", default_value = "pawl-history.html")]
+        output: PathBuf,
+        /// A slowdown beyond this fraction is a regression (default 0.02, or the suite's).
+        #[arg(long, value_name = "FRACTION")]
+        tolerance: Option<f64>,
+        #[command(flatten)]
+        changes: ChangeArgs,
+        #[command(flatten)]
+        place: HistoryPlace,
+    },
+    /// Write a recorded run back out as a run file, raw samples included (for `pawl compare`).
+    Export {
+        /// The run's key, or the start of it (`pawl history list` shows them).
+        key: String,
+        /// Where to write the run file.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        place: HistoryPlace,
+    },
 }

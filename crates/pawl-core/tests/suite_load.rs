@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use pawl_core::suite::{
-    Arg, BenchKind, CommandBench, CudaBench, Dtype, DtypeSpec, Init, MeasureSettings, Suite, Thresholds,
+    Arg, BenchKind, CommandBench, CudaBench, Dtype, DtypeSpec, HistoryLocation, Init, MeasureSettings, Suite,
+    Thresholds,
 };
 use pawl_core::value::{Params, Value};
 
@@ -42,7 +43,7 @@ fn suite_table_and_measure_settings() {
     assert_eq!(suite.path, dir.join("pawl.toml"));
     assert_eq!(suite.dir(), dir);
     assert_eq!(suite.baseline, Some(dir.join("pawl-baseline.json")));
-    assert_eq!(suite.history, Some(dir.join(".pawl/history.sqlite")));
+    assert_eq!(suite.history, Some(HistoryLocation::File(dir.join(".pawl/history.sqlite"))));
     assert_eq!(
         suite.thresholds,
         Thresholds { tolerance: 0.03, confidence: 0.95, drift: 0.005, drift_ns: 250.0 }

@@ -22,7 +22,7 @@ use pawl_core::verdict::Comparison;
 use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
 use pawl_cuda::workers::{self, Answer};
 
-use super::{Outcome, load_suite, thresholds};
+use super::{Outcome, history, load_suite, thresholds};
 use crate::cli::AbArgs;
 use crate::{git, measure, output, revision};
 
@@ -51,14 +51,14 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     let base_suite =
         load_suite(&revision::extract(&root, &base_commit, suite_rel, &temp.path().join("base"))?)
             .with_context(|| format!("the suite as of --base {}", args.base))?;
-    let (head_suite, head_label) = match &args.head {
+    let (head_suite, head_label, head_git) = match &args.head {
         Some(rev) => {
             let commit = git::resolve(&root, rev)?;
             let suite = load_suite(&revision::extract(&root, &commit, suite_rel, &temp.path().join("head"))?)
                 .with_context(|| format!("the suite as of --head {rev}"))?;
-            (suite, format!("{rev} ({})", short(&commit)))
+            (suite, format!("{rev} ({})", short(&commit)), Some(history::commit_info(&commit)))
         }
-        None => (load_suite(&suite_path)?, "working tree".to_owned()),
+        None => (load_suite(&suite_path)?, "working tree".to_owned(), git::info(&root)),
     };
     let base_label = format!("{} ({})", args.base, short(&base_commit));
 
@@ -85,13 +85,14 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
         seed: args.judge.bootstrap_seed,
     };
     let env = measure::environment(!matched.cases.is_empty())?;
+    let started = jiff::Timestamp::now();
     let mut outcomes = matched.outcomes;
     let mut gpu_seconds = Vec::new();
     if !matched.cases.is_empty() {
         let request = PairedRequest {
             benches: matched.benches,
             cases: matched.cases.clone(),
-            settings,
+            settings: settings.clone(),
             rule,
             budget_s: budget.as_secs_f64(),
             measure_identical: args.measure_identical,
@@ -117,6 +118,15 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
             outcomes.push(outcome_of(&case.head, answer));
         }
     }
+    let sides = history::AbSides {
+        suite: &head_suite,
+        started,
+        env: &env,
+        settings: &settings,
+        base: history::commit_info(&base_commit),
+        head: head_git,
+    };
+    history::record_ab(&sides, &outcomes, args.no_history)?;
     let opts = PairedOptions {
         suite: head_suite.name.clone(),
         base_label,

@@ -84,6 +84,7 @@ fn against_baseline(args: &CheckArgs, suite: &Suite) -> Result<(Comparison, Opti
             (measure::measure(suite, &args.measure, &args.save_run)?, args.save_run.display().to_string())
         }
     };
+    super::history::record(suite, &run, pawl_history::Origin::Check, args.no_history)?;
     let comparison =
         compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
     Ok((comparison, run.measure_seconds))
@@ -101,6 +102,7 @@ fn paired_args(args: &CheckArgs, base: &str) -> AbArgs {
         max_pairs: AB_MAX_PAIRS,
         measure_identical: false,
         seed: args.measure.seed,
+        no_history: args.no_history,
         judge: args.judge.clone(),
         report: ReportArgs { format: Format::Human, output: None },
     }

@@ -5,6 +5,7 @@ mod check;
 mod comment;
 mod compare;
 mod env;
+pub mod history;
 mod import;
 mod profile;
 mod ratchet;
@@ -58,6 +59,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Check(args) => check::run(&args),
         Command::Ab(args) => ab::run(&args),
         Command::Env(args) => env::run(&args),
+        Command::History(args) => history::run(&args),
         Command::Comment(args) => comment::run(&args),
         Command::Profile(args) => profile::run(&args),
         Command::Launch(args) => profile::launch(&args),

@@ -20,6 +20,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome> {
         writeln!(out, "{}", line.trim_end())?;
     }
     writeln!(out, "run file: {}", args.output.display())?;
+    super::history::record(&suite, &run, pawl_history::Origin::Run, args.no_history)?;
     let failed = run
         .cases
         .iter()

@@ -4,6 +4,7 @@ mod bad_input;
 mod common;
 mod compare;
 mod harness;
+mod history;
 mod import;
 mod limits;
 mod misbehaving;

@@ -87,8 +87,9 @@ fn beta_tails(a: u64, b: u64, x: f64) -> (f64, f64) {
     }
 }
 
-/// The continued fraction of I_x(a, b) by the modified Lentz method (Numerical Recipes `betacf`).
-fn continued_fraction(a: f64, b: f64, x: f64) -> f64 {
+/// The continued fraction of I_x(a, b) by the modified Lentz method (Numerical Recipes `betacf`), for any
+/// positive a and b; the Student t distribution ([`super::student_t`]) uses it too.
+pub(crate) fn continued_fraction(a: f64, b: f64, x: f64) -> f64 {
     const MAX_TERMS: u32 = 100_000;
     const EPS: f64 = 1e-16;
     const TINY: f64 = 1e-300;

@@ -18,6 +18,7 @@
 
 pub mod binomial;
 pub mod bootstrap;
+pub mod changepoint;
 pub mod fdr;
 pub mod mann_whitney;
 pub mod median_ci;
@@ -25,6 +26,7 @@ pub mod normal;
 pub mod outliers;
 pub mod ratio;
 pub mod sample;
+pub mod student_t;
 
 pub use bootstrap::{BootstrapSettings, MedianResampler};
 pub use fdr::benjamini_hochberg;
@@ -55,6 +57,8 @@ pub enum StatsError {
         "paired samples differ in length ({old} old, {new} new): pair every old sample with one new sample"
     )]
     UnpairedLengths { old: usize, new: usize },
+    #[error("the setting `{name}` is {value}; it must be {rule}")]
+    BadSetting { name: &'static str, value: f64, rule: &'static str },
 }
 
 /// Checks a confidence level: strictly between 0 and 1.

@@ -26,8 +26,8 @@ pub struct Suite {
     pub name: String,
     /// Baseline file, resolved against the suite file's folder.
     pub baseline: Option<PathBuf>,
-    /// History database, resolved against the suite file's folder.
-    pub history: Option<PathBuf>,
+    /// Where every run is recorded, when the suite names a history.
+    pub history: Option<HistoryLocation>,
     pub thresholds: Thresholds,
     pub measure: MeasureSettings,
     /// The GPU machine's price per hour in US dollars, for the cost of a check (`[suite]
@@ -63,6 +63,26 @@ impl Suite {
             all.extend(bench.cases()?);
         }
         Ok(all)
+    }
+}
+
+/// Where a suite's history of runs is kept (`history = ...` in `[suite]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryLocation {
+    /// A SQLite file, resolved against the suite file's folder.
+    File(PathBuf),
+    /// A database server's URL (`postgres://host/db`), as written: anything with `://`.
+    Url(String),
+}
+
+impl HistoryLocation {
+    /// Reads a `history` value: a URL when it has a scheme (`postgres://`), else a path relative to `dir`.
+    pub fn parse(text: &str, dir: &Path) -> HistoryLocation {
+        if text.contains("://") {
+            HistoryLocation::Url(text.to_owned())
+        } else {
+            HistoryLocation::File(dir.join(text))
+        }
     }
 }
 

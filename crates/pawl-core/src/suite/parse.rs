@@ -17,8 +17,8 @@ use self::reader::{Field, Source, Table};
 use super::expand;
 use super::limits::{self, Limit, OutOfRange};
 use super::{
-    Arg, Bench, BenchKind, BufferArg, CommandBench, CudaBench, Dtype, DtypeSpec, Init, Launch,
-    MeasureSettings, Reference, ScalarArg, Suite, Thresholds, TuneDefault, TuneParam,
+    Arg, Bench, BenchKind, BufferArg, CommandBench, CudaBench, Dtype, DtypeSpec, HistoryLocation, Init,
+    Launch, MeasureSettings, Reference, ScalarArg, Suite, Thresholds, TuneDefault, TuneParam,
 };
 use crate::case::CaseId;
 use crate::expr::Expr;
@@ -106,7 +106,10 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Suite, SuiteError> {
     })?;
     let name = suite_table.require("name", "name the suite, like `name = \"attention\"`")?.non_empty_str()?;
     let baseline = suite_table.get("baseline").map(|f| f.non_empty_str().map(|p| dir.join(p))).transpose()?;
-    let history = suite_table.get("history").map(|f| f.non_empty_str().map(|p| dir.join(p))).transpose()?;
+    let history = suite_table
+        .get("history")
+        .map(|f| f.non_empty_str().map(|text| HistoryLocation::parse(text, &dir)))
+        .transpose()?;
     let thresholds = thresholds(&suite_table)?;
     let gpu_price_per_hour =
         suite_table.get("gpu_price_per_hour").map(|f| f.f64_in(&limits::GPU_PRICE_PER_HOUR)).transpose()?;
