@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::baseline::{Baseline, BaselineEntry, Testbed, TestbedBaseline};
 use crate::case::CaseId;
+use crate::hash::fnv1a;
 use crate::run::{CaseResult, CaseStatus, Run};
 use crate::stats::bootstrap::{self, BootstrapSettings, DEFAULT_RESAMPLES};
 use crate::stats::median_ci::{min_samples_for, smooth_near_median};
@@ -807,13 +808,6 @@ pub(crate) fn percent(fraction: f64) -> String {
 /// A p- or q-value: three decimals, or scientific notation below 0.001: "0.031", "1.2e-7".
 fn probability(p: f64) -> String {
     if p >= 0.001 { format!("{p:.3}").trim_end_matches('0').to_owned() } else { format!("{p:.1e}") }
-}
-
-/// FNV-1a of a case id: a stable per-case stream for the seed (std's hasher may change between
-/// releases, which would change intervals).
-pub(crate) fn fnv1a(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]
