@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod forge;
 mod git;
+mod gpus;
 mod harness;
 mod log;
 mod measure;

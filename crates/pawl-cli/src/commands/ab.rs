@@ -4,27 +4,33 @@
 //! The base (and a named head) revision's files come from git into a temporary folder; the head
 //! defaults to the working tree. Both suites are planned, cases are matched by id (one side only ⇒
 //! `new` or `missing`), and pawl-cuda's paired worker measures the rest until each is settled or its
-//! budget share is spent. The verdicts, reports and exit codes are those of `pawl compare`.
+//! budget share is spent. With `--gpus`, the cases are split over the GPUs and each GPU's worker
+//! measures its share paired, both sides of a case on that one GPU. The verdicts, reports and exit
+//! codes are those of `pawl compare`.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use pawl_core::baseline::Testbed;
 use pawl_core::case::CaseId;
+use pawl_core::estimate::Estimates;
 use pawl_core::expr::Expr;
 use pawl_core::paired::{self, PairedCase, PairedOptions, PairedOutcome, StopRule};
 use pawl_core::plan::{self, PlannedCase, Selection};
+use pawl_core::shard;
 use pawl_core::suite::{Bench, BenchKind, Suite, limits};
 use pawl_core::verdict::Comparison;
 use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
-use pawl_cuda::workers::{self, Answer};
+use pawl_cuda::devices::Device;
+use pawl_cuda::workers::{Answer, Worker};
 
 use super::{Outcome, load_suite, thresholds};
 use crate::cli::AbArgs;
-use crate::{git, measure, output, revision};
+use crate::{git, gpus, measure, output, revision};
 
 pub fn run(args: &AbArgs) -> Result<Outcome> {
     let comparison = compare(args)?;
@@ -84,31 +90,71 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
         max_pairs: args.max_pairs,
         seed: args.judge.bootstrap_seed,
     };
-    let env = measure::environment(!matched.cases.is_empty())?;
+    let devices = gpus::selected(&args.gpus)?;
+    let first_gpu = devices.as_ref().map(|d| d[0].uuid.clone());
+    let env = measure::environment(!matched.cases.is_empty(), first_gpu.as_deref())?;
     let mut outcomes = matched.outcomes;
     let mut gpu_seconds = Vec::new();
     if !matched.cases.is_empty() {
-        let request = PairedRequest {
-            benches: matched.benches,
-            cases: matched.cases.clone(),
-            settings,
-            rule,
-            budget_s: budget.as_secs_f64(),
-            measure_identical: args.measure_identical,
+        let places: Vec<Option<Device>> = match devices {
+            Some(devices) => devices.into_iter().map(Some).collect(),
+            None => vec![None],
+        };
+        let shares = if places.len() > 1 {
+            let estimates = measure::estimates(&head_suite, args.estimates.as_deref(), &env)?;
+            split(&matched.cases, places.len(), estimates.as_ref())
+        } else {
+            vec![matched.cases.clone()]
         };
         eprintln!(
-            "pawl ab: {} cases on both sides, budget {:.0} s, base {base_label}, head {head_label}",
-            request.cases.len(),
+            "pawl ab: {} cases on both sides{}, budget {:.0} s, base {base_label}, head {head_label}",
+            matched.cases.len(),
+            if places.len() > 1 { format!(" over {} GPUs (the whole budget on each)", places.len()) } else { String::new() },
             budget.as_secs_f64()
         );
-        let watchdog = limits::duration(request.settings.timeout_s + request.budget_s);
-        let mut answers: BTreeMap<CaseId, PairedResult> = BTreeMap::new();
-        workers::run(&worker_argv()?, Request::Paired(request), watchdog, &mut |answer| {
-            if let Answer::Paired(result) = answer {
-                answers.insert(result.id.clone(), *result);
-            }
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let watchdog = limits::duration(settings.timeout_s + budget.as_secs_f64());
+        let answers: Mutex<BTreeMap<CaseId, PairedResult>> = Mutex::new(BTreeMap::new());
+        let argv = worker_argv()?;
+        let lanes: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = places
+                .iter()
+                .zip(shares)
+                .filter(|(_, share)| !share.is_empty())
+                .map(|(place, share)| {
+                    let request = PairedRequest {
+                        benches: matched.benches.clone(),
+                        cases: share,
+                        settings: settings.clone(),
+                        rule,
+                        budget_s: budget.as_secs_f64(),
+                        measure_identical: args.measure_identical,
+                    };
+                    let (argv, answers) = (&argv, &answers);
+                    scope.spawn(move || {
+                        let mut worker = Worker::new(argv);
+                        if let Some(device) = place {
+                            worker = worker.env(gpus::PIN, &device.uuid);
+                        }
+                        let outcome = worker.run(Request::Paired(request), watchdog, &mut |answer| {
+                            if let Answer::Paired(result) = answer {
+                                let mut answers = answers.lock().unwrap_or_else(PoisonError::into_inner);
+                                answers.insert(result.id.clone(), *result);
+                            }
+                        });
+                        worker.finish();
+                        outcome.map_err(|e| match place {
+                            Some(device) => format!("{}: {e}", device.uuid),
+                            None => e.to_string(),
+                        })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a GPU's lane panicked".into()))).collect()
+        });
+        if let Some(error) = lanes.into_iter().find_map(Result::err) {
+            bail!("{error}");
+        }
+        let answers = answers.into_inner().unwrap_or_else(PoisonError::into_inner);
         for case in &matched.cases {
             let answer = answers.get(&case.head.case.id);
             if let Some(PairedResult { case: PairedCase::Measured { .. }, elapsed_s, .. }) = answer {
@@ -244,6 +290,19 @@ fn outcome_of(case: &PlannedCase, answer: Option<&PairedResult>) -> PairedOutcom
     }
 }
 
+/// The cases split over `lanes` GPUs, each share in suite order: balanced on the estimates where there
+/// are some, else on the count of cases (the same rule as `--shard`'s).
+fn split(cases: &[PairedCaseSpec], lanes: usize, estimates: Option<&Estimates>) -> Vec<Vec<PairedCaseSpec>> {
+    let ids: Vec<&CaseId> = cases.iter().map(|c| &c.head.case.id).collect();
+    let costs = estimates.and_then(|e| e.costs(&ids)).unwrap_or_else(|| vec![1.0; ids.len()]);
+    let assignment = shard::assign(&ids, lanes as u32, Some(&costs));
+    let mut shares = vec![Vec::new(); lanes];
+    for (case, lane) in cases.iter().zip(assignment) {
+        shares[lane as usize - 1].push(case.clone());
+    }
+    shares
+}
+
 /// Measuring flags `pawl ab` does not take: the suite's settings stand.
 fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
     crate::cli::MeasureArgs {
@@ -257,6 +316,8 @@ fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
         timeout: None,
         seed: args.seed,
         graph: false,
+        gpus: crate::cli::GpuArgs::default(),
+        estimates: None,
     }
 }
 
