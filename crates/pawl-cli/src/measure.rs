@@ -35,9 +35,9 @@ use pawl_cuda::workers::{Answer, Worker};
 
 use crate::cli::MeasureArgs;
 use crate::commands::FileKind;
+use crate::git;
 use crate::gpus;
 use crate::harness::HarnessBackend;
-use crate::git;
 
 /// The confidence level of the per-case summaries written into run files.
 const SUMMARY_CONFIDENCE: f64 = 0.99;
@@ -431,8 +431,15 @@ impl Lane<'_> {
                     }
                 },
                 BenchKind::Command(_) => {
-                    engine::measure_case(&mut harness, job.bench, &job.case, self.settings, &clock, &mut |_| {})
-                        .result
+                    engine::measure_case(
+                        &mut harness,
+                        job.bench,
+                        &job.case,
+                        self.settings,
+                        &clock,
+                        &mut |_| {},
+                    )
+                    .result
                 }
             };
             if let Some(uuid) = pin {
@@ -455,8 +462,11 @@ impl Lane<'_> {
 /// One case of a `cuda` bench, in the lane's worker (a fault or a hang fails only its case, and the
 /// worker is started again); `Err` when the worker could not measure at all.
 fn measure_cuda(worker: &mut Worker, job: &Job, settings: &MeasureSettings) -> Result<CaseResult, String> {
-    let request =
-        Request::Measure { bench: job.bench.clone(), cases: vec![job.case.clone()], settings: settings.clone() };
+    let request = Request::Measure {
+        bench: job.bench.clone(),
+        cases: vec![job.case.clone()],
+        settings: settings.clone(),
+    };
     let watchdog = limits::duration(settings.timeout_s);
     let mut answered = None;
     worker

@@ -24,8 +24,8 @@ use pawl_core::plan::{self, PlannedCase, Selection};
 use pawl_core::shard;
 use pawl_core::suite::{Bench, BenchKind, Suite, limits};
 use pawl_core::verdict::Comparison;
-use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
 use pawl_cuda::devices::Device;
+use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
 use pawl_cuda::workers::{Answer, Worker};
 
 use super::{Outcome, load_suite, thresholds};
@@ -109,7 +109,11 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
         eprintln!(
             "pawl ab: {} cases on both sides{}, budget {:.0} s, base {base_label}, head {head_label}",
             matched.cases.len(),
-            if places.len() > 1 { format!(" over {} GPUs (the whole budget on each)", places.len()) } else { String::new() },
+            if places.len() > 1 {
+                format!(" over {} GPUs (the whole budget on each)", places.len())
+            } else {
+                String::new()
+            },
             budget.as_secs_f64()
         );
         let watchdog = limits::duration(settings.timeout_s + budget.as_secs_f64());
@@ -149,7 +153,10 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a GPU's lane panicked".into()))).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a GPU's lane panicked".into())))
+                .collect()
         });
         if let Some(error) = lanes.into_iter().find_map(Result::err) {
             bail!("{error}");
@@ -353,6 +360,34 @@ mod tests {
             assert!(parse_budget(huge).is_err(), "{huge}");
         }
         assert_eq!(parse_budget("1440m").unwrap(), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn cases_split_over_gpus_evenly_each_share_in_suite_order() {
+        let spec = |n| PairedCaseSpec { bench: 0, base: planned("k", n), head: planned("k", n) };
+        let cases: Vec<PairedCaseSpec> = (1..=7).map(spec).collect();
+        let shares = split(&cases, 3, None);
+        let sizes: Vec<usize> = shares.iter().map(Vec::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 7);
+        assert!(sizes.iter().all(|&n| n == 2 || n == 3), "{sizes:?}");
+        for share in &shares {
+            let ns: Vec<&str> = share.iter().map(|c| c.head.case.id.as_str()).collect();
+            let mut sorted = ns.clone();
+            sorted.sort();
+            assert_eq!(ns, sorted, "suite order within a share");
+        }
+        // On estimates: the one long case gets a GPU of its own.
+        let mut run = pawl_core::run::Run::new("s", "t", Default::default(), Default::default());
+        for n in 1..=7 {
+            let mut case =
+                pawl_core::run::CaseResult::planned(&planned("k", n), pawl_core::run::CaseStatus::Ok);
+            case.elapsed_s = Some(if n == 4 { 60.0 } else { 1.0 });
+            run.cases.push(case);
+        }
+        let estimates = Estimates::from_run(&run, "old.json");
+        let shares = split(&cases, 3, Some(&estimates));
+        let alone = shares.iter().find(|s| s.iter().any(|c| c.head.case.id.as_str() == "k/N=4")).unwrap();
+        assert_eq!(alone.len(), 1, "{shares:?}");
     }
 
     #[test]

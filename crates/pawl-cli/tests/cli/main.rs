@@ -8,4 +8,5 @@ mod import;
 mod limits;
 mod misbehaving;
 mod ratchet;
+mod scale;
 mod validate;
