@@ -17,6 +17,14 @@ pub const FAKE_GPUS: &str = "PAWL_FAKE_GPUS";
 /// The environment variable that pins a process to its GPU.
 pub const PIN: &str = "CUDA_VISIBLE_DEVICES";
 
+/// Where to measure: each selected GPU, or, without `--gpus`, one unpinned place (`None`).
+pub fn places(selected: Option<Vec<Device>>) -> Vec<Option<Device>> {
+    match selected {
+        Some(devices) => devices.into_iter().map(Some).collect(),
+        None => vec![None],
+    }
+}
+
 /// The GPUs `--gpus` selects, all of one model; `None` without `--gpus` (one worker, on whatever GPU
 /// the driver shows first).
 pub fn selected(args: &GpuArgs) -> Result<Option<Vec<Device>>> {

@@ -8,6 +8,7 @@ mod forge;
 mod git;
 mod gpus;
 mod harness;
+mod lanes;
 mod log;
 mod measure;
 mod ncu;

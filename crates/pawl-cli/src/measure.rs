@@ -1,43 +1,29 @@
 //! Measuring a suite: plan the cases, keep this runner's shard of them (`--shard`), hand them out to one
-//! lane per GPU (`--gpus`; one lane without it), longest first, and collect a run file in suite order
-//! as results come.
-//!
-//! A lane is a GPU with its CUDA worker and its harness processes, all pinned to it with
-//! `CUDA_VISIBLE_DEVICES`; it takes the next case whenever it has finished one, so a GPU that is
-//! throttled or slow simply measures fewer cases, and a fault or a hang fails only its case (the
-//! lane's worker is started again on the same GPU). A lane whose GPU cannot be opened at all gives its
-//! case back to the others and stops.
+//! lane per GPU (`--gpus`; one lane without it, see [`lanes`](crate::lanes)), longest first, and collect
+//! a run file in suite order as results come.
 
-use std::collections::{BTreeSet, VecDeque};
-use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::{Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pawl_core::baseline::{Baseline, Testbed};
 use pawl_core::case::CaseId;
-use pawl_core::engine::{self, SystemClock};
 use pawl_core::estimate::{self, Estimates};
 use pawl_core::expr::Expr;
-use pawl_core::plan::{self, PlannedCase, Selection};
+use pawl_core::plan::{self, Selection};
 use pawl_core::report::escape;
-use pawl_core::run::{CaseResult, CaseStatus, Environment, Run, RunWarning};
+use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
 use pawl_core::shard::{self, Shard};
 use pawl_core::stats;
 use pawl_core::suite::limits::{self, Limit};
-use pawl_core::suite::{Bench, BenchKind, MeasureSettings, Suite};
-use pawl_cuda::devices::Device;
-use pawl_cuda::protocol::Request;
-use pawl_cuda::workers::{Answer, Worker};
+use pawl_core::suite::{BenchKind, MeasureSettings, Suite};
 
 use crate::cli::MeasureArgs;
 use crate::commands::FileKind;
-use crate::git;
-use crate::gpus;
-use crate::harness::HarnessBackend;
+use crate::lanes::{self, Job};
+use crate::{git, gpus};
 
 /// The confidence level of the per-case summaries written into run files.
 const SUMMARY_CONFIDENCE: f64 = 0.99;
@@ -124,6 +110,9 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, shard: Option<Shard>, output: 
 
     let ids: Vec<&CaseId> = jobs.iter().map(|j| &j.case.case.id).collect();
     let spread = devices.as_ref().is_some_and(|d| d.len() > 1);
+    if args.estimates.is_some() && shard.is_none() && !spread {
+        eprintln!("pawl: --estimates serves --gpus over several GPUs and --shard; it changes nothing here");
+    }
     let estimates =
         if shard.is_some() || spread { estimates(suite, args.estimates.as_deref(), &env)? } else { None };
     let costs = estimates.as_ref().and_then(|e| e.costs(&ids));
@@ -147,10 +136,7 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, shard: Option<Shard>, output: 
         }
         None => (0..jobs.len()).collect(),
     };
-    let places: Vec<Option<Device>> = match devices {
-        Some(devices) => devices.into_iter().map(Some).collect(),
-        None => vec![None],
-    };
+    let places = gpus::places(devices);
     // Several GPUs take the longest cases first, so that none is left with a long case at the end.
     let order = if places.len() > 1 {
         let selected_costs = costs.as_ref().map(|c| selected.iter().map(|&i| c[i]).collect::<Vec<_>>());
@@ -166,10 +152,9 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, shard: Option<Shard>, output: 
         (0..selected.len()).collect()
     };
 
+    let jobs: Vec<Job> = selected.iter().map(|&i| jobs[i].clone()).collect();
     let started = Instant::now();
     let mut last_save = Instant::now();
-    let queue = Queue::new(order, places.len());
-    let worker = worker_argv()?;
     let mut results = Results {
         gpu: run.env.gpu.as_ref().map(|g| g.uuid.clone()),
         run,
@@ -177,42 +162,18 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, shard: Option<Shard>, output: 
         selected: &selected,
         progress: progress_bar(selected.len() as u64),
     };
-    std::thread::scope(|scope| {
-        let (events, received) = mpsc::channel::<LaneEvent>();
-        for place in &places {
-            let lane = Lane {
-                place: place.as_ref(),
-                jobs: &jobs,
-                selected: &selected,
-                queue: &queue,
-                settings: &settings,
-                worker: &worker,
-                events: events.clone(),
-            };
-            scope.spawn(move || lane.run());
+    lanes::measure(&lanes::worker_argv()?, &jobs, order, &places, &settings, &mut |event| {
+        match event {
+            lanes::Event::Result(slot, result) => results.add(slot, *result),
+            lanes::Event::Warning(warning) => results.run.warnings.push(warning),
         }
-        drop(events);
-        for event in received {
-            match event {
-                LaneEvent::Result(slot, result) => results.add(slot, *result),
-                LaneEvent::Warning(warning) => results.run.warnings.push(warning),
-            }
-            if last_save.elapsed() >= SAVE_EVERY {
-                // A failed intermediate save is retried at the next case and at the end.
-                if results.run.save(output).is_ok() {
-                    last_save = Instant::now();
-                }
+        if last_save.elapsed() >= SAVE_EVERY {
+            // A failed intermediate save is retried at the next case and at the end.
+            if results.run.save(output).is_ok() {
+                last_save = Instant::now();
             }
         }
-    });
-    // Every lane answers every case it takes; this only guards against a case no lane took.
-    for slot in 0..selected.len() {
-        if !results.filled.contains(&slot) {
-            let mut failed = CaseResult::planned(&jobs[selected[slot]].case, CaseStatus::Failed);
-            failed.error = Some("not measured: no GPU's worker could take it".to_owned());
-            results.add(slot, failed);
-        }
-    }
+    })?;
     let Results { mut run, progress, .. } = results;
     progress.finish_and_clear();
     run.measure_seconds = Some(started.elapsed().as_secs_f64());
@@ -294,195 +255,6 @@ impl Results<'_> {
         self.run.cases.insert(at, result);
         self.progress.inc(1);
     }
-}
-
-/// A planned case with its bench.
-#[derive(Debug)]
-struct Job<'s> {
-    bench: &'s Bench,
-    case: PlannedCase,
-}
-
-/// What a lane reports to the thread writing the run file.
-enum LaneEvent {
-    /// The result of the case in this slot (its place among the selected cases).
-    Result(usize, Box<CaseResult>),
-    Warning(RunWarning),
-}
-
-/// The cases not yet taken, shared by the lanes, longest first.
-///
-/// A lane whose GPU cannot measure anything (its worker cannot open it) gives its case back and stops,
-/// once: the other lanes measure it. A lane waits for work while others are busy, since one of them
-/// may give a case back.
-#[derive(Debug)]
-struct Queue {
-    state: Mutex<QueueState>,
-    changed: Condvar,
-}
-
-#[derive(Debug)]
-struct QueueState {
-    waiting: VecDeque<usize>,
-    /// Lanes measuring a case now.
-    busy: usize,
-    /// Lanes still taking cases.
-    lanes: usize,
-    /// Cases given back once already.
-    given_back: BTreeSet<usize>,
-}
-
-impl Queue {
-    fn new(order: Vec<usize>, lanes: usize) -> Queue {
-        let state = QueueState { waiting: order.into(), busy: 0, lanes, given_back: BTreeSet::new() };
-        Queue { state: Mutex::new(state), changed: Condvar::new() }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
-        // A lane that panicked cannot leave the queue half-changed: every change is one statement.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The next case to measure, or `None` when every case is taken and no lane can give one back.
-    fn take(&self) -> Option<usize> {
-        let mut state = self.lock();
-        loop {
-            if let Some(slot) = state.waiting.pop_front() {
-                state.busy += 1;
-                return Some(slot);
-            }
-            if state.busy == 0 {
-                return None;
-            }
-            state = self.changed.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-    }
-
-    /// The case taken is answered.
-    fn done(&self) {
-        self.lock().busy -= 1;
-        self.changed.notify_all();
-    }
-
-    /// Gives the case back for another lane and stops this one, if another lane is still taking cases
-    /// and the case was not given back before; else `false`, and the lane answers the case itself.
-    fn give_back(&self, slot: usize) -> bool {
-        let mut state = self.lock();
-        if state.lanes < 2 || !state.given_back.insert(slot) {
-            return false;
-        }
-        state.waiting.push_front(slot);
-        state.busy -= 1;
-        state.lanes -= 1;
-        drop(state);
-        self.changed.notify_all();
-        true
-    }
-
-    /// This lane takes no more cases.
-    fn leave(&self) {
-        self.lock().lanes -= 1;
-    }
-}
-
-/// One GPU (or, without `--gpus`, whatever GPU the driver shows first) and its worker and harnesses.
-struct Lane<'a> {
-    place: Option<&'a Device>,
-    jobs: &'a [Job<'a>],
-    selected: &'a [usize],
-    queue: &'a Queue,
-    settings: &'a MeasureSettings,
-    worker: &'a [OsString],
-    events: mpsc::Sender<LaneEvent>,
-}
-
-impl Lane<'_> {
-    fn run(self) {
-        let pin = self.place.map(|device| device.uuid.as_str());
-        let mut worker = Worker::new(self.worker);
-        let mut harness = HarnessBackend::default();
-        if let Some(uuid) = pin {
-            worker = worker.env(gpus::PIN, uuid);
-            harness = HarnessBackend::with_env(gpus::PIN, uuid);
-        }
-        let clock = SystemClock::new();
-        let mut retired = false;
-        while let Some(slot) = self.queue.take() {
-            let job = &self.jobs[self.selected[slot]];
-            let mut result = match &job.bench.kind {
-                BenchKind::Cuda(_) => match measure_cuda(&mut worker, job, self.settings) {
-                    Ok(result) => result,
-                    Err(message) if self.queue.give_back(slot) => {
-                        let gpu = pin.unwrap_or("the GPU");
-                        let warning = RunWarning {
-                            case: Some(job.case.case.id.clone()),
-                            message: format!(
-                                "{gpu}: its worker could not measure ({message}); its cases went to the other GPUs"
-                            ),
-                        };
-                        let _ = self.events.send(LaneEvent::Warning(warning));
-                        retired = true;
-                        break;
-                    }
-                    Err(message) => {
-                        let mut failed = CaseResult::planned(&job.case, CaseStatus::Failed);
-                        failed.error = Some(message);
-                        failed
-                    }
-                },
-                BenchKind::Command(_) => {
-                    engine::measure_case(
-                        &mut harness,
-                        job.bench,
-                        &job.case,
-                        self.settings,
-                        &clock,
-                        &mut |_| {},
-                    )
-                    .result
-                }
-            };
-            if let Some(uuid) = pin {
-                result.gpu_uuid = Some(uuid.to_owned());
-            }
-            let _ = self.events.send(LaneEvent::Result(slot, Box::new(result)));
-            self.queue.done();
-        }
-        if !retired {
-            self.queue.leave();
-        }
-        harness.finish();
-        for warning in std::mem::take(&mut harness.warnings) {
-            let _ = self.events.send(LaneEvent::Warning(warning));
-        }
-        worker.finish();
-    }
-}
-
-/// One case of a `cuda` bench, in the lane's worker (a fault or a hang fails only its case, and the
-/// worker is started again); `Err` when the worker could not measure at all.
-fn measure_cuda(worker: &mut Worker, job: &Job, settings: &MeasureSettings) -> Result<CaseResult, String> {
-    let request = Request::Measure {
-        bench: job.bench.clone(),
-        cases: vec![job.case.clone()],
-        settings: settings.clone(),
-    };
-    let watchdog = limits::duration(settings.timeout_s);
-    let mut answered = None;
-    worker
-        .run(request, watchdog, &mut |answer| {
-            if let Answer::Result(result) = answer {
-                answered = Some(*result);
-            }
-        })
-        .map_err(|e| e.0)?;
-    answered.ok_or_else(|| "the CUDA worker never answered this case".to_owned())
-}
-
-/// How to start the CUDA worker: this very executable, with the hidden `__worker` subcommand.
-fn worker_argv() -> Result<Vec<OsString>> {
-    let exe = std::env::current_exe().context("cannot find the pawl executable to start its CUDA worker")?;
-    Ok(vec![exe.into_os_string(), OsString::from("__worker")])
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

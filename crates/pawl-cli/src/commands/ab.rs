@@ -9,7 +9,6 @@
 //! codes are those of `pawl compare`.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -24,13 +23,12 @@ use pawl_core::plan::{self, PlannedCase, Selection};
 use pawl_core::shard;
 use pawl_core::suite::{Bench, BenchKind, Suite, limits};
 use pawl_core::verdict::Comparison;
-use pawl_cuda::devices::Device;
 use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
 use pawl_cuda::workers::{Answer, Worker};
 
 use super::{Outcome, load_suite, thresholds};
 use crate::cli::AbArgs;
-use crate::{git, gpus, measure, output, revision};
+use crate::{git, gpus, lanes, measure, output, revision};
 
 pub fn run(args: &AbArgs) -> Result<Outcome> {
     let comparison = compare(args)?;
@@ -96,10 +94,7 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     let mut outcomes = matched.outcomes;
     let mut gpu_seconds = Vec::new();
     if !matched.cases.is_empty() {
-        let places: Vec<Option<Device>> = match devices {
-            Some(devices) => devices.into_iter().map(Some).collect(),
-            None => vec![None],
-        };
+        let places = gpus::places(devices);
         let shares = if places.len() > 1 {
             let estimates = measure::estimates(&head_suite, args.estimates.as_deref(), &env)?;
             split(&matched.cases, places.len(), estimates.as_ref())
@@ -118,7 +113,7 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
         );
         let watchdog = limits::duration(settings.timeout_s + budget.as_secs_f64());
         let answers: Mutex<BTreeMap<CaseId, PairedResult>> = Mutex::new(BTreeMap::new());
-        let argv = worker_argv()?;
+        let argv = lanes::worker_argv()?;
         let lanes: Vec<Result<(), String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = places
                 .iter()
@@ -326,12 +321,6 @@ fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
         gpus: crate::cli::GpuArgs::default(),
         estimates: None,
     }
-}
-
-/// This executable with the hidden `__worker` subcommand.
-fn worker_argv() -> Result<Vec<OsString>> {
-    let exe = std::env::current_exe().context("cannot find the pawl executable to start its worker")?;
-    Ok(vec![exe.into_os_string(), OsString::from("__worker")])
 }
 
 #[cfg(test)]
