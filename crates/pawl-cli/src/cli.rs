@@ -95,21 +95,20 @@ pub struct MeasureArgs {
     /// launch, for kernels of a few microseconds (a different quantity from a cold single launch).
     #[arg(long)]
     pub graph: bool,
-    #[command(flatten)]
-    pub gpus: GpuArgs,
-    /// How long each case takes, for --gpus (longest first) and --shard (balanced): a previous run file
-    /// (or a baseline) [default: the suite's baseline, where it exists].
-    #[arg(long, value_name = "RUN.json")]
-    pub estimates: Option<PathBuf>,
 }
 
-/// Which GPUs of this host measure: one worker per GPU, all at once.
+/// Which GPUs of this host measure, one worker pinned to each, and how long each case takes. A command
+/// that measures takes these with one `#[command(flatten)]`.
 #[derive(Debug, Args, Clone, Default)]
 pub struct GpuArgs {
     /// Measure on several GPUs of this host at once, one worker pinned to each: `all`, or indices as a
     /// CUDA program beside pawl numbers them (`0,2,3`). The GPUs must be of one model.
     #[arg(long, value_name = "all|0,2,3")]
     pub gpus: Option<GpuSelection>,
+    /// How long each case takes, to hand the longest out first (--gpus) and balance shards (--shard): a
+    /// previous run file (or a baseline) [default: the suite's baseline, where it exists].
+    #[arg(long, value_name = "RUN.json")]
+    pub estimates: Option<PathBuf>,
 }
 
 /// `--shard`: this runner's part of the suite.
@@ -145,6 +144,8 @@ pub struct RunArgs {
     pub suite: PathBuf,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub gpus: GpuArgs,
     /// Measure only this runner's share of the cases: `i/n` (1 ≤ i ≤ n), or `auto` in a Kubernetes
     /// Indexed Job (with PAWL_SHARD_COUNT) or a Slurm array. `pawl merge` joins the shards' run files.
     #[arg(long, value_name = "i/n|auto")]
@@ -280,6 +281,8 @@ pub struct RatchetArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub gpus: GpuArgs,
 }
 
 #[derive(Debug, Args)]
@@ -335,6 +338,8 @@ pub struct CheckArgs {
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub gpus: GpuArgs,
 }
 
 /// A price per hour in US dollars; empty (a CI variable that is not set) is none.
@@ -459,13 +464,9 @@ pub struct AbArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     // --gpus: the cases split over several GPUs, each GPU's worker measuring its share paired, with the
-    // whole --budget.
+    // whole --budget; --estimates balances the split.
     #[command(flatten)]
     pub gpus: GpuArgs,
-    /// How long each case takes, to balance the cases over the GPUs: a previous run file (or a baseline)
-    /// [default: the suite's baseline, where it exists].
-    #[arg(long, value_name = "RUN.json")]
-    pub estimates: Option<PathBuf>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::ffi::OsString;
 use std::sync::{Condvar, Mutex, mpsc};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use pawl_core::engine::{self, SystemClock};
 use pawl_core::plan::PlannedCase;
 use pawl_core::run::{CaseResult, CaseStatus, RunWarning};
@@ -28,7 +28,7 @@ use crate::harness::HarnessBackend;
 
 /// Measures every job on one lane per place (`None`: unpinned), handing them out in `order` (indices
 /// into `jobs`), and calls `on_event` on this thread with each result and warning as it comes. Every
-/// job gets exactly one result. `worker` starts a CUDA worker ([`worker_argv`]).
+/// job gets exactly one result. `worker` starts a CUDA worker ([`worker_argv`](crate::measure::worker_argv)).
 pub fn measure(
     worker: &[OsString],
     jobs: &[Job],
@@ -288,12 +288,6 @@ fn measure_cuda(worker: &mut Worker, job: &Job, settings: &MeasureSettings) -> R
         })
         .map_err(|e| e.0)?;
     answered.ok_or_else(|| "the CUDA worker never answered this case".to_owned())
-}
-
-/// How to start the CUDA worker: this very executable, with the hidden `__worker` subcommand.
-pub fn worker_argv() -> Result<Vec<OsString>> {
-    let exe = std::env::current_exe().context("cannot find the pawl executable to start its CUDA worker")?;
-    Ok(vec![exe.into_os_string(), OsString::from("__worker")])
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! lane per GPU (`--gpus`; one lane without it, see [`lanes`](crate::lanes)), longest first, and collect
 //! a run file in suite order as results come.
 
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use pawl_core::stats;
 use pawl_core::suite::limits::{self, Limit};
 use pawl_core::suite::{BenchKind, MeasureSettings, Suite};
 
-use crate::cli::MeasureArgs;
+use crate::cli::{GpuArgs, MeasureArgs};
 use crate::commands::FileKind;
 use crate::lanes::{self, Job};
 use crate::{git, gpus};
@@ -91,7 +92,13 @@ pub fn settings(suite: &Suite, args: &MeasureArgs) -> Result<MeasureSettings> {
 
 /// Measures the selected cases of `suite` (this runner's share of them with `shard`), writing the run
 /// file to `output` as results arrive.
-pub fn measure(suite: &Suite, args: &MeasureArgs, shard: Option<Shard>, output: &Path) -> Result<Run> {
+pub fn measure(
+    suite: &Suite,
+    args: &MeasureArgs,
+    gpu_args: &GpuArgs,
+    shard: Option<Shard>,
+    output: &Path,
+) -> Result<Run> {
     let settings = settings(suite, args)?;
     let filter =
         args.filter.as_deref().map(Expr::parse).transpose().context("--where is not a valid expression")?;
@@ -103,18 +110,18 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, shard: Option<Shard>, output: 
     if jobs.is_empty() {
         bail!("no case of {} matches the selection; `pawl validate --list` shows them", suite.path.display());
     }
-    let devices = gpus::selected(&args.gpus)?;
+    let devices = gpus::selected(gpu_args)?;
     let needs_gpu = jobs.iter().any(|j| matches!(j.bench.kind, BenchKind::Cuda(_)));
     let first_gpu = devices.as_ref().map(|d| d[0].uuid.clone());
     let env = environment(needs_gpu, first_gpu.as_deref())?;
 
     let ids: Vec<&CaseId> = jobs.iter().map(|j| &j.case.case.id).collect();
     let spread = devices.as_ref().is_some_and(|d| d.len() > 1);
-    if args.estimates.is_some() && shard.is_none() && !spread {
+    if gpu_args.estimates.is_some() && shard.is_none() && !spread {
         eprintln!("pawl: --estimates serves --gpus over several GPUs and --shard; it changes nothing here");
     }
     let estimates =
-        if shard.is_some() || spread { estimates(suite, args.estimates.as_deref(), &env)? } else { None };
+        if shard.is_some() || spread { estimates(suite, gpu_args.estimates.as_deref(), &env)? } else { None };
     let costs = estimates.as_ref().and_then(|e| e.costs(&ids));
 
     let timestamp =
@@ -162,7 +169,7 @@ pub fn measure(suite: &Suite, args: &MeasureArgs, shard: Option<Shard>, output: 
         selected: &selected,
         progress: progress_bar(selected.len() as u64),
     };
-    lanes::measure(&lanes::worker_argv()?, &jobs, order, &places, &settings, &mut |event| {
+    lanes::measure(&worker_argv()?, &jobs, order, &places, &settings, &mut |event| {
         match event {
             lanes::Event::Result(slot, result) => results.add(slot, *result),
             lanes::Event::Warning(warning) => results.run.warnings.push(warning),
@@ -255,6 +262,12 @@ impl Results<'_> {
         self.run.cases.insert(at, result);
         self.progress.inc(1);
     }
+}
+
+/// How to start the CUDA worker: this very executable, with the hidden `__worker` subcommand.
+pub fn worker_argv() -> Result<Vec<OsString>> {
+    let exe = std::env::current_exe().context("cannot find the pawl executable to start its CUDA worker")?;
+    Ok(vec![exe.into_os_string(), OsString::from("__worker")])
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

@@ -28,7 +28,7 @@ use pawl_cuda::workers::{Answer, Worker};
 
 use super::{Outcome, load_suite, thresholds};
 use crate::cli::AbArgs;
-use crate::{git, gpus, lanes, measure, output, revision};
+use crate::{git, gpus, measure, output, revision};
 
 pub fn run(args: &AbArgs) -> Result<Outcome> {
     let comparison = compare(args)?;
@@ -96,7 +96,7 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     if !matched.cases.is_empty() {
         let places = gpus::places(devices);
         let shares = if places.len() > 1 {
-            let estimates = measure::estimates(&head_suite, args.estimates.as_deref(), &env)?;
+            let estimates = measure::estimates(&head_suite, args.gpus.estimates.as_deref(), &env)?;
             split(&matched.cases, places.len(), estimates.as_ref())
         } else {
             vec![matched.cases.clone()]
@@ -113,7 +113,7 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
         );
         let watchdog = limits::duration(settings.timeout_s + budget.as_secs_f64());
         let answers: Mutex<BTreeMap<CaseId, PairedResult>> = Mutex::new(BTreeMap::new());
-        let argv = lanes::worker_argv()?;
+        let argv = measure::worker_argv()?;
         let lanes: Vec<Result<(), String>> = std::thread::scope(|scope| {
             let handles: Vec<_> = places
                 .iter()
@@ -318,8 +318,6 @@ fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
         timeout: None,
         seed: args.seed,
         graph: false,
-        gpus: crate::cli::GpuArgs::default(),
-        estimates: None,
     }
 }
 

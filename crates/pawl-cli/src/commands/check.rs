@@ -95,7 +95,7 @@ fn against_baseline(args: &CheckArgs, suite: &Suite) -> Result<(Comparison, Opti
         }
         (None, true) => {
             let shard = args.shard.map(ShardArg::resolve).transpose()?;
-            (measure::measure(suite, &args.measure, shard, &args.save_run)?, saved)
+            (measure::measure(suite, &args.measure, &args.gpus, shard, &args.save_run)?, saved)
         }
     };
     if run.shard.is_some() {
@@ -120,8 +120,7 @@ fn paired_args(args: &CheckArgs, base: &str) -> AbArgs {
         max_pairs: AB_MAX_PAIRS,
         measure_identical: false,
         seed: args.measure.seed,
-        gpus: args.measure.gpus.clone(),
-        estimates: args.measure.estimates.clone(),
+        gpus: args.gpus.clone(),
         judge: args.judge.clone(),
         report: ReportArgs { format: Format::Human, output: None },
     }

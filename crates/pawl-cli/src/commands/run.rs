@@ -15,7 +15,7 @@ use crate::measure;
 pub fn run(args: &RunArgs) -> Result<Outcome> {
     let suite = load_suite(&args.suite)?;
     let shard = args.shard.map(ShardArg::resolve).transpose()?;
-    let run = measure::measure(&suite, &args.measure, shard, &args.output)?;
+    let run = measure::measure(&suite, &args.measure, &args.gpus, shard, &args.output)?;
     let mut out = std::io::stdout().lock();
     for line in summary_table(&run).lines() {
         writeln!(out, "{}", line.trim_end())?;
