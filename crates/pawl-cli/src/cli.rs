@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use pawl_core::report::Format;
+use pawl_core::shard::{Shard, ShardError};
+use pawl_cuda::devices::GpuSelection;
 
 use crate::forge::ForgeKind;
 
@@ -27,6 +29,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Turn nvbench, Google Benchmark, Kernel Tuner or pytest-benchmark results into a run file.
     Import(ImportArgs),
+    /// Join run files (the shards of one suite, or parts measured apart) into one run file.
+    Merge(MergeArgs),
     /// Compare a run with the baseline and move the baseline up where performance improved.
     Ratchet(RatchetArgs),
     /// What CI runs: measure (or read a run), compare with the baseline, write every report.
@@ -98,6 +102,46 @@ pub struct MeasureArgs {
     pub graph: bool,
 }
 
+/// Which GPUs of this host measure, one worker pinned to each, and how long each case takes. A command
+/// that measures takes these with one `#[command(flatten)]`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GpuArgs {
+    /// Measure on several GPUs of this host at once, one worker pinned to each: `all`, or indices as a
+    /// CUDA program beside pawl numbers them (`0,2,3`). The GPUs must be of one model.
+    #[arg(long, value_name = "all|0,2,3")]
+    pub gpus: Option<GpuSelection>,
+    /// How long each case takes, to hand the longest out first (--gpus) and balance shards (--shard): a
+    /// previous run file (or a baseline) [default: the suite's baseline, where it exists].
+    #[arg(long, value_name = "RUN.json")]
+    pub estimates: Option<PathBuf>,
+}
+
+/// `--shard`: this runner's part of the suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardArg {
+    /// From the batch scheduler's environment (Kubernetes Indexed Job, Slurm array).
+    Auto,
+    Given(Shard),
+}
+
+impl std::str::FromStr for ShardArg {
+    type Err = ShardError;
+
+    fn from_str(text: &str) -> Result<ShardArg, ShardError> {
+        if text.trim() == "auto" { Ok(ShardArg::Auto) } else { text.parse().map(ShardArg::Given) }
+    }
+}
+
+impl ShardArg {
+    /// The shard, reading the scheduler's environment for `auto`.
+    pub fn resolve(self) -> Result<Shard, ShardError> {
+        match self {
+            ShardArg::Given(shard) => Ok(shard),
+            ShardArg::Auto => Shard::from_scheduler(&|name| std::env::var(name).ok()),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The suite file.
@@ -105,12 +149,29 @@ pub struct RunArgs {
     pub suite: PathBuf,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub gpus: GpuArgs,
+    /// Measure only this runner's share of the cases: `i/n` (1 ≤ i ≤ n), or `auto` in a Kubernetes
+    /// Indexed Job (with PAWL_SHARD_COUNT) or a Slurm array. `pawl merge` joins the shards' run files.
+    #[arg(long, value_name = "i/n|auto")]
+    pub shard: Option<ShardArg>,
     /// Where to write the run file.
     #[arg(short, long, value_name = "FILE", default_value = "pawl-run.json")]
     pub output: PathBuf,
     /// Do not record the run in the history.
     #[arg(long)]
     pub no_history: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The run files: every shard of one split (`--shard`), or runs measured apart, of one suite,
+    /// testbed, commit and settings.
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// Where to write the merged run file.
+    #[arg(short, long, value_name = "FILE", default_value = "pawl-run.json")]
+    pub output: PathBuf,
 }
 
 /// How differences are judged; each overrides the suite's value.
@@ -228,6 +289,8 @@ pub struct RatchetArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub gpus: GpuArgs,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +301,14 @@ pub struct CheckArgs {
     /// Use this run file instead of measuring.
     #[arg(long, value_name = "FILE")]
     pub run: Option<PathBuf>,
+    /// Measure only this runner's share of the cases (`i/n` or `auto`, as `pawl run --shard`) and
+    /// compare those with the baseline; a final `pawl check --merge` judges the whole suite.
+    #[arg(long, value_name = "i/n|auto", conflicts_with_all = ["run", "ab_base"])]
+    pub shard: Option<ShardArg>,
+    /// Join these run files (every shard's) instead of measuring, keep the merged run at --save-run, and
+    /// compare it with the baseline: the one report of a sharded check.
+    #[arg(long, value_name = "RUN", num_args = 1.., conflicts_with_all = ["run", "ab_base", "shard"])]
+    pub merge: Vec<PathBuf>,
     /// The baseline file (default: the suite's `baseline`).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
@@ -278,6 +349,8 @@ pub struct CheckArgs {
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub gpus: GpuArgs,
 }
 
 /// A price per hour in US dollars; empty (a CI variable that is not set) is none.
@@ -440,6 +513,10 @@ pub struct AbArgs {
     /// Do not record the two sides in the history.
     #[arg(long)]
     pub no_history: bool,
+    // --gpus: the cases split over several GPUs, each GPU's worker measuring its share paired, with the
+    // whole --budget; --estimates balances the split.
+    #[command(flatten)]
+    pub gpus: GpuArgs,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]

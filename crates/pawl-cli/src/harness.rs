@@ -32,6 +32,9 @@ const WARNINGS_PER_CASE: u64 = 10;
 /// The engine's backend for `kind = "command"` benches.
 #[derive(Debug, Default)]
 pub struct HarnessBackend {
+    /// Set in every harness's environment, over what pawl's own holds (`CUDA_VISIBLE_DEVICES` pins the
+    /// harnesses to a GPU).
+    env: Vec<(String, String)>,
     harnesses: Vec<Harness>,
     cases: BTreeMap<u32, Prepared>,
     next: u32,
@@ -79,6 +82,11 @@ impl HarnessBackend {
     /// configuration may need a process of its own (a tune value in the argv).
     pub fn with_max_processes(max: usize) -> HarnessBackend {
         HarnessBackend { max_processes: Some(max.max(2)), ..HarnessBackend::default() }
+    }
+
+    /// A backend whose harnesses start with `key=value` in their environment.
+    pub fn with_env(key: &str, value: &str) -> HarnessBackend {
+        HarnessBackend { env: vec![(key.to_owned(), value.to_owned())], ..HarnessBackend::default() }
     }
 
     /// Closes every harness's input and gives it a moment to exit by itself; one that does not is
@@ -169,10 +177,13 @@ impl HarnessBackend {
         }
         let harness = &mut self.harnesses[index];
         if harness.child.is_none() {
-            let child =
-                Command::new(&harness.argv).current_dir(&harness.cwd).stdin(Stdin::Piped).spawn().map_err(
-                    |e| Failure::new(format!("cannot start `{}` in {}: {e}", harness.shown(), cwd.display())),
-                )?;
+            let mut command = Command::new(&harness.argv).current_dir(&harness.cwd).stdin(Stdin::Piped);
+            for (key, value) in &self.env {
+                command = command.env(key, value);
+            }
+            let child = command.spawn().map_err(|e| {
+                Failure::new(format!("cannot start `{}` in {}: {e}", harness.shown(), cwd.display()))
+            })?;
             harness.child = Some(child);
             harness.seq = 0;
         }

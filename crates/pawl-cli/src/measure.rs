@@ -1,4 +1,6 @@
-//! Measuring a suite: plan the cases, hand each bench to its backend, collect a run file as results come.
+//! Measuring a suite: plan the cases, keep this runner's shard of them (`--shard`), hand them out to one
+//! lane per GPU (`--gpus`; one lane without it, see [`lanes`](crate::lanes)), longest first, and collect
+//! a run file in suite order as results come.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -7,20 +9,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pawl_core::engine::{self, SystemClock};
+use pawl_core::baseline::{Baseline, Testbed};
+use pawl_core::case::CaseId;
+use pawl_core::estimate::{self, Estimates};
 use pawl_core::expr::Expr;
-use pawl_core::plan::{self, PlannedCase, Selection};
+use pawl_core::plan::{self, Selection};
 use pawl_core::report::escape;
-use pawl_core::run::{CaseResult, CaseStatus, Environment, Run, RunWarning};
+use pawl_core::run::{CaseResult, CaseStatus, Environment, Run};
+use pawl_core::shard::{self, Shard};
 use pawl_core::stats;
 use pawl_core::suite::limits::{self, Limit};
-use pawl_core::suite::{Bench, BenchKind, MeasureSettings, Suite};
-use pawl_cuda::protocol::Request;
-use pawl_cuda::workers::{self, Answer};
+use pawl_core::suite::{BenchKind, MeasureSettings, Suite};
 
-use crate::cli::MeasureArgs;
-use crate::git;
-use crate::harness::HarnessBackend;
+use crate::cli::{GpuArgs, MeasureArgs};
+use crate::commands::FileKind;
+use crate::lanes::{self, Job};
+use crate::{git, gpus};
 
 /// The confidence level of the per-case summaries written into run files.
 const SUMMARY_CONFIDENCE: f64 = 0.99;
@@ -33,10 +37,14 @@ pub fn gpu_state() -> Result<pawl_cuda::GpuState> {
     Ok(pawl_cuda::gpu_state()?)
 }
 
-/// The environment of this machine: GPU facts from the driver and NVML when a GPU is visible.
-/// With `require_gpu`, no GPU is an error.
-pub fn environment(require_gpu: bool) -> Result<Environment> {
-    let mut env = match gpu_state() {
+/// The environment of this machine: GPU facts from the driver and NVML when a GPU is visible, of the
+/// GPU with this UUID (the first of `--gpus`) where given. With `require_gpu`, no GPU is an error.
+pub fn environment(require_gpu: bool, gpu: Option<&str>) -> Result<Environment> {
+    let state = match gpu {
+        Some(uuid) => pawl_cuda::gpu_state_of(uuid).map_err(anyhow::Error::new),
+        None => gpu_state(),
+    };
+    let mut env = match state {
         Ok(state) => state.environment,
         Err(err) if require_gpu => return Err(err),
         Err(_) => Environment::default(),
@@ -82,121 +90,178 @@ pub fn settings(suite: &Suite, args: &MeasureArgs) -> Result<MeasureSettings> {
     Ok(s)
 }
 
-/// Measures the selected cases of `suite`, writing the run file to `output` as results arrive.
-pub fn measure(suite: &Suite, args: &MeasureArgs, output: &Path) -> Result<Run> {
+/// Measures the selected cases of `suite` (this runner's share of them with `shard`), writing the run
+/// file to `output` as results arrive.
+pub fn measure(
+    suite: &Suite,
+    args: &MeasureArgs,
+    gpu_args: &GpuArgs,
+    shard: Option<Shard>,
+    output: &Path,
+) -> Result<Run> {
     let settings = settings(suite, args)?;
     let filter =
         args.filter.as_deref().map(Expr::parse).transpose().context("--where is not a valid expression")?;
     let plans = plan::plan(suite, &Selection { bench: args.bench.as_deref(), filter: filter.as_ref() })?;
-    let total: usize = plans.iter().map(|p| p.cases.len()).sum();
-    if total == 0 {
+    let jobs: Vec<Job> = plans
+        .iter()
+        .flat_map(|p| p.cases.iter().map(move |case| Job { bench: p.bench, case: case.clone() }))
+        .collect();
+    if jobs.is_empty() {
         bail!("no case of {} matches the selection; `pawl validate --list` shows them", suite.path.display());
     }
-    let needs_gpu = plans.iter().any(|p| matches!(p.bench.kind, BenchKind::Cuda(_)));
-    let env = environment(needs_gpu)?;
+    let devices = gpus::selected(gpu_args)?;
+    let needs_gpu = jobs.iter().any(|j| matches!(j.bench.kind, BenchKind::Cuda(_)));
+    let first_gpu = devices.as_ref().map(|d| d[0].uuid.clone());
+    let env = environment(needs_gpu, first_gpu.as_deref())?;
+
+    let ids: Vec<&CaseId> = jobs.iter().map(|j| &j.case.case.id).collect();
+    let spread = devices.as_ref().is_some_and(|d| d.len() > 1);
+    if gpu_args.estimates.is_some() && shard.is_none() && !spread {
+        eprintln!("pawl: --estimates serves --gpus over several GPUs and --shard; it changes nothing here");
+    }
+    let estimates =
+        if shard.is_some() || spread { estimates(suite, gpu_args.estimates.as_deref(), &env)? } else { None };
+    let costs = estimates.as_ref().and_then(|e| e.costs(&ids));
 
     let timestamp =
         jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
     let mut run = Run::new(&suite.name, timestamp.to_string(), env, settings.clone());
     run.git = git::info(suite.dir());
+    let selected: Vec<usize> = match shard {
+        Some(shard) => {
+            let part = shard::split(&ids, shard, costs.as_deref());
+            eprintln!(
+                "pawl: shard {shard} of split {}: {} of the {} cases ({})",
+                part.info.plan,
+                part.cases.len(),
+                ids.len(),
+                if part.info.balanced { "balanced on the estimates" } else { "by the hash of their ids" }
+            );
+            run.shard = Some(part.info);
+            part.cases
+        }
+        None => (0..jobs.len()).collect(),
+    };
+    let places = gpus::places(devices);
+    // Several GPUs take the longest cases first, so that none is left with a long case at the end.
+    let order = if places.len() > 1 {
+        let selected_costs = costs.as_ref().map(|c| selected.iter().map(|&i| c[i]).collect::<Vec<_>>());
+        let order = estimate::longest_first(selected.len(), selected_costs.as_deref());
+        eprintln!(
+            "pawl: {} cases on {} GPUs, {}",
+            selected.len(),
+            places.len(),
+            if selected_costs.is_some() { "longest first" } else { "in suite order (no estimates)" }
+        );
+        order
+    } else {
+        (0..selected.len()).collect()
+    };
 
-    let progress = progress_bar(total as u64);
+    let jobs: Vec<Job> = selected.iter().map(|&i| jobs[i].clone()).collect();
     let started = Instant::now();
     let mut last_save = Instant::now();
-    for bench_plan in &plans {
-        let bench = bench_plan.bench;
-        progress.set_message(escape::terminal(&bench.name).into_owned());
-        let first_of_bench = run.cases.len();
-        let mut sink = |mut result: CaseResult| {
-            if result.stats.is_none() && result.status == CaseStatus::Ok {
-                result.stats = stats::summarize(&result.samples_ns, SUMMARY_CONFIDENCE).ok();
-            }
-            if result.status != CaseStatus::Ok {
-                let error = result.error.as_deref().map(pawl_core::harness::shown).unwrap_or_default();
-                progress.suspend(|| {
-                    eprintln!(
-                        "{} {}: {}",
-                        result.status.as_str(),
-                        escape::terminal(result.id.as_str()),
-                        escape::terminal(&error)
-                    )
-                });
-            }
-            run.cases.push(result);
-            progress.inc(1);
-            if last_save.elapsed() >= SAVE_EVERY {
-                // A failed intermediate save is retried at the next case and at the end.
-                if run.save(output).is_ok() {
-                    last_save = Instant::now();
-                }
-            }
-        };
-        let outcome = match &bench.kind {
-            BenchKind::Cuda(_) => measure_cuda(bench, &bench_plan.cases, &settings, &mut sink),
-            BenchKind::Command(_) => {
-                let warnings = measure_command(bench, &bench_plan.cases, &settings, &mut sink);
-                run.warnings.extend(warnings);
-                Ok(())
-            }
-        };
-        if let Err(message) = outcome {
-            // The bench as a whole failed: every case it did not report fails with the reason.
-            let reported: Vec<_> = run.cases[first_of_bench..].iter().map(|c| c.id.clone()).collect();
-            for planned in bench_plan.cases.iter().filter(|p| !reported.contains(&p.case.id)) {
-                let mut failed = CaseResult::planned(planned, CaseStatus::Failed);
-                failed.error = Some(message.clone());
-                run.cases.push(failed);
-                progress.inc(1);
-            }
-            progress.suspend(|| {
-                eprintln!("bench `{}` failed: {}", escape::terminal(&bench.name), escape::terminal(&message))
-            });
+    let mut results = Results {
+        gpu: run.env.gpu.as_ref().map(|g| g.uuid.clone()),
+        run,
+        filled: Vec::new(),
+        selected: &selected,
+        progress: progress_bar(selected.len() as u64),
+    };
+    lanes::measure(&worker_argv()?, &jobs, order, &places, &settings, &mut |event| {
+        match event {
+            lanes::Event::Result(slot, result) => results.add(slot, *result),
+            lanes::Event::Warning(warning) => results.run.warnings.push(warning),
         }
-    }
+        if last_save.elapsed() >= SAVE_EVERY {
+            // A failed intermediate save is retried at the next case and at the end.
+            if results.run.save(output).is_ok() {
+                last_save = Instant::now();
+            }
+        }
+    })?;
+    let Results { mut run, progress, .. } = results;
     progress.finish_and_clear();
     run.measure_seconds = Some(started.elapsed().as_secs_f64());
     if run.env.gpu.is_some() {
-        run.env.clocks_end = pawl_cuda::gpu_state().ok().and_then(|state| state.environment.clocks_start);
+        let state = match &first_gpu {
+            Some(uuid) => pawl_cuda::gpu_state_of(uuid),
+            None => pawl_cuda::gpu_state(),
+        };
+        run.env.clocks_end = state.ok().and_then(|state| state.environment.clocks_start);
     }
     run.save(output).with_context(|| "cannot save the run file".to_owned())?;
     Ok(run)
 }
 
-/// A `cuda` bench's cases, in CUDA worker processes (a fault or a hang fails only its case).
-fn measure_cuda(
-    bench: &Bench,
-    cases: &[PlannedCase],
-    settings: &MeasureSettings,
-    sink: &mut dyn FnMut(CaseResult),
-) -> Result<(), String> {
-    let request =
-        Request::Measure { bench: bench.clone(), cases: cases.to_vec(), settings: settings.clone() };
-    let watchdog = limits::duration(settings.timeout_s);
-    let worker = worker_argv().map_err(|e| format!("{e:#}"))?;
-    workers::run(&worker, request, watchdog, &mut |answer| {
-        if let Answer::Result(result) = answer {
-            sink(*result);
+/// Cost estimates for handing cases out and balancing shards: `--estimates` (a run file or a
+/// baseline), else the suite's baseline where it exists; a baseline's figures for this run's testbed.
+pub fn estimates(suite: &Suite, flag: Option<&Path>, env: &Environment) -> Result<Option<Estimates>> {
+    let path = match (flag, &suite.baseline) {
+        (Some(path), _) => path.to_owned(),
+        (None, Some(path)) if path.exists() => path.clone(),
+        _ => return Ok(None),
+    };
+    let label = path.display().to_string();
+    let context = || format!("cannot read the estimates in {label}");
+    let estimates = match crate::commands::file_kind(&path).with_context(context)? {
+        FileKind::Run => Estimates::from_run(&Run::load(&path).with_context(context)?, label),
+        FileKind::Baseline => {
+            let baseline = Baseline::load(&path).with_context(context)?;
+            let testbed = Testbed::from_env(env);
+            match baseline.testbed(&testbed) {
+                Some(tb) => Estimates::from_baseline(tb, label),
+                None => {
+                    eprintln!("pawl: {label} has no figures for `{testbed}`: no estimates");
+                    return Ok(None);
+                }
+            }
         }
-    })
-    .map_err(|e| e.0)
+    };
+    eprintln!("pawl: estimates of each case's time from {}", estimates.source);
+    Ok(Some(estimates))
 }
 
-/// A `command` bench's cases, through its harness processes; returns what the harnesses did wrong
-/// without failing a case.
-fn measure_command(
-    bench: &Bench,
-    cases: &[PlannedCase],
-    settings: &MeasureSettings,
-    sink: &mut dyn FnMut(CaseResult),
-) -> Vec<RunWarning> {
-    let mut backend = HarnessBackend::default();
-    let clock = SystemClock::new();
-    for case in cases {
-        let measured = engine::measure_case(&mut backend, bench, case, settings, &clock, &mut |_| {});
-        sink(measured.result);
+/// The run as its cases come in, kept in suite order.
+struct Results<'a> {
+    run: Run,
+    /// The slot (place among the selected cases) of each of `run.cases`, ascending.
+    filled: Vec<usize>,
+    selected: &'a [usize],
+    /// The run's GPU, for cases measured without `--gpus`.
+    gpu: Option<String>,
+    progress: ProgressBar,
+}
+
+impl Results<'_> {
+    fn add(&mut self, slot: usize, mut result: CaseResult) {
+        if result.stats.is_none() && result.status == CaseStatus::Ok {
+            result.stats = stats::summarize(&result.samples_ns, SUMMARY_CONFIDENCE).ok();
+        }
+        if result.gpu_uuid.is_none() {
+            result.gpu_uuid = self.gpu.clone();
+        }
+        if self.run.shard.is_some() {
+            result.plan_index = Some(self.selected[slot]);
+        }
+        if result.status != CaseStatus::Ok {
+            let error = result.error.as_deref().map(pawl_core::harness::shown).unwrap_or_default();
+            self.progress.suspend(|| {
+                eprintln!(
+                    "{} {}: {}",
+                    result.status.as_str(),
+                    escape::terminal(result.id.as_str()),
+                    escape::terminal(&error)
+                )
+            });
+        }
+        self.progress.set_message(escape::terminal(&result.bench).into_owned());
+        let at = self.filled.partition_point(|&s| s < slot);
+        self.filled.insert(at, slot);
+        self.run.cases.insert(at, result);
+        self.progress.inc(1);
     }
-    backend.finish();
-    backend.warnings
 }
 
 /// How to start the CUDA worker: this very executable, with the hidden `__worker` subcommand.

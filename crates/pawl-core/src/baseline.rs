@@ -132,6 +132,14 @@ impl Baseline {
             .or_insert_with(|| TestbedBaseline { testbed: testbed.clone(), cases: BTreeMap::new() })
     }
 
+    /// Keeps only the cases `keep` accepts, in every testbed: the baseline of one shard's cases, so that
+    /// the other shards' cases are not reported missing.
+    pub fn retain_cases(&mut self, keep: impl Fn(&CaseId) -> bool) {
+        for tb in self.testbeds.values_mut() {
+            tb.cases.retain(|id, _| keep(id));
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         for (key, tb) in &self.testbeds {
             if *key != tb.testbed.key() {
@@ -185,5 +193,31 @@ mod tests {
         assert_eq!(none.gpu, "no GPU");
         assert_eq!(tb.differences(&none).len(), 3);
         assert!(tb.differences(&tb).is_empty());
+    }
+
+    #[test]
+    fn retaining_cases_keeps_every_testbed() {
+        let entry = BaselineEntry {
+            median_ns: 1.0,
+            ci_low_ns: 1.0,
+            ci_high_ns: 1.0,
+            confidence: 0.99,
+            rel_noise: 0.0,
+            samples: 10,
+            commit: None,
+            set_at: String::new(),
+        };
+        let mut baseline = Baseline::new("s");
+        for env in [h100_env(), Environment::default()] {
+            let tb = baseline.testbed_mut(&Testbed::from_env(&env));
+            for id in ["b/1", "b/2"] {
+                tb.cases.insert(CaseId::from_raw(id), entry.clone());
+            }
+        }
+        baseline.retain_cases(|id| id.as_str() == "b/2");
+        assert_eq!(baseline.testbeds.len(), 2);
+        for tb in baseline.testbeds.values() {
+            assert_eq!(tb.cases.keys().map(CaseId::as_str).collect::<Vec<_>>(), ["b/2"]);
+        }
     }
 }

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use crate::baseline::{Baseline, BaselineEntry, Testbed, TestbedBaseline};
 use crate::case::CaseId;
+use crate::hash::fnv1a;
 use crate::report::text::percent;
 use crate::run::{CaseResult, CaseStatus, Run};
 use crate::stats::bootstrap::{self, BootstrapSettings, DEFAULT_RESAMPLES};
@@ -686,13 +687,6 @@ fn side_notes(side: Side, case: &CaseResult, sample: &Sample, notes: &mut Vec<No
 /// The summary another tool reported for a side that has no samples.
 fn summary_note(side: Side, case: &CaseResult) -> Option<Note> {
     case.summary.clone().map(|summary| Note::Summary { side, summary })
-}
-
-/// FNV-1a of a case id: a stable per-case stream for the seed (std's hasher may change between
-/// releases, which would change intervals).
-pub(crate) fn fnv1a(text: &str) -> u64 {
-    text.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 use std::time::Duration;
 
 use crate::case::CaseId;
-use crate::compare::{classify, decide_paired, fnv1a, multiple_comparisons_words};
+use crate::compare::{classify, decide_paired, multiple_comparisons_words};
+use crate::hash::fnv1a;
 use crate::run::CaseStatus;
 use crate::stats::bootstrap::{self, BootstrapSettings, DEFAULT_RESAMPLES};
 use crate::stats::{RatioInterval, Sample, StatsError, benjamini_hochberg, median_ci};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::case::CaseId;
 use crate::files::{self, FileError};
 use crate::plan::PlannedCase;
+use crate::shard::{Shard, ShardInfo};
 use crate::suite::MeasureSettings;
 use crate::value::Params;
 
@@ -33,7 +34,31 @@ pub struct Run {
     /// measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub imported: Vec<ImportedFrom>,
-    /// Wall-clock seconds the measuring took (the time it held the GPU), for the cost of a check.
+    /// Wall-clock seconds the measuring took (the time it held the machine), for the cost of a check; for
+    /// a merged run, the sum over its parts (each runner's machine time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure_seconds: Option<f64>,
+    /// Which shard of the suite's selected cases this run measured (`--shard i/n`); `None` for a whole
+    /// run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The runs this one was joined from by `pawl merge`, in the order their cases were taken; empty for
+    /// a run measured as a whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<RunPart>,
+}
+
+/// One of the runs a merged run was joined from: where and when it was measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunPart {
+    /// The file as named on the command line.
+    pub file: String,
+    pub hostname: String,
+    pub timestamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// How many cases it brought.
+    pub cases: usize,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measure_seconds: Option<f64>,
 }
@@ -65,6 +90,8 @@ impl Run {
             warnings: Vec::new(),
             imported: Vec::new(),
             measure_seconds: None,
+            shard: None,
+            parts: Vec::new(),
         }
     }
 
@@ -93,6 +120,17 @@ impl Run {
     /// Checks what serde cannot: every sample finite and positive, ids unique, a case measured (status
     /// `ok`) with samples or, for an imported aggregate, a summary in their place.
     pub fn validate(&self) -> Result<(), String> {
+        let seconds = |what: &str, value: Option<f64>| match value {
+            Some(v) if !v.is_finite() || v < 0.0 => {
+                Err(format!("{what} is {v}; seconds must be finite and not negative"))
+            }
+            _ => Ok(()),
+        };
+        seconds("measure_seconds", self.measure_seconds)?;
+        if let Some(shard) = &self.shard {
+            crate::shard::Shard::new(shard.shard.index, shard.shard.count)
+                .map_err(|e| format!("shard: {e}"))?;
+        }
         let mut seen = std::collections::HashSet::new();
         for case in &self.cases {
             if !seen.insert(&case.id) {
@@ -101,6 +139,7 @@ impl Run {
                     case.id
                 ));
             }
+            seconds(&format!("case `{}`: elapsed_s", case.id), case.elapsed_s)?;
             if let Some(bad) = case.samples_ns.iter().find(|s| !s.is_finite() || **s <= 0.0) {
                 return Err(format!(
                     "case `{}` has the sample {bad}; samples must be finite and positive nanoseconds",
@@ -249,6 +288,17 @@ pub struct CaseResult {
     /// interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<ToolSummary>,
+    /// The UUID of the GPU the case ran on (`GPU-…`, as NVML and `nvidia-smi -L` show it), where known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_uuid: Option<String>,
+    /// Wall-clock seconds measuring the case took (preparing, checking, warming up, timing): what a later
+    /// run hands out longest-first and balances shards on (`--estimates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_s: Option<f64>,
+    /// The case's position among all the selected cases of the suite, in suite order, recorded by a
+    /// shard (`--shard`) so that `pawl merge` puts the shards' cases back in suite order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_index: Option<usize>,
 }
 
 impl CaseResult {
@@ -293,6 +343,9 @@ impl CaseResult {
             timing: None,
             kernel: None,
             summary: None,
+            gpu_uuid: None,
+            elapsed_s: None,
+            plan_index: None,
         }
     }
 

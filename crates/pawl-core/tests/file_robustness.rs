@@ -44,6 +44,17 @@ fn run_text() -> &'static str {
             CaseStatus::Failed,
             "CUDA error: an illegal memory access was encountered",
         ));
+        // A shard of one (`--shard 1/1`): the fields of a split, each case's GPU and time, for the
+        // fuzzing to reach.
+        let ids: Vec<CaseId> = run.cases.iter().map(|c| c.id.clone()).collect();
+        let refs: Vec<&CaseId> = ids.iter().collect();
+        let part = pawl_core::shard::split(&refs, pawl_core::shard::Shard { index: 1, count: 1 }, None);
+        run.shard = Some(part.info);
+        for (i, case) in run.cases.iter_mut().enumerate() {
+            case.plan_index = Some(i);
+            case.gpu_uuid = Some("GPU-00000000-1111-2222-3333-444444444444".into());
+            case.elapsed_s = Some(1.5 + i as f64);
+        }
         String::from_utf8(to_json_bytes(&run)).unwrap()
     })
 }
@@ -68,8 +79,20 @@ fn render_all(comparison: &pawl_core::verdict::Comparison) {
     }
 }
 
-/// What a loaded run goes through: compared with itself and with the valid baseline, ratcheted.
+/// What a loaded run goes through: compared with itself and with the valid baseline, ratcheted, merged
+/// (alone and with itself), and split on its own times.
 fn use_run(run: &Run) {
+    if let Ok(merged) = pawl_core::merge::merge(vec![("run.json".into(), run.clone())]) {
+        assert!(merged.validate().is_ok(), "a merged run reads back");
+    }
+    assert!(
+        pawl_core::merge::merge(vec![("a".into(), run.clone()), ("b".into(), run.clone())]).is_err()
+            || run.cases.is_empty()
+    );
+    let estimates = pawl_core::estimate::Estimates::from_run(run, "run.json");
+    let ids: Vec<&CaseId> = run.cases.iter().map(|c| &c.id).collect();
+    let costs = estimates.costs(&ids);
+    pawl_core::shard::split(&ids, pawl_core::shard::Shard { index: 1, count: 3 }, costs.as_deref());
     let opts = CompareOptions { force: true, ..CompareOptions::default() };
     if let Ok(comparison) = compare_runs(run, run, "old", "new", &opts) {
         render_all(&comparison);

@@ -111,13 +111,7 @@ fn dtype_error(name: &str, spec: &pawl_core::suite::DtypeSpec) -> CudaError {
 
 /// splitmix64 of the seed mixed with an FNV-1a hash of the buffer name.
 pub fn buffer_key(seed: u64, name: &str) -> u64 {
-    let fnv =
-        name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    let mut x = seed ^ fnv;
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+    pawl_core::hash::splitmix64(seed ^ pawl_core::hash::fnv1a(name))
 }
 
 /// Dtype codes shared with `builtin.cu`.

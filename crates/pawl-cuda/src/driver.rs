@@ -40,14 +40,38 @@ pub fn nvrtc_present() -> bool {
 impl Gpu {
     /// Opens device 0, or says clearly that there is no driver or GPU.
     pub fn open() -> Result<Gpu, CudaError> {
+        Gpu::open_ordinal(0)
+    }
+
+    /// Opens the visible device with this UUID (`GPU-…`).
+    pub fn open_uuid(uuid: &str) -> Result<Gpu, CudaError> {
         if !driver_present() {
             return Err(CudaError::NoDriver);
         }
-        let ctx = CudaContext::new(0).map_err(|e| match e.0 {
+        cudarc::driver::result::init().map_err(no_gpu("initialising the CUDA driver"))?;
+        let count = cudarc::driver::result::device::get_count().map_err(no_gpu("counting the GPUs"))?;
+        for ordinal in 0..count {
+            let device = cudarc::driver::result::device::get(ordinal).map_err(no_gpu("finding a GPU"))?;
+            let id =
+                cudarc::driver::result::device::get_uuid(device).map_err(no_gpu("reading a GPU's UUID"))?;
+            if format_uuid(&id.bytes.map(|b| b as u8)) == uuid {
+                return Gpu::open_ordinal(ordinal as usize);
+            }
+        }
+        Err(CudaError::NoGpu(format!("no visible GPU has the UUID {uuid}")))
+    }
+
+    fn open_ordinal(ordinal: usize) -> Result<Gpu, CudaError> {
+        if !driver_present() {
+            return Err(CudaError::NoDriver);
+        }
+        let ctx = CudaContext::new(ordinal).map_err(|e| match e.0 {
             CUresult::CUDA_ERROR_NO_DEVICE | CUresult::CUDA_ERROR_INVALID_DEVICE => {
                 CudaError::NoGpu(crate::error::describe(&e))
             }
-            _ => CudaError::Driver { what: "creating a CUDA context on device 0".into(), source: e },
+            _ => {
+                CudaError::Driver { what: format!("creating a CUDA context on device {ordinal}"), source: e }
+            }
         })?;
         // SAFETY: pawl synchronizes its one stream itself before reading results or freeing buffers;
         // the per-buffer tracking events would otherwise be recorded inside the timing loops.
@@ -87,6 +111,16 @@ pub fn arch_for((major, minor): (i32, i32)) -> String {
     let suffix =
         if matches!((major, minor), (9, 0) | (10, 0) | (10, 3) | (12, 0) | (12, 1)) { "a" } else { "" };
     format!("sm_{major}{minor}{suffix}")
+}
+
+/// A driver error while looking for a GPU: no device and an invalid one mean there is none.
+fn no_gpu(what: &'static str) -> impl FnOnce(cudarc::driver::DriverError) -> CudaError {
+    move |e| match e.0 {
+        CUresult::CUDA_ERROR_NO_DEVICE | CUresult::CUDA_ERROR_INVALID_DEVICE => {
+            CudaError::NoGpu(crate::error::describe(&e))
+        }
+        _ => CudaError::Driver { what: what.to_owned(), source: e },
+    }
 }
 
 /// The 16 UUID bytes as `GPU-8-4-4-4-12` hex groups.

@@ -122,7 +122,15 @@ pub struct GpuState {
 /// Reads the GPU's identity (driver) and state (NVML). NVML is optional: without it the identity is
 /// still returned, with no clocks.
 pub fn gpu_state() -> Result<GpuState, CudaError> {
-    let gpu = Gpu::open()?;
+    state_of(Gpu::open()?)
+}
+
+/// As [`gpu_state`], for the visible GPU with this UUID (`GPU-…`).
+pub fn gpu_state_of(uuid: &str) -> Result<GpuState, CudaError> {
+    state_of(Gpu::open_uuid(uuid)?)
+}
+
+fn state_of(gpu: Gpu) -> Result<GpuState, CudaError> {
     let monitor = Monitor::open(&gpu.uuid).ok();
     let (major, minor) = gpu.compute_capability;
     let driver_version = match monitor.as_ref().and_then(Monitor::driver_version) {

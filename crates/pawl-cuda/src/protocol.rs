@@ -1,13 +1,14 @@
 //! What pawl and its CUDA worker process say to each other: JSON, one message per line, pawl's own
 //! types as they are (a suite's bench travels as written, expressions as their source text).
 //!
-//! pawl writes one [`Request`] line to the worker's standard input: the cases of one bench to measure,
-//! or the matched cases of two revisions to measure interleaved (`pawl ab`). The worker answers on
-//! standard output with [`Message`] lines: `started` before each case (or each visit of an A/B case),
-//! `progress` while it runs, a result after it, and `done` at the end, or one `fatal` when nothing can
-//! be measured (no GPU). After a fault that leaves the CUDA context unusable the worker sends that
-//! case's result and exits with [`EXIT_CONTEXT_LOST`](crate::EXIT_CONTEXT_LOST); pawl starts a fresh
-//! worker for the cases not yet answered.
+//! pawl writes [`Request`] lines to the worker's standard input, one at a time: cases of one bench to
+//! measure, or the matched cases of two revisions to measure interleaved (`pawl ab`). The worker answers
+//! each on standard output with [`Message`] lines: `started` before each case (or each visit of an A/B
+//! case), `progress` while it runs, a result after it, and `done` at the end of the request, or one
+//! `fatal` when nothing can be measured (no GPU). It then waits for the next request, on the same GPU
+//! session, until its input closes. After a fault that leaves the CUDA context unusable the worker sends
+//! that case's result and exits with [`EXIT_CONTEXT_LOST`](crate::EXIT_CONTEXT_LOST); pawl starts a
+//! fresh worker for the cases not yet answered.
 
 use pawl_core::case::CaseId;
 use pawl_core::engine::Phase;
@@ -17,8 +18,8 @@ use pawl_core::run::CaseResult;
 use pawl_core::suite::{Bench, MeasureSettings};
 use serde::{Deserialize, Serialize};
 
-/// pawl → worker. One request per worker process, sent once: boxing the larger variant would buy
-/// nothing.
+/// pawl → worker. A few requests per worker process, each sent once: boxing the larger variant would
+/// buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -1,5 +1,6 @@
-//! The worker process: reads one [`Request`] on standard input, measures it with the engine on a
-//! [`CudaBackend`], and streams [`Message`]s on standard output. The CLI runs it as `pawl __worker`.
+//! The worker process: reads [`Request`]s on standard input, one a line, measures each with the engine
+//! on a [`CudaBackend`], and streams [`Message`]s on standard output. The CLI runs it as `pawl
+//! __worker`, one per GPU, each kept for a whole run.
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -16,8 +17,9 @@ use crate::session::Session;
 /// Exit status after a fault that left the CUDA context unusable: the parent goes on in a fresh worker.
 pub const EXIT_CONTEXT_LOST: u8 = 3;
 
-/// Serves one request on standard input/output. Exit status 0 when every case has its answer, 2 when
-/// nothing could be measured, [`EXIT_CONTEXT_LOST`] after a fault.
+/// Serves requests on standard input/output, one a line, until its input closes: each answered case by
+/// case and closed by `done`, on one GPU session kept open between requests. Exit status 0 when every
+/// request was served, 2 when nothing could be measured, [`EXIT_CONTEXT_LOST`] after a fault.
 pub fn serve_stdio() -> ExitCode {
     let mut out = std::io::stdout().lock();
     let mut send = |message: &Message| {
@@ -27,51 +29,62 @@ pub fn serve_stdio() -> ExitCode {
             std::process::exit(2);
         }
     };
-    let mut line = String::new();
-    let request = match std::io::stdin().lock().read_line(&mut line) {
-        Ok(_) => serde_json::from_str::<Request>(&line).map_err(|e| format!("the request is not valid: {e}")),
-        Err(e) => Err(format!("cannot read the request: {e}")),
-    };
-    let request = match request {
-        Ok(request) => request,
-        Err(message) => {
-            send(&Message::Fatal { message });
-            return ExitCode::from(2);
-        }
-    };
-    let mut backend = match Session::open(Cache::from_env()) {
-        Ok(session) => CudaBackend::new(session),
-        Err(e) => {
-            send(&Message::Fatal { message: e.to_string() });
-            return ExitCode::from(2);
-        }
-    };
-    let lost = match &request {
-        Request::Measure { bench, cases, settings } => {
-            let clock = SystemClock::new();
-            cases.iter().any(|case| {
-                let id = case.case.id.clone();
-                send(&Message::Started { case: id.clone() });
-                let mut progress = |phase| send(&Message::Progress { case: id.clone(), phase });
-                let measured =
-                    engine::measure_case(&mut backend, bench, case, settings, &clock, &mut progress);
-                send(&Message::Result { result: Box::new(measured.result) });
-                measured.lost
-            })
-        }
-        Request::Paired(request) => match serve_paired(&mut backend, request, &mut send) {
-            Ok(lost) => lost,
+    let mut input = std::io::stdin().lock();
+    // Opened at the first request, so that a worker that is never asked anything never touches the GPU.
+    let mut backend: Option<CudaBackend> = None;
+    loop {
+        let mut line = String::new();
+        let request = match input.read_line(&mut line) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(_) if line.trim().is_empty() => continue,
+            Ok(_) => {
+                serde_json::from_str::<Request>(&line).map_err(|e| format!("the request is not valid: {e}"))
+            }
+            Err(e) => Err(format!("cannot read the request: {e}")),
+        };
+        let request = match request {
+            Ok(request) => request,
             Err(message) => {
                 send(&Message::Fatal { message });
                 return ExitCode::from(2);
             }
-        },
-    };
-    if lost {
-        return ExitCode::from(EXIT_CONTEXT_LOST);
+        };
+        let backend = match &mut backend {
+            Some(backend) => backend,
+            None => match Session::open(Cache::from_env()) {
+                Ok(session) => backend.insert(CudaBackend::new(session)),
+                Err(e) => {
+                    send(&Message::Fatal { message: e.to_string() });
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        let lost = match &request {
+            Request::Measure { bench, cases, settings } => {
+                let clock = SystemClock::new();
+                cases.iter().any(|case| {
+                    let id = case.case.id.clone();
+                    send(&Message::Started { case: id.clone() });
+                    let mut progress = |phase| send(&Message::Progress { case: id.clone(), phase });
+                    let measured =
+                        engine::measure_case(backend, bench, case, settings, &clock, &mut progress);
+                    send(&Message::Result { result: Box::new(measured.result) });
+                    measured.lost
+                })
+            }
+            Request::Paired(request) => match serve_paired(backend, request, &mut send) {
+                Ok(lost) => lost,
+                Err(message) => {
+                    send(&Message::Fatal { message });
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        if lost {
+            return ExitCode::from(EXIT_CONTEXT_LOST);
+        }
+        send(&Message::Done);
     }
-    send(&Message::Done);
-    ExitCode::SUCCESS
 }
 
 /// Runs the paired schedule; `Ok(true)` when a fault lost the CUDA context (the case is already

@@ -240,3 +240,64 @@ fn a_stop_deadline_ends_the_worker_and_leaves_the_rest_unanswered() {
     assert!(begun.elapsed() < Duration::from_secs(10), "stopped at the deadline: {:?}", begun.elapsed());
     assert_eq!(statuses(&results), [("copy/N=1".into(), CaseStatus::Ok)]);
 }
+
+/// One case, by its N, as a request of its own.
+fn one_case(n: i64, timeout_s: f64) -> Request {
+    let settings = MeasureSettings { timeout_s, ..MeasureSettings::default() };
+    let case = cases().into_iter().find(|c| c.case.params.get("N") == Some(&Value::Int(n))).unwrap();
+    Request::Measure { bench: bench(), cases: vec![case], settings }
+}
+
+/// A fake worker serving requests until its input closes: each case's error says which process
+/// measured it and what CUDA_VISIBLE_DEVICES it saw.
+fn serving_worker(requests_per_process: usize) -> Vec<OsString> {
+    let script = format!(
+        r#"
+served=0
+while [ "$served" -lt {requests_per_process} ] && read -r request; do
+  for n in $(echo "$request" | grep -o '"id":"copy/N=[0-9]*"' | grep -o '[0-9]*'); do
+    printf '{{"kind":"started","case":"copy/N=%s"}}\n' "$n"
+    printf '{{"kind":"result","result":{{"id":"copy/N=%s","bench":"copy","params":{{"N":%s}},"status":"ok","error":"pid %s on %s","samples_ns":[1000.0],"flops":null,"bytes":null,"correctness":null,"stats":null,"timing":"cold","kernel":null}}}}\n' "$n" "$n" "$$" "${{CUDA_VISIBLE_DEVICES:-unset}}"
+  done
+  echo '{{"kind":"done"}}'
+  served=$((served + 1))
+done"#
+    );
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+fn measure_each(worker: &mut workers::Worker, ns: &[i64]) -> Vec<CaseResult> {
+    let mut results = Vec::new();
+    for &n in ns {
+        worker
+            .run(one_case(n, 10.0), std::time::Duration::from_secs(10), &mut |answer| {
+                if let Answer::Result(result) = answer {
+                    results.push(*result);
+                }
+            })
+            .unwrap();
+    }
+    results
+}
+
+#[test]
+fn a_worker_is_kept_between_requests_and_pinned_by_its_environment() {
+    let mut worker = workers::Worker::new(&serving_worker(100)).env("CUDA_VISIBLE_DEVICES", "GPU-test-1");
+    let results = measure_each(&mut worker, &[3, 1, 2]);
+    let errors: Vec<&str> = results.iter().map(|r| r.error.as_deref().unwrap()).collect();
+    assert_eq!(errors.len(), 3);
+    assert!(errors.iter().all(|e| *e == errors[0]), "one process served every request: {errors:?}");
+    assert!(errors[0].ends_with("on GPU-test-1"), "{}", errors[0]);
+    worker.finish();
+}
+
+#[test]
+fn a_kept_worker_that_ended_meanwhile_is_started_again_without_failing_a_case() {
+    // Each process serves one request and exits, as the scripts above do: the next request finds it gone.
+    let mut worker = workers::Worker::new(&serving_worker(1));
+    let results = measure_each(&mut worker, &[1, 2, 3]);
+    assert!(results.iter().all(|r| r.status == CaseStatus::Ok), "{results:?}");
+    let pids: std::collections::BTreeSet<&str> =
+        results.iter().map(|r| r.error.as_deref().unwrap().split(' ').nth(1).unwrap()).collect();
+    assert_eq!(pids.len(), 3, "a fresh process per request");
+}

@@ -4,27 +4,31 @@
 //! The base (and a named head) revision's files come from git into a temporary folder; the head
 //! defaults to the working tree. Both suites are planned, cases are matched by id (one side only ⇒
 //! `new` or `missing`), and pawl-cuda's paired worker measures the rest until each is settled or its
-//! budget share is spent. The verdicts, reports and exit codes are those of `pawl compare`.
+//! budget share is spent. With `--gpus`, the cases are split over the GPUs and each GPU's worker
+//! measures its share paired, both sides of a case on that one GPU. The verdicts, reports and exit
+//! codes are those of `pawl compare`.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use pawl_core::baseline::Testbed;
 use pawl_core::case::CaseId;
+use pawl_core::estimate::Estimates;
 use pawl_core::expr::Expr;
 use pawl_core::paired::{self, PairedCase, PairedOptions, PairedOutcome, StopRule};
 use pawl_core::plan::{self, PlannedCase, Selection};
+use pawl_core::shard;
 use pawl_core::suite::{Bench, BenchKind, Suite, limits};
 use pawl_core::verdict::Comparison;
 use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, PairedResult, Request};
-use pawl_cuda::workers::{self, Answer};
+use pawl_cuda::workers::{Answer, Worker};
 
 use super::{Outcome, history, load_suite, thresholds};
 use crate::cli::AbArgs;
-use crate::{git, measure, output, revision};
+use crate::{git, gpus, measure, output, revision};
 
 pub fn run(args: &AbArgs) -> Result<Outcome> {
     let comparison = compare(args)?;
@@ -84,32 +88,76 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
         max_pairs: args.max_pairs,
         seed: args.judge.bootstrap_seed,
     };
-    let env = measure::environment(!matched.cases.is_empty())?;
+    let devices = gpus::selected(&args.gpus)?;
+    let first_gpu = devices.as_ref().map(|d| d[0].uuid.clone());
+    let env = measure::environment(!matched.cases.is_empty(), first_gpu.as_deref())?;
     let started = jiff::Timestamp::now();
     let mut outcomes = matched.outcomes;
     let mut gpu_seconds = Vec::new();
     if !matched.cases.is_empty() {
-        let request = PairedRequest {
-            benches: matched.benches,
-            cases: matched.cases.clone(),
-            settings: settings.clone(),
-            rule,
-            budget_s: budget.as_secs_f64(),
-            measure_identical: args.measure_identical,
+        let places = gpus::places(devices);
+        let shares = if places.len() > 1 {
+            let estimates = measure::estimates(&head_suite, args.gpus.estimates.as_deref(), &env)?;
+            split(&matched.cases, places.len(), estimates.as_ref())
+        } else {
+            vec![matched.cases.clone()]
         };
         eprintln!(
-            "pawl ab: {} cases on both sides, budget {:.0} s, base {base_label}, head {head_label}",
-            request.cases.len(),
+            "pawl ab: {} cases on both sides{}, budget {:.0} s, base {base_label}, head {head_label}",
+            matched.cases.len(),
+            if places.len() > 1 {
+                format!(" over {} GPUs (the whole budget on each)", places.len())
+            } else {
+                String::new()
+            },
             budget.as_secs_f64()
         );
-        let watchdog = limits::duration(request.settings.timeout_s + request.budget_s);
-        let mut answers: BTreeMap<CaseId, PairedResult> = BTreeMap::new();
-        workers::run(&worker_argv()?, Request::Paired(request), watchdog, &mut |answer| {
-            if let Answer::Paired(result) = answer {
-                answers.insert(result.id.clone(), *result);
-            }
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let watchdog = limits::duration(settings.timeout_s + budget.as_secs_f64());
+        let answers: Mutex<BTreeMap<CaseId, PairedResult>> = Mutex::new(BTreeMap::new());
+        let argv = measure::worker_argv()?;
+        let lanes: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = places
+                .iter()
+                .zip(shares)
+                .filter(|(_, share)| !share.is_empty())
+                .map(|(place, share)| {
+                    let request = PairedRequest {
+                        benches: matched.benches.clone(),
+                        cases: share,
+                        settings: settings.clone(),
+                        rule,
+                        budget_s: budget.as_secs_f64(),
+                        measure_identical: args.measure_identical,
+                    };
+                    let (argv, answers) = (&argv, &answers);
+                    scope.spawn(move || {
+                        let mut worker = Worker::new(argv);
+                        if let Some(device) = place {
+                            worker = worker.env(gpus::PIN, &device.uuid);
+                        }
+                        let outcome = worker.run(Request::Paired(request), watchdog, &mut |answer| {
+                            if let Answer::Paired(result) = answer {
+                                let mut answers = answers.lock().unwrap_or_else(PoisonError::into_inner);
+                                answers.insert(result.id.clone(), *result);
+                            }
+                        });
+                        worker.finish();
+                        outcome.map_err(|e| match place {
+                            Some(device) => format!("{}: {e}", device.uuid),
+                            None => e.to_string(),
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("a GPU's lane panicked".into())))
+                .collect()
+        });
+        if let Some(error) = lanes.into_iter().find_map(Result::err) {
+            bail!("{error}");
+        }
+        let answers = answers.into_inner().unwrap_or_else(PoisonError::into_inner);
         for case in &matched.cases {
             let answer = answers.get(&case.head.case.id);
             if let Some(PairedResult { case: PairedCase::Measured { .. }, elapsed_s, .. }) = answer {
@@ -254,6 +302,19 @@ fn outcome_of(case: &PlannedCase, answer: Option<&PairedResult>) -> PairedOutcom
     }
 }
 
+/// The cases split over `lanes` GPUs, each share in suite order: balanced on the estimates where there
+/// are some, else on the count of cases (the same rule as `--shard`'s).
+fn split(cases: &[PairedCaseSpec], lanes: usize, estimates: Option<&Estimates>) -> Vec<Vec<PairedCaseSpec>> {
+    let ids: Vec<&CaseId> = cases.iter().map(|c| &c.head.case.id).collect();
+    let costs = estimates.and_then(|e| e.costs(&ids)).unwrap_or_else(|| vec![1.0; ids.len()]);
+    let assignment = shard::assign(&ids, lanes as u32, Some(&costs));
+    let mut shares = vec![Vec::new(); lanes];
+    for (case, lane) in cases.iter().zip(assignment) {
+        shares[lane as usize - 1].push(case.clone());
+    }
+    shares
+}
+
 /// Measuring flags `pawl ab` does not take: the suite's settings stand.
 fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
     crate::cli::MeasureArgs {
@@ -268,12 +329,6 @@ fn default_measure_args(args: &AbArgs) -> crate::cli::MeasureArgs {
         seed: args.seed,
         graph: false,
     }
-}
-
-/// This executable with the hidden `__worker` subcommand.
-fn worker_argv() -> Result<Vec<OsString>> {
-    let exe = std::env::current_exe().context("cannot find the pawl executable to start its worker")?;
-    Ok(vec![exe.into_os_string(), OsString::from("__worker")])
 }
 
 #[cfg(test)]
@@ -302,6 +357,34 @@ mod tests {
             assert!(parse_budget(huge).is_err(), "{huge}");
         }
         assert_eq!(parse_budget("1440m").unwrap(), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn cases_split_over_gpus_evenly_each_share_in_suite_order() {
+        let spec = |n| PairedCaseSpec { bench: 0, base: planned("k", n), head: planned("k", n) };
+        let cases: Vec<PairedCaseSpec> = (1..=7).map(spec).collect();
+        let shares = split(&cases, 3, None);
+        let sizes: Vec<usize> = shares.iter().map(Vec::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 7);
+        assert!(sizes.iter().all(|&n| n == 2 || n == 3), "{sizes:?}");
+        for share in &shares {
+            let ns: Vec<&str> = share.iter().map(|c| c.head.case.id.as_str()).collect();
+            let mut sorted = ns.clone();
+            sorted.sort();
+            assert_eq!(ns, sorted, "suite order within a share");
+        }
+        // On estimates: the one long case gets a GPU of its own.
+        let mut run = pawl_core::run::Run::new("s", "t", Default::default(), Default::default());
+        for n in 1..=7 {
+            let mut case =
+                pawl_core::run::CaseResult::planned(&planned("k", n), pawl_core::run::CaseStatus::Ok);
+            case.elapsed_s = Some(if n == 4 { 60.0 } else { 1.0 });
+            run.cases.push(case);
+        }
+        let estimates = Estimates::from_run(&run, "old.json");
+        let shares = split(&cases, 3, Some(&estimates));
+        let alone = shares.iter().find(|s| s.iter().any(|c| c.head.case.id.as_str() == "k/N=4")).unwrap();
+        assert_eq!(alone.len(), 1, "{shares:?}");
     }
 
     #[test]

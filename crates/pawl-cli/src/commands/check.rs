@@ -1,12 +1,18 @@
-//! `pawl check`: the one command CI runs. Measure (or read a run), compare with the baseline (or, with
-//! `--ab-base REV`, measure both revisions paired), write every report asked for, and exit 0 (no
-//! regression), 1 (regression or failure) or 2 (error).
+//! `pawl check`: the one command CI runs. Measure (or read a run, or merge the shards' runs), compare
+//! with the baseline (or, with `--ab-base REV`, measure both revisions paired), write every report
+//! asked for, and exit 0 (no regression), 1 (regression or failure) or 2 (error).
+//!
+//! Sharded across runners: `pawl check --shard i/n` on each runner measures and judges its own cases
+//! (the other shards' cases are left out of its baseline, not reported missing); a final `pawl check
+//! --merge RUN…` joins the shards' run files and judges the whole suite, for the one PR comment.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use pawl_core::baseline::Baseline;
+use pawl_core::case::CaseId;
 use pawl_core::compare::{self, CompareOptions};
 use pawl_core::report::{self, Cost, Format, ReportOptions};
 use pawl_core::run::Run;
@@ -15,7 +21,7 @@ use pawl_core::verdict::Comparison;
 
 use super::ratchet::{baseline_path, write_profile_targets};
 use super::{Outcome, load_suite, thresholds};
-use crate::cli::{AB_MAX_PAIRS, AbArgs, CheckArgs, ReportArgs};
+use crate::cli::{AB_MAX_PAIRS, AbArgs, CheckArgs, ReportArgs, ShardArg};
 use crate::{measure, output};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
@@ -72,19 +78,32 @@ fn against_baseline(args: &CheckArgs, suite: &Suite) -> Result<(Comparison, Opti
             baseline_path.display()
         );
     }
-    let baseline = Baseline::load(&baseline_path)?;
+    let mut baseline = Baseline::load(&baseline_path)?;
     let opts = CompareOptions {
         thresholds: thresholds(Some(suite), &args.judge)?,
         force: args.judge.force,
         seed: args.judge.bootstrap_seed,
     };
-    let (run, run_label) = match &args.run {
-        Some(path) => (Run::load(path)?, path.display().to_string()),
-        None => {
-            (measure::measure(suite, &args.measure, &args.save_run)?, args.save_run.display().to_string())
+    let saved = args.save_run.display().to_string();
+    let (run, run_label) = match (&args.run, args.merge.is_empty()) {
+        (Some(path), _) => (Run::load(path)?, path.display().to_string()),
+        (None, false) => {
+            let merged = super::merge::merge_files(&args.merge)?;
+            merged.save(&args.save_run).with_context(|| "cannot save the merged run file".to_owned())?;
+            eprintln!("pawl: merged {} into {saved}", super::merge::describe(&merged));
+            (merged, saved)
+        }
+        (None, true) => {
+            let shard = args.shard.map(ShardArg::resolve).transpose()?;
+            (measure::measure(suite, &args.measure, &args.gpus, shard, &args.save_run)?, saved)
         }
     };
     super::history::record(suite, &run, pawl_history::Origin::Check, args.no_history)?;
+    if run.shard.is_some() {
+        // A shard answers for its own cases: the other shards' are not missing, only elsewhere.
+        let ids: BTreeSet<&CaseId> = run.cases.iter().map(|c| &c.id).collect();
+        baseline.retain_cases(|id| ids.contains(id));
+    }
     let comparison =
         compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
     Ok((comparison, run.measure_seconds))
@@ -103,6 +122,7 @@ fn paired_args(args: &CheckArgs, base: &str) -> AbArgs {
         measure_identical: false,
         seed: args.measure.seed,
         no_history: args.no_history,
+        gpus: args.gpus.clone(),
         judge: args.judge.clone(),
         report: ReportArgs { format: Format::Human, output: None },
     }

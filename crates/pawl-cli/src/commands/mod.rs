@@ -7,6 +7,7 @@ mod compare;
 mod env;
 pub mod history;
 mod import;
+mod merge;
 mod profile;
 mod ratchet;
 mod run;
@@ -55,6 +56,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Merge(args) => merge::run(&args),
         Command::Ratchet(args) => ratchet::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Ab(args) => ab::run(&args),

@@ -37,7 +37,7 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
     let (run, run_label) = match (&args.run, &suite) {
         (Some(path), _) => (Run::load(path)?, path.display().to_string()),
         (None, Some(suite)) => (
-            measure::measure(suite, &args.measure, Path::new(DEFAULT_RUN_FILE))?,
+            measure::measure(suite, &args.measure, &args.gpus, None, Path::new(DEFAULT_RUN_FILE))?,
             DEFAULT_RUN_FILE.to_owned(),
         ),
         (None, None) => unreachable!("a suite is loaded whenever no run file is given"),

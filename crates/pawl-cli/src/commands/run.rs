@@ -9,12 +9,13 @@ use pawl_core::report::text::duration;
 use pawl_core::run::{CaseStatus, Run};
 
 use super::{Outcome, load_suite};
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, ShardArg};
 use crate::measure;
 
 pub fn run(args: &RunArgs) -> Result<Outcome> {
     let suite = load_suite(&args.suite)?;
-    let run = measure::measure(&suite, &args.measure, &args.output)?;
+    let shard = args.shard.map(ShardArg::resolve).transpose()?;
+    let run = measure::measure(&suite, &args.measure, &args.gpus, shard, &args.output)?;
     let mut out = std::io::stdout().lock();
     for line in summary_table(&run).lines() {
         writeln!(out, "{}", line.trim_end())?;

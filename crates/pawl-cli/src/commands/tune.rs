@@ -84,7 +84,7 @@ fn live(args: &TuneArgs) -> Result<Outcome> {
         );
     }
     let needs_gpu = cases.iter().any(|(b, _)| matches!(b.kind, pawl_core::suite::BenchKind::Cuda(_)));
-    let env = measure::environment(needs_gpu)?;
+    let env = measure::environment(needs_gpu, None)?;
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("cannot create the output folder {}", args.out_dir.display()))?;
     let cache_path = args.out_dir.join("cache.json");

@@ -227,3 +227,155 @@ fn the_command_finder_finds_commands_and_flags() {
     );
     assert_eq!(found, [vec!["check", "pawl.toml", "--markdown", "r.md"]]);
 }
+
+#[test]
+fn the_sharded_github_workflow_splits_on_gpu_runners_and_merges_on_a_hosted_one() {
+    let (path, workflow) = template("github/pawl-sharded.yml");
+    let origin = path.display().to_string();
+    assert_eq!(workflow["permissions"]["contents"].as_str(), Some("read"), "{origin}: least permissions");
+    assert!(check_github_jobs(&origin, &workflow) >= 4, "{origin}: the pawl commands");
+
+    let shard = &workflow["jobs"]["shard"];
+    assert!(is_gpu_job(shard), "{origin}: shards measure on the GPU runners");
+    let shards = shard["strategy"]["matrix"]["shard"].as_vec().expect("a matrix of shards");
+    let numbers: Vec<i64> = shards.iter().filter_map(Yaml::as_i64).collect();
+    assert_eq!(numbers, (1..=shards.len() as i64).collect::<Vec<_>>(), "{origin}: shards 1 to n");
+    assert_eq!(
+        shard["strategy"]["fail-fast"].as_bool(),
+        Some(false),
+        "{origin}: every shard runs to the end"
+    );
+    let script = all_scripts(shard);
+    assert!(
+        script.contains("--shard \"${{ matrix.shard }}/${{ strategy.job-total }}\""),
+        "{origin}: the shard from the matrix, the count from its size: {script}"
+    );
+    assert!(shard["permissions"]["pull-requests"].is_badvalue(), "{origin}: shards do not comment");
+
+    for name in ["check", "baseline"] {
+        let job = &workflow["jobs"][name];
+        assert_eq!(needs(job), ["shard"], "{origin}: {name} waits for every shard");
+        assert!(
+            job["if"].as_str().unwrap_or_default().starts_with("always()"),
+            "{origin}: {name} runs when a shard failed, to name it"
+        );
+        assert!(!is_gpu_job(job) && runs_on(job) == ["ubuntu-latest"], "{origin}: {name} needs no GPU");
+    }
+    let check = &workflow["jobs"]["check"];
+    assert!(all_scripts(check).contains("pawl check \"$PAWL_SUITE\" --merge"), "{origin}");
+    assert!(all_scripts(check).contains("pawl comment"), "{origin}: one comment, from the merged check");
+    assert_eq!(check["permissions"]["pull-requests"].as_str(), Some("write"));
+    let baseline = all_scripts(&workflow["jobs"]["baseline"]);
+    assert!(baseline.contains("pawl merge") && baseline.contains("pawl ratchet --update"), "{origin}");
+    assert_eq!(workflow["jobs"]["baseline"]["permissions"]["contents"].as_str(), Some("write"));
+}
+
+/// Every YAML document of a template.
+fn documents(path: &str) -> (PathBuf, Vec<Yaml>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci").join(path);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (path, docs)
+}
+
+/// The shell script a Kubernetes Job's container runs (`sh -c SCRIPT`), and its pod spec.
+fn job_script(job: &Yaml) -> (String, &Yaml) {
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let command: Vec<&str> = container["command"].as_vec().unwrap().iter().filter_map(Yaml::as_str).collect();
+    assert_eq!(command, ["/bin/sh", "-c"]);
+    (container["args"][0].as_str().unwrap().to_owned(), container)
+}
+
+#[test]
+fn the_kubernetes_indexed_job_shards_and_the_merge_job_joins() {
+    let (path, docs) = documents("kubernetes/pawl-shards.yaml");
+    let origin = path.display().to_string();
+    let job = docs.iter().find(|d| d["kind"].as_str() == Some("Job")).expect("a Job");
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"].as_str(), Some("Indexed"), "{origin}");
+    let completions = spec["completions"].as_i64().unwrap();
+    assert_eq!(spec["parallelism"].as_i64(), Some(completions), "{origin}: every shard at once");
+    let (script, container) = job_script(job);
+    let count = container["env"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str() == Some("PAWL_SHARD_COUNT"))
+        .and_then(|e| e["value"].as_str())
+        .expect("PAWL_SHARD_COUNT, which Kubernetes does not set");
+    assert_eq!(count.parse::<i64>().ok(), Some(completions), "{origin}: PAWL_SHARD_COUNT = completions");
+    assert_eq!(
+        container["resources"]["limits"]["nvidia.com/gpu"].as_i64(),
+        Some(1),
+        "{origin}: a GPU per pod"
+    );
+    assert!(
+        script.contains("--shard auto") && script.contains("$JOB_COMPLETION_INDEX"),
+        "{origin}: {script}"
+    );
+    let commands = pawl_commands(&script);
+    assert!(!commands.is_empty(), "{origin}");
+    for command in &commands {
+        check_command(&origin, command);
+    }
+    assert!(
+        docs.iter().any(|d| d["kind"].as_str() == Some("PersistentVolumeClaim")),
+        "{origin}: shared results"
+    );
+
+    let (path, docs) = documents("kubernetes/pawl-merge.yaml");
+    let origin = path.display().to_string();
+    assert_eq!(docs.len(), 1, "{origin}");
+    let (script, container) = job_script(&docs[0]);
+    assert!(
+        container["resources"]["limits"]["nvidia.com/gpu"].is_badvalue(),
+        "{origin}: the merge needs no GPU"
+    );
+    assert!(
+        script.contains("pawl check \"$PAWL_SUITE\" --merge /results/pawl-run-*.json"),
+        "{origin}: {script}"
+    );
+    for command in pawl_commands(&script) {
+        check_command(&origin, &command);
+    }
+}
+
+#[test]
+fn the_slurm_array_shards_and_the_merge_job_joins() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ci/slurm");
+    let read = |name: &str| {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let syntax = std::process::Command::new("bash").arg("-n").arg(&path).status().unwrap();
+        assert!(syntax.success(), "{}: bash -n", path.display());
+        (path.display().to_string(), text)
+    };
+    let directives = |text: &str| -> Vec<String> {
+        text.lines().filter_map(|l| l.strip_prefix("#SBATCH ")).map(str::to_owned).collect()
+    };
+    // The commands a script runs: its comments (and #SBATCH lines) left out.
+    let code = |text: &str| -> String {
+        text.lines().filter(|l| !l.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n")
+    };
+
+    let (origin, shards) = read("pawl-shards.sbatch");
+    let sbatch = directives(&shards);
+    let array = sbatch.iter().find_map(|d| d.strip_prefix("--array=")).expect("a job array");
+    let (first, last) = array.split_once('-').expect("a range");
+    assert_eq!(first, "0", "{origin}: a plain range from 0");
+    assert!(last.parse::<u32>().is_ok(), "{origin}: a plain range, no step or limit: {array}");
+    assert!(sbatch.iter().any(|d| d.starts_with("--gres=gpu:")), "{origin}: a GPU per task");
+    assert!(shards.contains("--shard auto") && shards.contains("$SLURM_ARRAY_TASK_ID"), "{origin}");
+    let commands = pawl_commands(&code(&shards));
+    assert!(!commands.is_empty(), "{origin}");
+    for command in &commands {
+        check_command(&origin, command);
+    }
+
+    let (origin, merge) = read("pawl-merge.sbatch");
+    assert!(!directives(&merge).iter().any(|d| d.contains("gpu")), "{origin}: the merge needs no GPU");
+    assert!(merge.contains("--merge pawl-results/pawl-run-*.json"), "{origin}");
+    for command in pawl_commands(&code(&merge)) {
+        check_command(&origin, &command);
+    }
+}

@@ -9,5 +9,6 @@ mod import;
 mod limits;
 mod misbehaving;
 mod ratchet;
+mod scale;
 mod tune;
 mod validate;

@@ -225,19 +225,24 @@ pub fn measure_case(
     clock: &dyn Clock,
     progress: &mut dyn FnMut(Phase),
 ) -> Measured {
+    let started = clock.now();
     let mut result = CaseResult::planned(case, CaseStatus::Failed);
     progress(Phase::Preparing);
-    let handle = match backend.prepare(bench, case, settings) {
-        Ok(handle) => handle,
-        Err(failure) => return failed(result, failure),
+    let outcome = match backend.prepare(bench, case, settings) {
+        Ok(handle) => {
+            result.kernel = backend.kernel_info(handle);
+            let outcome = check_then_time(backend, handle, settings, clock, progress, &mut result);
+            backend.release(handle);
+            outcome
+        }
+        Err(failure) => Err(failure),
     };
-    result.kernel = backend.kernel_info(handle);
-    let outcome = check_then_time(backend, handle, settings, clock, progress, &mut result);
-    backend.release(handle);
-    match outcome {
+    let mut measured = match outcome {
         Ok(()) => Measured { result, lost: false },
         Err(failure) => failed(result, failure),
-    }
+    };
+    measured.result.elapsed_s = Some(clock.now().saturating_sub(started).as_secs_f64());
+    measured
 }
 
 fn failed(mut result: CaseResult, failure: Failure) -> Measured {
@@ -360,6 +365,8 @@ mod tests {
         assert!(backend.total_samples() >= n + BATCH, "warm-up ran at least one batch");
         assert_eq!(m.result.timing.as_deref(), Some("cold"));
         assert!(backend.released_all());
+        let elapsed = m.result.elapsed_s.expect("the case's time is recorded");
+        assert!(elapsed >= 0.010, "at least the warm-up: {elapsed} s");
     }
 
     #[test]

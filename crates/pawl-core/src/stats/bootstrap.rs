@@ -270,13 +270,8 @@ fn select_quantile(values: &mut [f64], p: f64) -> f64 {
 /// A seed for stream `stream` of a computation seeded with `seed`: SplitMix64 finalisers (Steele, Lea
 /// & Flood 2014, "Fast splittable pseudorandom number generators"), so nearby streams are unrelated.
 pub fn mix_seed(seed: u64, stream: u64) -> u64 {
-    fn splitmix(mut z: u64) -> u64 {
-        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    splitmix(seed ^ splitmix(stream))
+    use crate::hash::splitmix64;
+    splitmix64(seed ^ splitmix64(stream))
 }
 
 #[cfg(test)]
