@@ -120,8 +120,11 @@ pub fn measure(
     if gpu_args.estimates.is_some() && shard.is_none() && !spread {
         eprintln!("pawl: --estimates serves --gpus over several GPUs and --shard; it changes nothing here");
     }
-    let estimates =
-        if shard.is_some() || spread { estimates(suite, gpu_args.estimates.as_deref(), &env)? } else { None };
+    let estimates = match (shard, spread) {
+        (Some(_), _) => estimates(suite, gpu_args.estimates.as_deref(), &env, Split::Shards)?,
+        (None, true) => estimates(suite, gpu_args.estimates.as_deref(), &env, Split::OneHost)?,
+        (None, false) => None,
+    };
     let costs = estimates.as_ref().and_then(|e| e.costs(&ids));
 
     let timestamp =
@@ -195,9 +198,34 @@ pub fn measure(
     Ok(run)
 }
 
+/// What the estimates split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// The cases of one process over its GPUs (`--gpus`).
+    OneHost,
+    /// A suite over runners (`--shard`): every runner must compute the same split, so the estimates
+    /// come only from files all of them hold alike, never from a history that shards append to.
+    Shards,
+}
+
 /// Cost estimates for handing cases out and balancing shards: `--estimates` (a run file or a
-/// baseline), else the suite's baseline where it exists; a baseline's figures for this run's testbed.
-pub fn estimates(suite: &Suite, flag: Option<&Path>, env: &Environment) -> Result<Option<Estimates>> {
+/// baseline); else, over one host's GPUs, the latest run of the suite on this testbed in its history;
+/// else the suite's baseline where it exists, its figures for this run's testbed.
+pub fn estimates(
+    suite: &Suite,
+    flag: Option<&Path>,
+    env: &Environment,
+    split: Split,
+) -> Result<Option<Estimates>> {
+    if flag.is_none() && split == Split::OneHost {
+        let testbed = Testbed::from_env(env);
+        if let Some(run) = crate::commands::history::latest_run(suite, &testbed)? {
+            let estimates =
+                Estimates::from_run(&run, format!("the latest run of `{}` in the history", suite.name));
+            eprintln!("pawl: estimates of each case's time from {}", estimates.source);
+            return Ok(Some(estimates));
+        }
+    }
     let path = match (flag, &suite.baseline) {
         (Some(path), _) => path.to_owned(),
         (None, Some(path)) if path.exists() => path.clone(),

@@ -97,7 +97,12 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     if !matched.cases.is_empty() {
         let places = gpus::places(devices);
         let shares = if places.len() > 1 {
-            let estimates = measure::estimates(&head_suite, args.gpus.estimates.as_deref(), &env)?;
+            let estimates = measure::estimates(
+                &head_suite,
+                args.gpus.estimates.as_deref(),
+                &env,
+                measure::Split::OneHost,
+            )?;
             split(&matched.cases, places.len(), estimates.as_ref())
         } else {
             vec![matched.cases.clone()]

@@ -98,7 +98,15 @@ fn against_baseline(args: &CheckArgs, suite: &Suite) -> Result<(Comparison, Opti
             (measure::measure(suite, &args.measure, &args.gpus, shard, &args.save_run)?, saved)
         }
     };
-    super::history::record(suite, &run, pawl_history::Origin::Check, args.no_history)?;
+    if args.merge.is_empty() {
+        super::history::record(suite, &run, pawl_history::Origin::Check, args.no_history)?;
+    } else if !args.no_history {
+        // Each shard recorded its own cases as it finished; the merged run would record them twice.
+        eprintln!(
+            "history: the merged run is not recorded again (its shards record their own cases); a shard \
+             that could not reach the history can be added with `pawl history add SHARD.json`"
+        );
+    }
     if run.shard.is_some() {
         // A shard answers for its own cases: the other shards' are not missing, only elsewhere.
         let ids: BTreeSet<&CaseId> = run.cases.iter().map(|c| &c.id).collect();

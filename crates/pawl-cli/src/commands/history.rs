@@ -136,6 +136,27 @@ fn append(location: &Location, runs: &[(&Run, Origin)]) -> Result<()> {
     Ok(())
 }
 
+/// The latest run of `suite` on `testbed` in the history it records into, to estimate each case's
+/// time from; `None` without a history or such a run. Only `pawl run` and `pawl check` runs count:
+/// their cases were measured one by one, as `--gpus` will measure them.
+pub fn latest_run(suite: &Suite, testbed: &Testbed) -> Result<Option<Run>> {
+    let Some(location) = recording_location(suite)? else { return Ok(None) };
+    if let Location::Sqlite(path) = &location {
+        if !path.exists() {
+            return Ok(None);
+        }
+    }
+    let mut store = pawl_history::open(&location)?;
+    let runs = store.runs(&RunFilter { suite: Some(suite.name.clone()), ..RunFilter::default() })?;
+    let wanted = [Origin::Run.as_str(), Origin::Check.as_str()];
+    let latest =
+        runs.iter().find(|r| r.testbed == testbed.to_string() && wanted.contains(&r.origin.as_str()));
+    Ok(match latest {
+        Some(summary) => Some(store.run(&summary.key)?),
+        None => None,
+    })
+}
+
 /// What `pawl ab` knows of its two sides besides the outcomes.
 pub struct AbSides<'a> {
     pub suite: &'a Suite,

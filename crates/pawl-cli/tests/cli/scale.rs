@@ -480,3 +480,72 @@ atol = 0
         .code(2)
         .stderr(predicate::str::contains("GPU 0 is `Test GPU` and GPU 2 `Other GPU`"));
 }
+
+#[test]
+fn over_several_gpus_the_history_gives_the_estimates() {
+    let scale = Scale::new();
+    let history = scale.path("history.sqlite");
+    scale.pawl("log").env("PAWL_HISTORY", &history).args(["run", "-o", "first.json"]).assert().success();
+    scale
+        .pawl("log2")
+        .env("PAWL_HISTORY", &history)
+        .args(["run", "--gpus", "0,1", "-o", "run.json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "estimates of each case's time from the latest run of `scale` in the history",
+        ));
+    // Shards never read it: runners appending to it as they go would each compute another split.
+    scale
+        .pawl("log3")
+        .env("PAWL_HISTORY", &history)
+        .args(["run", "--shard", "1/2", "-o", "shard.json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("in the history").not());
+}
+
+#[test]
+fn shards_checked_at_once_share_one_history_and_the_merge_adds_nothing() {
+    let scale = Scale::new();
+    scale.pawl("log").args(["run", "--no-history", "-o", "base.json"]).assert().success();
+    scale.pawl("log").args(["ratchet", "--accept-new", "base.json"]).assert().success();
+    let history = scale.path("history.sqlite");
+    // Both shards at the same time, as two runners would, appending to one history.
+    let children: Vec<std::process::Child> = (1..=2)
+        .map(|i| {
+            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pawl"));
+            cmd.current_dir(scale.dir.path())
+                .env("PAWL_FAKE_GPUS", HOST)
+                .env("SCALE_LOG", scale.path("log"))
+                .env("PAWL_HISTORY", &history)
+                .env("NO_COLOR", "1")
+                .args(["check", "--shard", &format!("{i}/2"), "--save-run", &format!("shard-{i}.json")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    scale
+        .pawl("log")
+        .env("PAWL_HISTORY", &history)
+        .args(["check", "--save-run", "merged.json", "--merge", "shard-1.json", "shard-2.json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("the merged run is not recorded again"));
+    let list = scale
+        .pawl("log")
+        .env("PAWL_HISTORY", &history)
+        .args(["history", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+    let runs: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let cases: Vec<u64> = runs.as_array().unwrap().iter().map(|r| r["cases"].as_u64().unwrap()).collect();
+    assert_eq!(cases.len(), 2, "one run per shard: {runs}");
+    assert_eq!(cases.iter().sum::<u64>(), 8, "every case once, none lost: {runs}");
+}
