@@ -110,6 +110,35 @@ pub struct Ceiling {
 }
 
 impl Ceiling {
+    /// A ceiling from the samples (ns) of a probe that does `work` bytes or FLOPs a launch: the rate at
+    /// the median time, and at the ends of the median's percentile bootstrap interval.
+    pub fn from_samples(
+        kind: CeilingKind,
+        work: f64,
+        samples_ns: &[f64],
+        method: String,
+        datasheet: Option<f64>,
+        confidence: f64,
+    ) -> Result<Ceiling, crate::stats::StatsError> {
+        let sample = crate::stats::Sample::new(samples_ns)?;
+        let settings = crate::stats::BootstrapSettings { resamples: 10_000, seed: 0 };
+        let interval = crate::stats::median_interval(&sample, confidence, settings)?;
+        let scale = if kind.is_bandwidth() { 1e9 } else { 1e12 };
+        let rate = |ns: f64| work / ns * 1e9 / scale;
+        Ok(Ceiling {
+            kind,
+            value: rate(interval.median),
+            low: rate(interval.high),
+            high: rate(interval.low),
+            confidence,
+            samples: sample.n(),
+            work,
+            median_ns: interval.median,
+            method,
+            datasheet,
+        })
+    }
+
     /// The measured value over the datasheet's.
     pub fn ratio(&self) -> Option<f64> {
         self.datasheet.filter(|d| *d > 0.0).map(|d| self.value / d)
@@ -283,6 +312,19 @@ mod tests {
         assert_eq!(ceilings.get(CeilingKind::L2Read).unwrap().ratio(), None);
         assert_eq!(CeilingKind::tensor_for("bf16"), Some(CeilingKind::TensorBf16));
         assert_eq!(CeilingKind::tensor_for("f32"), None);
+
+        let from = Ceiling::from_samples(
+            CeilingKind::DramCopy,
+            4.2e9,
+            &[1.0e6, 1.1e6, 0.9e6, 1.0e6, 1.05e6],
+            "probe".into(),
+            Some(4800.0),
+            0.95,
+        )
+        .unwrap();
+        assert_eq!(from.value, 4200.0, "4.2 GB in a median of 1 ms");
+        assert!(from.low <= from.value && from.value <= from.high);
+        assert_eq!((from.samples, from.median_ns), (5, 1.0e6));
 
         let bad = dir.path().join("bad.json");
         std::fs::write(&bad, serde_json::to_string(&ceilings).unwrap().replace("4200.0", "-1.0")).unwrap();
