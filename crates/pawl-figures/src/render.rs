@@ -130,7 +130,10 @@ where
             .light_line_style(RGBColor(238, 238, 238))
             .bold_line_style(RGBColor(215, 215, 215));
         if !figure.x.categories.is_empty() {
-            mesh.disable_x_mesh();
+            mesh.disable_x_mesh().x_labels(0);
+        }
+        if !figure.y.categories.is_empty() {
+            mesh.disable_y_mesh().y_labels(0);
         }
         if cells {
             mesh.disable_mesh();

@@ -65,7 +65,7 @@ pub fn bars(report: &Report, group: &Group) -> Named {
             color: Color::series(i),
         });
     }
-    figure.marks.push(Mark::Whiskers { name: None, intervals: whiskers, cap: width * 0.5, color: Color::BLACK });
+    figure.marks.push(Mark::Whiskers { name: None, intervals: whiskers, cap: width * 0.3, color: Color::BLACK });
     Named {
         file: format!("bars_{}", group.slug),
         kind: "bars",
