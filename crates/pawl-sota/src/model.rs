@@ -579,7 +579,12 @@ fn group(configurations: &mut [Configuration]) -> Vec<Group> {
         } else {
             vec![(key, members)]
         };
-        for (key, members) in parts {
+        for (key, mut members) in parts {
+            // Along the x parameter, smallest first (numbers as numbers).
+            members.sort_by(|&a, &b| {
+                let x = |c: usize| configurations[c].params.get(X_PARAM).and_then(Value::as_f64);
+                x(a).partial_cmp(&x(b)).unwrap_or(std::cmp::Ordering::Equal)
+            });
             let title = key.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
             let shown = |c: usize| -> String {
                 let params = &configurations[c].params;
