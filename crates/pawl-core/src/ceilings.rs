@@ -162,7 +162,9 @@ impl Ceilings {
     /// update can change what the hardware delivers.
     pub fn cache_key(gpu_uuid: &str, driver_version: &str) -> String {
         let clean = |s: &str| -> String {
-            s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+            s.chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+                .collect()
         };
         format!("{}_{}.json", clean(gpu_uuid), clean(driver_version))
     }
@@ -171,11 +173,15 @@ impl Ceilings {
     pub fn load(path: &Path) -> Result<Ceilings, FileError> {
         let ceilings: Ceilings = files::read_versioned(path, CEILINGS_SCHEMA)?;
         for c in &ceilings.ceilings {
-            let finite = [c.value, c.low, c.high, c.median_ns, c.work].iter().all(|v| v.is_finite() && *v > 0.0);
+            let finite =
+                [c.value, c.low, c.high, c.median_ns, c.work].iter().all(|v| v.is_finite() && *v > 0.0);
             if !finite {
                 return Err(FileError::Invalid {
                     path: path.to_owned(),
-                    message: format!("ceiling `{}` has a value that is not a finite positive number", c.kind.label()),
+                    message: format!(
+                        "ceiling `{}` has a value that is not a finite positive number",
+                        c.kind.label()
+                    ),
                 });
             }
         }
@@ -190,9 +196,7 @@ impl Ceilings {
     /// The cached ceilings of this GPU and driver under `dir`, if any were measured and still read.
     pub fn cached(dir: &Path, gpu_uuid: &str, driver_version: &str) -> Option<Ceilings> {
         let path = dir.join(Ceilings::cache_key(gpu_uuid, driver_version));
-        Ceilings::load(&path)
-            .ok()
-            .filter(|c| c.gpu_uuid == gpu_uuid && c.driver_version == driver_version)
+        Ceilings::load(&path).ok().filter(|c| c.gpu_uuid == gpu_uuid && c.driver_version == driver_version)
     }
 
     /// Where [`Ceilings::cached`] looks under `dir`.

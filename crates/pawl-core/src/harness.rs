@@ -139,10 +139,14 @@ pub fn shown(text: &str) -> String {
 
 /// Untrusted text kept for a reason in a run file: at most 400 characters, control characters escaped.
 fn shown_long(text: &str) -> String {
-    let mut out: String = text.chars().take(400).flat_map(|c| {
-        let escaped: Vec<char> = if c.is_control() { c.escape_debug().collect() } else { vec![c] };
-        escaped
-    }).collect();
+    let mut out: String = text
+        .chars()
+        .take(400)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() { c.escape_debug().collect() } else { vec![c] };
+            escaped
+        })
+        .collect();
     if text.chars().count() > 400 {
         out.push('…');
     }

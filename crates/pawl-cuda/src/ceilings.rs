@@ -116,12 +116,25 @@ fn kernel(
 }
 
 /// A device buffer of `words` random 32-bit words.
-fn random_words(session: &Session, module: &Arc<cudarc::driver::CudaModule>, words: usize, seed: u64) -> Result<CudaSlice<u32>, CudaError> {
+fn random_words(
+    session: &Session,
+    module: &Arc<cudarc::driver::CudaModule>,
+    words: usize,
+    seed: u64,
+) -> Result<CudaSlice<u32>, CudaError> {
     let stream = session.gpu().stream.clone();
-    let mut buffer = stream.alloc_zeros::<u32>(words).map_err(CudaError::driver("allocating a probe buffer"))?;
+    let mut buffer =
+        stream.alloc_zeros::<u32>(words).map_err(CudaError::driver("allocating a probe buffer"))?;
     let fill = kernel(session, module, "ceil_fill_words", session.gpu().sm_count * 8, 256)?;
     let ptr = buffer.device_ptr_mut(&stream).0;
-    fill.launch(&stream, &[KernelArg::Pointer(ptr), KernelArg::Scalar(Scalar::I64(words as i64)), KernelArg::Scalar(Scalar::I64(seed as i64))])?;
+    fill.launch(
+        &stream,
+        &[
+            KernelArg::Pointer(ptr),
+            KernelArg::Scalar(Scalar::I64(words as i64)),
+            KernelArg::Scalar(Scalar::I64(seed as i64)),
+        ],
+    )?;
     stream.synchronize().map_err(CudaError::driver("filling a probe buffer"))?;
     Ok(buffer)
 }
@@ -141,7 +154,11 @@ fn stream_geometry(session: &Session) -> u32 {
     session.gpu().sm_count.max(1) * 8
 }
 
-fn dram_copy(session: &mut Session, module: &Arc<cudarc::driver::CudaModule>, samples: usize) -> Result<Probe, CudaError> {
+fn dram_copy(
+    session: &mut Session,
+    module: &Arc<cudarc::driver::CudaModule>,
+    samples: usize,
+) -> Result<Probe, CudaError> {
     let stream = session.gpu().stream.clone();
     let words = DRAM_BYTES / 4;
     let src = random_words(session, module, words, 1)?;
@@ -157,11 +174,18 @@ fn dram_copy(session: &mut Session, module: &Arc<cudarc::driver::CudaModule>, sa
         kind: CeilingKind::DramCopy,
         work: 2.0 * DRAM_BYTES as f64,
         samples_ns,
-        method: format!("pawl kernel ceil_copy, {} MiB read + written, 16-byte words, L2 flushed", DRAM_BYTES >> 20),
+        method: format!(
+            "pawl kernel ceil_copy, {} MiB read + written, 16-byte words, L2 flushed",
+            DRAM_BYTES >> 20
+        ),
     })
 }
 
-fn dram_read(session: &mut Session, module: &Arc<cudarc::driver::CudaModule>, samples: usize) -> Result<Probe, CudaError> {
+fn dram_read(
+    session: &mut Session,
+    module: &Arc<cudarc::driver::CudaModule>,
+    samples: usize,
+) -> Result<Probe, CudaError> {
     let stream = session.gpu().stream.clone();
     let src = random_words(session, module, DRAM_BYTES / 4, 2)?;
     let mut sink = stream.alloc_zeros::<u32>(1).map_err(CudaError::driver("allocating the sink"))?;
@@ -180,7 +204,11 @@ fn dram_read(session: &mut Session, module: &Arc<cudarc::driver::CudaModule>, sa
     })
 }
 
-fn l2_read(session: &mut Session, module: &Arc<cudarc::driver::CudaModule>, samples: usize) -> Result<Probe, CudaError> {
+fn l2_read(
+    session: &mut Session,
+    module: &Arc<cudarc::driver::CudaModule>,
+    samples: usize,
+) -> Result<Probe, CudaError> {
     let stream = session.gpu().stream.clone();
     let bytes = ((session.gpu().l2_bytes / 4).max(1 << 20) as usize).next_multiple_of(16);
     let reps = L2_TRAFFIC.div_ceil(bytes as u64).clamp(1, u64::from(u32::MAX)) as u32;
@@ -205,10 +233,15 @@ fn l2_read(session: &mut Session, module: &Arc<cudarc::driver::CudaModule>, samp
     })
 }
 
-fn fma(session: &mut Session, module: &Arc<cudarc::driver::CudaModule>, samples: usize) -> Result<Probe, CudaError> {
+fn fma(
+    session: &mut Session,
+    module: &Arc<cudarc::driver::CudaModule>,
+    samples: usize,
+) -> Result<Probe, CudaError> {
     let stream = session.gpu().stream.clone();
     let (blocks, threads) = (session.gpu().sm_count.max(1) * 4, 256u32);
-    let mut sink = stream.alloc_zeros::<f32>(threads as usize).map_err(CudaError::driver("allocating the sink"))?;
+    let mut sink =
+        stream.alloc_zeros::<f32>(threads as usize).map_err(CudaError::driver("allocating the sink"))?;
     let fma = kernel(session, module, "ceil_fma", blocks, threads)?;
     let args = [
         KernelArg::Pointer(sink.device_ptr_mut(&stream).0),
@@ -221,11 +254,18 @@ fn fma(session: &mut Session, module: &Arc<cudarc::driver::CudaModule>, samples:
         kind: CeilingKind::Fp32Fma,
         work: 2.0 * fmas,
         samples_ns,
-        method: format!("pawl kernel ceil_fma, 8 independent FMA chains a thread, {blocks} × {threads} threads, warm"),
+        method: format!(
+            "pawl kernel ceil_fma, 8 independent FMA chains a thread, {blocks} × {threads} threads, warm"
+        ),
     })
 }
 
-fn gemm(session: &Session, module: &Arc<cudarc::driver::CudaModule>, bf16: bool, samples: usize) -> Result<Probe, CudaError> {
+fn gemm(
+    session: &Session,
+    module: &Arc<cudarc::driver::CudaModule>,
+    bf16: bool,
+    samples: usize,
+) -> Result<Probe, CudaError> {
     // SAFETY: only tries to dlopen libcublas by its usual names; nothing is called in it.
     if !unsafe { cudarc::cublas::sys::is_culib_present() } {
         return Err(CudaError::Setup(
@@ -240,14 +280,18 @@ fn gemm(session: &Session, module: &Arc<cudarc::driver::CudaModule>, bf16: bool,
     let fill = kernel(session, module, "ceil_fill_half", session.gpu().sm_count * 8, 256)?;
     let mut matrices = Vec::new();
     for seed in 0..3u64 {
-        let mut m = stream.alloc_zeros::<u16>(elements).map_err(CudaError::driver("allocating a GEMM matrix"))?;
+        let mut m =
+            stream.alloc_zeros::<u16>(elements).map_err(CudaError::driver("allocating a GEMM matrix"))?;
         let ptr = m.device_ptr_mut(&stream).0;
-        fill.launch(&stream, &[
-            KernelArg::Pointer(ptr),
-            KernelArg::Scalar(Scalar::I64(elements as i64)),
-            KernelArg::Scalar(Scalar::I64(seed as i64 + 10)),
-            KernelArg::Scalar(Scalar::I32(i32::from(bf16))),
-        ])?;
+        fill.launch(
+            &stream,
+            &[
+                KernelArg::Pointer(ptr),
+                KernelArg::Scalar(Scalar::I64(elements as i64)),
+                KernelArg::Scalar(Scalar::I64(seed as i64 + 10)),
+                KernelArg::Scalar(Scalar::I32(i32::from(bf16))),
+            ],
+        )?;
         matrices.push(m);
     }
     stream.synchronize().map_err(CudaError::driver("filling the GEMM matrices"))?;
@@ -292,7 +336,9 @@ fn gemm(session: &Session, module: &Arc<cudarc::driver::CudaModule>, bf16: bool,
         kind: if bf16 { CeilingKind::TensorBf16 } else { CeilingKind::TensorF16 },
         work: 2.0 * (n as f64).powi(3),
         samples_ns,
-        method: format!("cuBLAS cublasGemmEx {n}×{n}×{n} {name}, fp32 accumulation (loaded at run time), warm"),
+        method: format!(
+            "cuBLAS cublasGemmEx {n}×{n}×{n} {name}, fp32 accumulation (loaded at run time), warm"
+        ),
     })
 }
 

@@ -87,7 +87,13 @@ pub struct Axis {
 
 impl Axis {
     pub fn new(label: impl Into<String>) -> Axis {
-        Axis { label: label.into(), range: None, integers: false, scale: Scale::Linear, categories: Vec::new() }
+        Axis {
+            label: label.into(),
+            range: None,
+            integers: false,
+            scale: Scale::Linear,
+            categories: Vec::new(),
+        }
     }
 
     /// An axis of whole numbers (see [`Axis::integers`]).
@@ -314,7 +320,10 @@ impl Figure {
             ys.push(0.0);
         }
         if self.y.scale == Scale::Log {
-            return (self.x_range(&xs), self.y.range.unwrap_or_else(|| fit_log(&ys, legend_rows, self.height)));
+            return (
+                self.x_range(&xs),
+                self.y.range.unwrap_or_else(|| fit_log(&ys, legend_rows, self.height)),
+            );
         }
         let y = self.y.range.unwrap_or_else(|| {
             let (low, high) = fit(&ys);
@@ -330,7 +339,9 @@ impl Figure {
     }
 
     fn x_range(&self, xs: &[f64]) -> (f64, f64) {
-        self.x.range.unwrap_or_else(|| if self.x.scale == Scale::Log { fit_log(xs, 0, self.height) } else { fit(xs) })
+        self.x
+            .range
+            .unwrap_or_else(|| if self.x.scale == Scale::Log { fit_log(xs, 0, self.height) } else { fit(xs) })
     }
 }
 
@@ -338,7 +349,8 @@ impl Figure {
 /// out to 1, 2 or 5 × a power of ten), with room above for the legend.
 fn fit_log(values: &[f64], legend_rows: usize, height: u32) -> (f64, f64) {
     let logs: Vec<f64> = values.iter().filter(|v| v.is_finite() && **v > 0.0).map(|v| v.log10()).collect();
-    let (low, high) = logs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let (low, high) =
+        logs.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     if low > high {
         return (1.0, 10.0);
     }

@@ -88,7 +88,11 @@ where
     let x_area = if figure.x.categories.is_empty() { 40 } else { category_room(&figure.x, true) };
     let y_area = if figure.y.categories.is_empty() { 64 } else { category_room(&figure.y, false) };
     let mut builder = ChartBuilder::on(root);
-    builder.caption(&figure.title, (FAMILY, 16)).margin(12).x_label_area_size(x_area).y_label_area_size(y_area);
+    builder
+        .caption(&figure.title, (FAMILY, 16))
+        .margin(12)
+        .x_label_area_size(x_area)
+        .y_label_area_size(y_area);
     // One drawing routine over the four combinations of linear and logarithmic axes.
     let log = |low: f64, high: f64| (low.max(f64::MIN_POSITIVE)..high).log_scale();
     match (figure.x.scale, figure.y.scale) {
@@ -161,7 +165,8 @@ where
                 .map_err(draw_error)?,
             Mark::Line { points, width, dashed, .. } => {
                 let style = color.stroke_width(*width);
-                let points: Vec<(f64, f64)> = points.iter().copied().filter(|p| drawable(figure, *p)).collect();
+                let points: Vec<(f64, f64)> =
+                    points.iter().copied().filter(|p| drawable(figure, *p)).collect();
                 if *dashed {
                     chart.draw_series(DashedLineSeries::new(points, 6, 4, style)).map_err(draw_error)?
                 } else {

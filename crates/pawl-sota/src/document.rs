@@ -44,7 +44,11 @@ pub fn markdown(blocks: &[Block], figures: &[Named]) -> String {
 fn markdown_block(out: &mut String, block: &Block, figures: &[Named]) {
     match block {
         Block::Heading(level, text) => {
-            out.push_str(&format!("{} {}\n\n", "#".repeat(usize::from((*level).clamp(1, 6))), escape::markdown(text)));
+            out.push_str(&format!(
+                "{} {}\n\n",
+                "#".repeat(usize::from((*level).clamp(1, 6))),
+                escape::markdown(text)
+            ));
         }
         Block::Paragraph(text) => out.push_str(&format!("{}\n\n", escape::markdown(text))),
         Block::List(items) => {

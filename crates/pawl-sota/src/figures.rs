@@ -65,7 +65,12 @@ pub fn bars(report: &Report, group: &Group) -> Named {
             color: Color::series(i),
         });
     }
-    figure.marks.push(Mark::Whiskers { name: None, intervals: whiskers, cap: width * 0.3, color: Color::BLACK });
+    figure.marks.push(Mark::Whiskers {
+        name: None,
+        intervals: whiskers,
+        cap: width * 0.3,
+        color: Color::BLACK,
+    });
     Named {
         file: format!("bars_{}", group.slug),
         kind: "bars",
@@ -92,7 +97,12 @@ pub fn heatmaps(report: &Report) -> Vec<Named> {
         chunks.last_mut().expect("one chunk").extend(&group.configurations);
     }
     let count = chunks.len();
-    chunks.into_iter().enumerate().filter(|(_, rows)| !rows.is_empty()).map(|(n, rows)| heatmap(report, &rows, n, count)).collect()
+    chunks
+        .into_iter()
+        .enumerate()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(n, rows)| heatmap(report, &rows, n, count))
+        .collect()
 }
 
 fn heatmap(report: &Report, rows: &[usize], n: usize, count: usize) -> Named {
@@ -151,8 +161,12 @@ pub fn short_status(status: CellStatus) -> &'static str {
 /// intensities.
 pub fn roofline(report: &Report, group: &Group) -> Option<Named> {
     let ceilings = report.ceilings.as_ref()?;
-    let configs: Vec<usize> =
-        group.configurations.iter().copied().filter(|&c| report.configurations[c].intensity.is_some()).collect();
+    let configs: Vec<usize> = group
+        .configurations
+        .iter()
+        .copied()
+        .filter(|&c| report.configurations[c].intensity.is_some())
+        .collect();
     let first = configs.first().map(|&c| &report.configurations[c])?;
     let tensor = first.tensor_ceiling?;
     let compute = ceilings.get(tensor)?;
@@ -208,7 +222,12 @@ pub fn roofline(report: &Report, group: &Group) -> Option<Named> {
             let Some(y) = t.tflops else { continue };
             points.push((x, y));
             if let Some(fraction) = t.roof_fraction {
-                labels.push(Label { x, y, text: format!("{:.0}%", 100.0 * fraction), color: Color::series(i) });
+                labels.push(Label {
+                    x,
+                    y,
+                    text: format!("{:.0}%", 100.0 * fraction),
+                    color: Color::series(i),
+                });
             }
         }
         if !points.is_empty() {

@@ -254,10 +254,12 @@ impl Report {
         if runs.is_empty() {
             return Err(ReportError::Input("no run files: name at least one".to_owned()));
         }
-        stats::check_confidence(options.confidence).map_err(|e| ReportError::Input(format!("--confidence: {e}")))?;
+        stats::check_confidence(options.confidence)
+            .map_err(|e| ReportError::Input(format!("--confidence: {e}")))?;
         stats::check_confidence(options.power).map_err(|e| ReportError::Input(format!("--power: {e}")))?;
         let environment = one_testbed(runs)?;
-        let ceilings = options.ceilings.clone().or_else(|| runs.iter().find_map(|(_, r)| r.env.ceilings.clone()));
+        let ceilings =
+            options.ceilings.clone().or_else(|| runs.iter().find_map(|(_, r)| r.env.ceilings.clone()));
 
         let mut implementations: Vec<String> = Vec::new();
         let mut configurations: Vec<Configuration> = Vec::new();
@@ -278,7 +280,10 @@ impl Report {
                 let c = *index.entry(key).or_insert_with(|| {
                     configurations.push(Configuration {
                         label: params.to_id_string(),
-                        tensor_ceiling: params.get("dtype").and_then(|d| d.as_str()).and_then(CeilingKind::tensor_for),
+                        tensor_ceiling: params
+                            .get("dtype")
+                            .and_then(|d| d.as_str())
+                            .and_then(CeilingKind::tensor_for),
                         params,
                         flops: None,
                         bytes: None,
@@ -314,11 +319,9 @@ impl Report {
                     implementations.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
                 )));
             }
-            None => implementations
-                .iter()
-                .find(|i| *i == "sdpa_flash")
-                .unwrap_or(&implementations[0])
-                .clone(),
+            None => {
+                implementations.iter().find(|i| *i == "sdpa_flash").unwrap_or(&implementations[0]).clone()
+            }
         };
         let reference_index = implementations.iter().position(|i| *i == reference).unwrap_or(0);
 
@@ -331,7 +334,10 @@ impl Report {
                     None => Cell {
                         status: CellStatus::NotInSweep,
                         case: None,
-                        reason: Some(format!("no run file has `{}` at this configuration", implementations[i])),
+                        reason: Some(format!(
+                            "no run file has `{}` at this configuration",
+                            implementations[i]
+                        )),
                         checked: None,
                         norm_rel_error: None,
                         time: None,
@@ -467,8 +473,8 @@ fn cell_of(
     if status != CellStatus::Measured {
         return Ok(cell);
     }
-    let sample = Sample::new(&case.samples_ns)
-        .map_err(|e| ReportError::Input(format!("case `{}`: {e}", case.id)))?;
+    let sample =
+        Sample::new(&case.samples_ns).map_err(|e| ReportError::Input(format!("case `{}`: {e}", case.id)))?;
     let interval = stats::median_interval(&sample, options.confidence, options.bootstrap)
         .map_err(|e| ReportError::Input(format!("case `{}`: {e}", case.id)))?;
     let rate = |work: Option<f64>, ns: f64, scale: f64| work.map(|w| w / ns * 1e9 / scale);
@@ -563,8 +569,10 @@ fn group(configurations: &mut [Configuration]) -> Vec<Group> {
     }
     let mut groups = Vec::new();
     for (key, members) in coarse {
-        let xs: Vec<String> =
-            members.iter().map(|&c| configurations[c].params.get(X_PARAM).map(Value::to_string).unwrap_or_default()).collect();
+        let xs: Vec<String> = members
+            .iter()
+            .map(|&c| configurations[c].params.get(X_PARAM).map(Value::to_string).unwrap_or_default())
+            .collect();
         let repeats = (1..xs.len()).any(|i| xs[..i].contains(&xs[i]));
         let parts: Vec<(Vec<(String, String)>, Vec<usize>)> = if repeats {
             let mut split: Vec<(Vec<(String, String)>, Vec<usize>)> = Vec::new();

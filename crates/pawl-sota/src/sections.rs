@@ -73,7 +73,11 @@ fn summary(report: &Report) -> Vec<Block> {
     let winners_text = if winners.is_empty() {
         "no configuration has a winner".to_owned()
     } else {
-        winners.iter().map(|(i, n)| format!("{} in {n}", report.implementations[*i])).collect::<Vec<_>>().join(", ")
+        winners
+            .iter()
+            .map(|(i, n)| format!("{} in {n}", report.implementations[*i]))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     vec![
         Block::Paragraph(format!(
@@ -206,9 +210,17 @@ fn figure_sections(report: &Report, figures: &[Named]) -> Vec<Block> {
         }
         let _ = g;
         let mut table = Table {
-            header: ["configuration", "implementation", "median", "TFLOP/s [interval]", "% of measured roof", "n", "check"]
-                .map(String::from)
-                .to_vec(),
+            header: [
+                "configuration",
+                "implementation",
+                "median",
+                "TFLOP/s [interval]",
+                "% of measured roof",
+                "n",
+                "check",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows: Vec::new(),
         };
         for (&c, label) in group.configurations.iter().zip(&group.labels) {
@@ -247,9 +259,16 @@ fn figure_sections(report: &Report, figures: &[Named]) -> Vec<Block> {
 
 fn power(report: &Report) -> Vec<Block> {
     let mut table = Table {
-        header: ["configuration", "fastest", "runner-up", "runner-up / fastest", "detectable change", "decided"]
-            .map(String::from)
-            .to_vec(),
+        header: [
+            "configuration",
+            "fastest",
+            "runner-up",
+            "runner-up / fastest",
+            "detectable change",
+            "decided",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: Vec::new(),
     };
     for (c, config) in report.configurations.iter().enumerate() {
@@ -293,7 +312,15 @@ fn not_measured(report: &Report) -> Vec<Block> {
                 config.label.clone(),
                 report.implementations[i].clone(),
                 cell.status.as_str().to_owned(),
-                cell.reason.clone().unwrap_or_default().lines().next().unwrap_or_default().chars().take(300).collect(),
+                cell.reason
+                    .clone()
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(300)
+                    .collect(),
             ]);
         }
     }
@@ -301,7 +328,10 @@ fn not_measured(report: &Report) -> Vec<Block> {
     if table.rows.is_empty() {
         out.push(Block::Paragraph("Every implementation was measured at every configuration.".to_owned()));
     } else {
-        out.push(Block::Paragraph(format!("{} cells have no time, each with the reason the run file gives.", table.rows.len())));
+        out.push(Block::Paragraph(format!(
+            "{} cells have no time, each with the reason the run file gives.",
+            table.rows.len()
+        )));
         out.push(Block::Table(table));
     }
     out
@@ -326,7 +356,8 @@ fn reproducibility(report: &Report, report_command: &str) -> Vec<Block> {
         None => items.push("GPU: none recorded in the run files".to_owned()),
     }
     if !env.throttle_reasons_seen.is_empty() {
-        items.push(format!("Throttle reasons seen during the runs: {}", env.throttle_reasons_seen.join(", ")));
+        items
+            .push(format!("Throttle reasons seen during the runs: {}", env.throttle_reasons_seen.join(", ")));
     }
     for (name, version) in &report.software {
         items.push(format!("{name}: {version}"));

@@ -66,12 +66,12 @@ fn numbers_equal_the_run_files_statistics() {
     assert_eq!(report.configurations.len(), 2);
     for case in &run.cases {
         let stats = stats::summarize(&case.samples_ns, 0.99).unwrap();
-        let i = report.implementations.iter().position(|x| *x == pawl_sota::model::implementation_of(case)).unwrap();
-        let c = report
-            .configurations
+        let i = report
+            .implementations
             .iter()
-            .position(|c| case.id.as_str().contains(&c.label))
+            .position(|x| *x == pawl_sota::model::implementation_of(case))
             .unwrap();
+        let c = report.configurations.iter().position(|c| case.id.as_str().contains(&c.label)).unwrap();
         let cell = &report.cells[c][i];
         let t = cell.time.as_ref().unwrap();
         assert_eq!(t.median_ns, stats.median_ns, "{}", case.id);
@@ -118,7 +118,8 @@ fn spread(center: f64, half: f64, n: usize) -> Vec<f64> {
 }
 
 fn synthetic_run(cases: Vec<CaseResult>) -> Run {
-    let mut run = Run::new("synthetic", "2026-01-01T00:00:00Z", Environment::default(), MeasureSettings::default());
+    let mut run =
+        Run::new("synthetic", "2026-01-01T00:00:00Z", Environment::default(), MeasureSettings::default());
     run.cases = cases;
     run
 }
@@ -191,7 +192,8 @@ fn bad_inputs_are_refused_with_the_files_named() {
     other.env.gpu = Some(GpuInfo { name: "NVIDIA A100-SXM4-80GB".into(), ..run.env.gpu.clone().unwrap() });
     other.cases.clear();
     other.cases.push(case("b", "x", "A", vec![1.0, 2.0]));
-    let err = Report::build(&[(name.clone(), run.clone()), ("a100.json".into(), other)], &options()).unwrap_err();
+    let err =
+        Report::build(&[(name.clone(), run.clone()), ("a100.json".into(), other)], &options()).unwrap_err();
     let text = err.to_string();
     assert!(text.contains("a100.json") && text.contains("A100") && text.contains(&name), "{text}");
     let err = Report::build(&[(name.clone(), run.clone()), ("again.json".into(), run.clone())], &options())
@@ -247,7 +249,8 @@ fn figures_parse_show_every_case_and_pngs_decode() {
         assert!(all_text.matches(implementation.as_str()).count() >= 5, "{implementation} in every figure");
     }
     for group in &report.groups {
-        let bars = std::fs::read_to_string(dir.path().join(format!("figures/bars_{}.svg", group.slug))).unwrap();
+        let bars =
+            std::fs::read_to_string(dir.path().join(format!("figures/bars_{}.svg", group.slug))).unwrap();
         let roofline =
             std::fs::read_to_string(dir.path().join(format!("figures/roofline_{}.svg", group.slug))).unwrap();
         for label in &group.labels {
@@ -302,7 +305,8 @@ fn report_md_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let mut options = options();
     options.software = vec![("PyTorch".into(), "2.11.0+cu130".into())];
-    options.commands = vec!["pawl run examples/sota/pawl.toml --bench torch_sdpa -o h100_sdpa.run.json".into()];
+    options.commands =
+        vec!["pawl run examples/sota/pawl.toml --bench torch_sdpa -o h100_sdpa.run.json".into()];
     let report = Report::build(&[h100()], &options).unwrap();
     let written = pawl_sota::write(&report, dir.path(), "pawl report h100_sdpa.run.json -o report").unwrap();
     let markdown = std::fs::read_to_string(&written.markdown).unwrap();

@@ -47,7 +47,10 @@ pub fn run(args: &CeilingsArgs) -> Result<Outcome> {
     let cached = if args.refresh { None } else { cached(&gpu.uuid, &gpu.driver_version) };
     let ceilings = match cached {
         Some(ceilings) => {
-            eprintln!("pawl: ceilings of {} (driver {}) measured at {}; --refresh measures again", gpu.name, gpu.driver_version, ceilings.measured_at);
+            eprintln!(
+                "pawl: ceilings of {} (driver {}) measured at {}; --refresh measures again",
+                gpu.name, gpu.driver_version, ceilings.measured_at
+            );
             ceilings
         }
         None => {
@@ -78,7 +81,8 @@ fn measure(samples: usize, gpu: &pawl_core::run::GpuInfo) -> Result<Ceilings> {
         bail!("--samples must be at least 1");
     }
     let exe = std::env::current_exe().context("cannot find the pawl executable to start the probes")?;
-    let argv = vec![exe.into_os_string(), "__ceilings".into(), "--samples".into(), samples.to_string().into()];
+    let argv =
+        vec![exe.into_os_string(), "__ceilings".into(), "--samples".into(), samples.to_string().into()];
     eprintln!("pawl: measuring the ceilings of {} ({samples} samples each, about 10 s)", gpu.name);
     let mut child = Command::new(argv).stderr(Stderr::Tail(16 << 10)).max_line(64 << 20).spawn()?;
     let deadline = deadline_after(PROBE_DEADLINE);
@@ -89,7 +93,11 @@ fn measure(samples: usize, gpu: &pawl_core::run::GpuInfo) -> Result<Ceilings> {
             Event::Exited(exit) => break exit,
             Event::Deadline => {
                 let exit = child.kill();
-                bail!("the ceiling probes did not finish within {} s and were stopped; {}", PROBE_DEADLINE.as_secs(), exit.stderr_tail.trim());
+                bail!(
+                    "the ceiling probes did not finish within {} s and were stopped; {}",
+                    PROBE_DEADLINE.as_secs(),
+                    exit.stderr_tail.trim()
+                );
             }
             bad => bail!("the ceiling probes broke their protocol: {bad}"),
         }
@@ -107,8 +115,15 @@ fn measure(samples: usize, gpu: &pawl_core::run::GpuInfo) -> Result<Ceilings> {
     for probe in report.probes {
         let datasheet = sheet.and_then(|s| s.figure(probe.kind));
         list.push(
-            Ceiling::from_samples(probe.kind, probe.work, &probe.samples_ns, probe.method, datasheet, CONFIDENCE)
-                .with_context(|| format!("the samples of {}", probe.kind.label()))?,
+            Ceiling::from_samples(
+                probe.kind,
+                probe.work,
+                &probe.samples_ns,
+                probe.method,
+                datasheet,
+                CONFIDENCE,
+            )
+            .with_context(|| format!("the samples of {}", probe.kind.label()))?,
         );
     }
     list.sort_by_key(|c| c.kind);
@@ -148,5 +163,8 @@ fn table(ceilings: &Ceilings) -> String {
             c.method.clone(),
         ]);
     }
-    format!("{} (driver {}), measured {}\n{table}\n", ceilings.gpu_name, ceilings.driver_version, ceilings.measured_at)
+    format!(
+        "{} (driver {}), measured {}\n{table}\n",
+        ceilings.gpu_name, ceilings.driver_version, ceilings.measured_at
+    )
 }

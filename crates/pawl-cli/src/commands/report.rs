@@ -34,8 +34,10 @@ pub fn run(args: &SotaReportArgs) -> Result<Outcome> {
         options.software = software(path)?;
     }
     if let Some(path) = &args.commands {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        options.commands = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        options.commands =
+            text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
     }
     let report = Report::build(&runs, &options)?;
     let written = pawl_sota::write(&report, &args.output, &command_line())?;
@@ -58,7 +60,10 @@ fn software(path: &Path) -> Result<Vec<(String, String)>> {
     let value: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     let Some(object) = value.as_object() else {
-        bail!("{}: expected a JSON object of names and versions, such as {{\"PyTorch\": \"2.11.0\"}}", path.display());
+        bail!(
+            "{}: expected a JSON object of names and versions, such as {{\"PyTorch\": \"2.11.0\"}}",
+            path.display()
+        );
     };
     let mut out = Vec::new();
     for (name, version) in object {

@@ -13,7 +13,16 @@ fn a_run_becomes_a_report_with_every_part() {
     ws.write("software.json", r#"{"PyTorch": "2.11.0+cu130", "flash_attn": null}"#);
     ws.write("commands.txt", "pawl run -o run.json\n\n");
     ws.pawl()
-        .args(["report", "run.json", "-o", "out", "--software", "software.json", "--commands", "commands.txt"])
+        .args([
+            "report",
+            "run.json",
+            "-o",
+            "out",
+            "--software",
+            "software.json",
+            "--commands",
+            "commands.txt",
+        ])
         .args(["--reference", "h100", "--title", "Replay <report>"])
         .assert()
         .success()
@@ -107,9 +116,13 @@ params = { N = [1, 2] }
     );
     ws.pawl().args(["run", "-o", "run.json", "--no-history"]).assert().success();
     let run: serde_json::Value = serde_json::from_str(&ws.read("run.json")).unwrap();
-    let statuses: Vec<&str> = run["cases"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> =
+        run["cases"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["ok", "skipped"]);
     assert_eq!(run["cases"][1]["error"], "not supported: this implementation takes no N of 2");
     ws.pawl().args(["report", "run.json", "-o", "out"]).assert().success();
-    assert!(ws.read("out/report.md").contains("| N=2 | b | skipped | not supported: this implementation takes no N of 2 |"));
+    assert!(
+        ws.read("out/report.md")
+            .contains("| N=2 | b | skipped | not supported: this implementation takes no N of 2 |")
+    );
 }
