@@ -64,25 +64,20 @@ pub struct ProbeReport {
 /// Opens the GPU and runs every probe, `samples` samples each. A probe that cannot run (no cuBLAS)
 /// is reported as a failure and the others still run; no GPU at all is an error.
 pub fn measure(samples: usize) -> Result<ProbeReport, CudaError> {
-    let mut session = Session::open(Cache::from_env())?;
+    let session = Session::open(Cache::from_env())?;
     let module = load(&session)?;
     let mut report = ProbeReport::default();
     let samples = samples.max(1);
-    let kernel_probes: [(CeilingKind, &dyn Fn(&mut Session) -> Result<Probe, CudaError>); 4] = [
-        (CeilingKind::DramCopy, &|s| dram_copy(s, &module, samples)),
-        (CeilingKind::DramRead, &|s| dram_read(s, &module, samples)),
-        (CeilingKind::L2Read, &|s| l2_read(s, &module, samples)),
-        (CeilingKind::Fp32Fma, &|s| fma(s, &module, samples)),
-    ];
-    for (kind, probe) in kernel_probes {
-        match probe(&mut session) {
-            Ok(p) => report.probes.push(p),
-            Err(e) if e.is_sticky() => return Err(e),
-            Err(e) => report.failures.push(ProbeFailure { kind, error: e.to_string() }),
-        }
-    }
-    for (kind, bf16) in [(CeilingKind::TensorF16, false), (CeilingKind::TensorBf16, true)] {
-        match gemm(&session, &module, bf16, samples) {
+    for kind in CeilingKind::ALL {
+        let probe = match kind {
+            CeilingKind::DramCopy => dram_copy(&session, &module, samples),
+            CeilingKind::DramRead => dram_read(&session, &module, samples),
+            CeilingKind::L2Read => l2_read(&session, &module, samples),
+            CeilingKind::Fp32Fma => fma(&session, &module, samples),
+            CeilingKind::TensorF16 => gemm(&session, &module, false, samples),
+            CeilingKind::TensorBf16 => gemm(&session, &module, true, samples),
+        };
+        match probe {
             Ok(p) => report.probes.push(p),
             Err(e) if e.is_sticky() => return Err(e),
             Err(e) => report.failures.push(ProbeFailure { kind, error: e.to_string() }),
@@ -155,7 +150,7 @@ fn stream_geometry(session: &Session) -> u32 {
 }
 
 fn dram_copy(
-    session: &mut Session,
+    session: &Session,
     module: &Arc<cudarc::driver::CudaModule>,
     samples: usize,
 ) -> Result<Probe, CudaError> {
@@ -182,7 +177,7 @@ fn dram_copy(
 }
 
 fn dram_read(
-    session: &mut Session,
+    session: &Session,
     module: &Arc<cudarc::driver::CudaModule>,
     samples: usize,
 ) -> Result<Probe, CudaError> {
@@ -205,7 +200,7 @@ fn dram_read(
 }
 
 fn l2_read(
-    session: &mut Session,
+    session: &Session,
     module: &Arc<cudarc::driver::CudaModule>,
     samples: usize,
 ) -> Result<Probe, CudaError> {
@@ -234,7 +229,7 @@ fn l2_read(
 }
 
 fn fma(
-    session: &mut Session,
+    session: &Session,
     module: &Arc<cudarc::driver::CudaModule>,
     samples: usize,
 ) -> Result<Probe, CudaError> {

@@ -137,7 +137,7 @@ impl Axis {
 
 /// A tick of a logarithmic axis: plain digits from 0.01 to 100,000, powers of ten beyond.
 fn log_tick_label(value: f64) -> String {
-    if !(value > 0.0) {
+    if value.is_nan() || value <= 0.0 {
         return String::new();
     }
     if (0.01..1e5).contains(&value) {

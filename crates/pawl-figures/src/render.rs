@@ -303,11 +303,11 @@ where
 /// Pixel positions for point labels, to the right of their points, nudged apart: labels whose points
 /// lie within 60 pixels of each other horizontally form a column, sorted by height, each at least
 /// [`LABEL_GAP_PX`] below the one above it.
-fn place_labels<'l>(
-    labels: &'l [Label],
+fn place_labels(
+    labels: &[Label],
     to_pixels: impl Fn((f64, f64)) -> (i32, i32),
     drawable: impl Fn((f64, f64)) -> bool,
-) -> Vec<(i32, i32, &'l Label)> {
+) -> Vec<(i32, i32, &Label)> {
     let mut placed: Vec<(i32, i32, &Label)> = labels
         .iter()
         .filter(|l| drawable((l.x, l.y)))

@@ -328,15 +328,14 @@ impl Report {
         let mut cells: Vec<Vec<Cell>> = Vec::with_capacity(configurations.len());
         for (c, config) in configurations.iter().enumerate() {
             let mut row = Vec::with_capacity(implementations.len());
-            for i in 0..implementations.len() {
+            for (i, implementation) in implementations.iter().enumerate() {
                 let cell = match found.get(&(c, i)) {
                     Some((_, case)) => cell_of(case, config, ceilings.as_ref(), options)?,
                     None => Cell {
                         status: CellStatus::NotInSweep,
                         case: None,
                         reason: Some(format!(
-                            "no run file has `{}` at this configuration",
-                            implementations[i]
+                            "no run file has `{implementation}` at this configuration (its sweep leaves it out)"
                         )),
                         checked: None,
                         norm_rel_error: None,
@@ -553,13 +552,16 @@ fn decide(row: &[Cell], options: &Options) -> Result<Decision, ReportError> {
     })
 }
 
+/// Configurations sharing a key: the values of the parameters that define a group.
+type Keyed = Vec<(Vec<(String, String)>, Vec<usize>)>;
+
 /// Groups configurations for the figures (see [`Group`]) and records each one's group.
 fn group(configurations: &mut [Configuration]) -> Vec<Group> {
     let without = |params: &Params, drop: &[&str]| -> Vec<(String, String)> {
         params.iter().filter(|(k, _)| !drop.contains(k)).map(|(k, v)| (k.to_owned(), v.to_string())).collect()
     };
     // First by everything but S and B; a group where one S repeats is split by B as well.
-    let mut coarse: Vec<(Vec<(String, String)>, Vec<usize>)> = Vec::new();
+    let mut coarse: Keyed = Vec::new();
     for (c, config) in configurations.iter().enumerate() {
         let key = without(&config.params, &[X_PARAM, FOLD_PARAM]);
         match coarse.iter_mut().find(|(k, _)| *k == key) {
@@ -574,8 +576,8 @@ fn group(configurations: &mut [Configuration]) -> Vec<Group> {
             .map(|&c| configurations[c].params.get(X_PARAM).map(Value::to_string).unwrap_or_default())
             .collect();
         let repeats = (1..xs.len()).any(|i| xs[..i].contains(&xs[i]));
-        let parts: Vec<(Vec<(String, String)>, Vec<usize>)> = if repeats {
-            let mut split: Vec<(Vec<(String, String)>, Vec<usize>)> = Vec::new();
+        let parts: Keyed = if repeats {
+            let mut split: Keyed = Vec::new();
             for &c in &members {
                 let key = without(&configurations[c].params, &[X_PARAM]);
                 match split.iter_mut().find(|(k, _)| *k == key) {
