@@ -93,13 +93,13 @@ print(json.dumps(v, indent=1))
 PY
 "$B/pawl" env > "$out/env.txt" 2>&1
 
-step 90 ceilings "$B/pawl" ceilings --refresh -o "$out/ceilings.json"
+step 60 ceilings "$B/pawl" ceilings --refresh -o "$out/ceilings.json"
 # Benches in order of importance, each with a share of what is left.
-step 200 torch_sdpa "$B/pawl" run examples/sota/pawl.toml --bench torch_sdpa -o "$out/runs/torch_sdpa.json" --no-history
-step 90 pawl "$B/pawl" run examples/sota/pawl.toml --bench pawl -o "$out/runs/pawl.json" --no-history
-step 100 triton "$B/pawl" run examples/sota/pawl.toml --bench triton -o "$out/runs/triton.json" --no-history
-step 40 flash_attn "$B/pawl" run examples/sota/pawl.toml --bench flash_attn -o "$out/runs/flash_attn.json" --no-history
-step 40 xformers "$B/pawl" run examples/sota/pawl.toml --bench xformers -o "$out/runs/xformers.json" --no-history
+step 180 torch_sdpa "$B/pawl" run examples/sota/pawl.toml --bench torch_sdpa -o "$out/runs/torch_sdpa.json" --no-history
+step 100 pawl "$B/pawl" run examples/sota/pawl.toml --bench pawl -o "$out/runs/pawl.json" --no-history
+step 90 triton "$B/pawl" run examples/sota/pawl.toml --bench triton -o "$out/runs/triton.json" --no-history
+step 30 flash_attn "$B/pawl" run examples/sota/pawl.toml --bench flash_attn -o "$out/runs/flash_attn.json" --no-history
+step 30 xformers "$B/pawl" run examples/sota/pawl.toml --bench xformers -o "$out/runs/xformers.json" --no-history
 
 runs=""
 for bench in torch_sdpa pawl triton flash_attn xformers; do

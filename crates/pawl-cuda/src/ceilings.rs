@@ -134,8 +134,16 @@ fn random_words(
     Ok(buffer)
 }
 
-/// Runs `timed` untimed for [`WARMUP`], then takes `samples` samples.
+/// Runs `timed` once on its own (a library's first call may allocate or synchronize, which must not
+/// happen behind the held stream), then untimed for [`WARMUP`], then takes `samples` samples.
 fn sample(session: &Session, timed: Timed<'_>, flush: bool, samples: usize) -> Result<Vec<f64>, CudaError> {
+    let stream = session.gpu().stream.clone();
+    match timed {
+        Timed::Launch(kernel, args) => kernel.launch(&stream, args)?,
+        Timed::Work(work) => work(&stream)?,
+        Timed::Graph(graph) => graph.launch().map_err(CudaError::driver("replaying the graph"))?,
+    }
+    stream.synchronize().map_err(CudaError::driver("running a probe once"))?;
     let started = Instant::now();
     let mut warm = 0;
     while started.elapsed() < WARMUP || warm < 3 {
