@@ -3,7 +3,8 @@ its own kernels.
 
 An adapter gives three functions to `serve`:
 
-    prepare(request) -> state     build inputs for request["params"]; raise CaseError to fail the case
+    prepare(request) -> state     build inputs for request["params"]; raise CaseError to fail the case,
+                                  Unsupported to skip a case the implementation cannot run
     check(state) -> dict          run once and compare with a reference: an answer's check fields
                                   ({"unchecked": True}, {"correctness": {...}}, or {"outputs": [...]})
     launch(state)                 enqueue one run of the timed work on the current CUDA stream
@@ -26,6 +27,11 @@ import time
 
 class CaseError(Exception):
     """A case that cannot be measured; the message is the answer's error."""
+
+
+class Unsupported(Exception):
+    """A case the implementation cannot run at all (not installed, a size it does not take): answered as
+    `unsupported`, so the case is skipped with this reason rather than failed."""
 
 
 def log(name, message):
@@ -103,6 +109,8 @@ def serve(name, prepare, check, launch, start_timer):
                 raise CaseError(f"unknown op {op!r}")
         except CaseError as e:
             reply = {"error": str(e)}
+        except Unsupported as e:
+            reply = {"unsupported": str(e)}
         except Exception as e:  # one case's failure must not lose the others
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""
             reply = {"error": f"{type(e).__name__}: {first}"}

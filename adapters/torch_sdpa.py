@@ -21,11 +21,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import attention_check  # noqa: E402
 from pawl_harness import CaseError, TorchTimer, serve  # noqa: E402
 
 BACKENDS = ("flash", "cudnn", "efficient", "math")
-TOLERANCE = {"f16": 5e-3, "bf16": 1e-2}
-REFERENCE_CHUNK_BYTES = 2 << 30  # fp32 score matrices of the math reference, per chunk of heads
+TOLERANCE = attention_check.TOLERANCE
 
 
 class Sdpa:
@@ -71,20 +71,9 @@ class Sdpa:
         q, k, v = (torch.randn(B, H, S, D, device="cuda", dtype=tdtype, generator=gen) for _ in range(3))
         return {"backend": backend, "q": q, "k": k, "v": v, "causal": causal, "dtype": dtype}
 
-    def reference(self, q, k, v, causal):
-        """Math backend in fp32, a chunk of (batch, head) pairs at a time to bound its S×S scores."""
-        B, H, S, D = q.shape
-        qf, kf, vf = (t.reshape(B * H, 1, S, D) for t in (q, k, v))
-        out = self.torch.empty(B * H, 1, S, D, device="cuda", dtype=self.torch.float32)
-        step = max(1, REFERENCE_CHUNK_BYTES // (S * S * 4))
-        for i in range(0, B * H, step):
-            sl = slice(i, i + step)
-            out[sl] = self.run("math", qf[sl].float(), kf[sl].float(), vf[sl].float(), causal)
-        return out.reshape(B, H, S, D)
-
     def check(self, s):
         torch = self.torch
-        truth = self.reference(s["q"], s["k"], s["v"], s["causal"])
+        truth = attention_check.reference(torch, s["q"], s["k"], s["v"], s["causal"])
         poison = torch.full_like(s["q"], float("nan"))
         del poison  # its block goes back to the caching allocator, which gives it to SDPA's output next
         try:
@@ -93,20 +82,7 @@ class Sdpa:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise CaseError(f"torch SDPA backend `{s['backend']}` cannot run this case: {first}") from None
         torch.cuda.synchronize()
-        tol = TOLERANCE[s["dtype"]]
-        finite = torch.isfinite(out)
-        diff = torch.where(finite, (out - truth).abs(), torch.zeros_like(out))
-        rel = diff / truth.abs().clamp_min(1e-30)
-        return {"correctness": {
-            "max_abs_error": float(diff.max()),
-            "max_rel_error": float(torch.where(truth != 0, rel, torch.zeros_like(rel)).max()),
-            "norm_rel_error": float(diff.norm() / truth.norm().clamp_min(1e-30)),
-            "mismatches": int((~finite | (diff > tol + tol * truth.abs())).sum()),
-            "non_finite": int((~finite).sum()),
-            "elements": out.numel(),
-            "rtol": tol,
-            "atol": tol,
-        }}
+        return attention_check.correctness(torch, out, truth, s["dtype"])
 
     def launch(self, s):
         self.run(s["backend"], s["q"], s["k"], s["v"], s["causal"])

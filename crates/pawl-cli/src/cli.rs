@@ -48,6 +48,16 @@ pub enum Command {
     /// Search the benches' tune parameters for faster, verified configurations within a time budget;
     /// write suggestions.md, suggestions.patch and tuning.json.
     Tune(TuneArgs),
+    /// Measure this GPU's ceilings (DRAM, L2, FP32, tensor cores) and keep them for its runs.
+    Ceilings(CeilingsArgs),
+    /// Turn run files into the comparison report: tables with honest winners, figures, rooflines.
+    Report(SotaReportArgs),
+    /// Internal: the process that runs the ceiling probes for `pawl ceilings`.
+    #[command(name = "__ceilings", hide = true)]
+    CeilingProbes {
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
+    },
     /// Internal: compile and launch one case, for `pawl profile` to run under Nsight Compute.
     #[command(name = "__launch", hide = true)]
     Launch(LaunchArgs),
@@ -479,6 +489,55 @@ pub struct EnvArgs {
     /// Print the environment as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CeilingsArgs {
+    /// Measure again even where this GPU and driver have ceilings already.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Samples per ceiling.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub samples: usize,
+    /// Also write the ceilings to this file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the ceilings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SotaReportArgs {
+    /// Run files of one GPU model; each implementation at each configuration once across them.
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// The folder to write report.md, report.html, report.json and figures/ into.
+    #[arg(short, long, value_name = "DIR", default_value = "pawl-report")]
+    pub output: PathBuf,
+    /// The implementation speed-ups are measured against (default: sdpa_flash where present, else the
+    /// first).
+    #[arg(long, value_name = "IMPL")]
+    pub reference: Option<String>,
+    /// Level of every interval.
+    #[arg(long, default_value_t = 0.95, value_name = "LEVEL")]
+    pub confidence: f64,
+    /// Seed of the bootstrap intervals.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub bootstrap_seed: u64,
+    /// Ceilings to draw the rooflines with (a `pawl ceilings -o` file), in place of the runs' own.
+    #[arg(long, value_name = "FILE")]
+    pub ceilings: Option<PathBuf>,
+    /// Versions of the software measured: a JSON object of names and versions, for the
+    /// reproducibility section.
+    #[arg(long, value_name = "FILE")]
+    pub software: Option<PathBuf>,
+    /// The commands that made the run files, one a line, for the reproducibility section.
+    #[arg(long, value_name = "FILE")]
+    pub commands: Option<PathBuf>,
+    /// The report's title.
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Args)]

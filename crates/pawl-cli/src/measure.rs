@@ -51,6 +51,9 @@ pub fn environment(require_gpu: bool, gpu: Option<&str>) -> Result<Environment> 
     };
     env.pawl_version = env!("CARGO_PKG_VERSION").to_owned();
     env.hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    // The ceilings `pawl ceilings` measured on this GPU and driver, where it has.
+    env.ceilings =
+        env.gpu.as_ref().and_then(|g| crate::commands::ceilings::cached(&g.uuid, &g.driver_version));
     Ok(env)
 }
 

@@ -69,6 +69,10 @@ pub struct Answer {
     /// The operation failed: why. Any other field is then ignored.
     #[serde(default)]
     pub error: Option<String>,
+    /// `prepare`: the harness cannot run this case at all (a library that is not installed, a size
+    /// the implementation does not take): why. The case is `skipped` with this reason, not failed.
+    #[serde(default)]
+    pub unsupported: Option<String>,
     /// `prepare` and `release`: done.
     #[serde(default)]
     pub ok: Option<bool>,
@@ -133,12 +137,29 @@ pub fn shown(text: &str) -> String {
     out
 }
 
+/// Untrusted text kept for a reason in a run file: at most 400 characters, control characters escaped.
+fn shown_long(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(400)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() { c.escape_debug().collect() } else { vec![c] };
+            escaped
+        })
+        .collect();
+    if text.chars().count() > 400 {
+        out.push('…');
+    }
+    out
+}
+
 impl Answer {
     /// The answer's failure, if it reports one: the harness could not do what was asked.
     fn failure(&self) -> Result<(), Failure> {
-        match &self.error {
-            Some(error) => Err(Failure::new(format!("the harness reports: {error}"))),
-            None => Ok(()),
+        match (&self.error, &self.unsupported) {
+            (Some(error), _) => Err(Failure::new(format!("the harness reports: {error}"))),
+            (None, Some(why)) => Err(Failure::unsupported(format!("not supported: {}", shown_long(why)))),
+            (None, None) => Ok(()),
         }
     }
 
@@ -285,6 +306,12 @@ mod tests {
         let err = answer(r#"{"seq":1,"error":"out of memory"}"#).into_done().unwrap_err();
         assert_eq!(err.message, "the harness reports: out of memory");
         assert!(answer(r#"{"seq":1}"#).into_done().is_err());
+        let skip = answer(r#"{"seq":1,"unsupported":"flash_attn is not installed\u001b[0m"}"#).into_done();
+        let skip = skip.unwrap_err();
+        assert!(skip.unsupported && !skip.lost, "{skip:?}");
+        assert_eq!(skip.message, "not supported: flash_attn is not installed\\u{1b}[0m");
+        let both = answer(r#"{"seq":1,"error":"OOM","unsupported":"x"}"#).into_done().unwrap_err();
+        assert!(!both.unsupported, "an error wins");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod baseline;
 pub mod case;
+pub mod ceilings;
 pub mod compare;
 pub mod engine;
 pub mod estimate;

@@ -196,6 +196,10 @@ pub struct Environment {
     /// Every throttle reason seen during the run (NVML names, such as `sw_thermal_slowdown`).
     #[serde(default)]
     pub throttle_reasons_seen: Vec<String>,
+    /// The GPU's measured ceilings (`pawl ceilings`), where they were measured on this GPU and driver
+    /// before the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceilings: Option<crate::ceilings::Ceilings>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -161,6 +161,7 @@ fn state_of(gpu: Gpu) -> Result<GpuState, CudaError> {
         throttle_reasons_seen: clocks.as_ref().map(|c| c.throttle_reasons.clone()).unwrap_or_default(),
         clocks_start: clocks,
         clocks_end: None,
+        ceilings: None,
     };
     Ok(GpuState {
         environment,

@@ -11,6 +11,7 @@ mod backend;
 mod buffers;
 mod builtin;
 mod cache;
+pub mod ceilings;
 mod compile;
 pub mod devices;
 mod driver;

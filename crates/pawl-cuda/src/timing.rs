@@ -78,6 +78,8 @@ pub(crate) enum Timed<'a> {
     Launch(&'a Kernel, &'a [KernelArg]),
     /// A graph of [`GRAPH_LAUNCHES`] launches, replayed once.
     Graph(&'a cudarc::driver::CudaGraph),
+    /// Work a library enqueues on the stream (a cuBLAS call), one launch's worth.
+    Work(&'a dyn Fn(&CudaStream) -> Result<(), CudaError>),
 }
 
 /// The stream held by the blocking kernel. Released by [`Held::release`]; dropped unreleased (an
@@ -207,6 +209,10 @@ impl Timer {
             Timed::Graph(graph) => {
                 graph.launch().map_err(CudaError::driver("replaying the graph"))?;
                 GRAPH_LAUNCHES as f64
+            }
+            Timed::Work(work) => {
+                work(&self.stream)?;
+                1.0
             }
         };
         self.end.record(&self.stream).map_err(CudaError::driver("recording an event"))?;

@@ -9,7 +9,7 @@ pub mod figure;
 pub mod html;
 pub mod render;
 
-pub use figure::{Axis, Color, Figure, Mark};
+pub use figure::{Axis, Cell, Color, Figure, Label, Mark, Scale};
 
 /// Why a figure could not be drawn.
 #[derive(Debug, thiserror::Error)]

@@ -123,6 +123,7 @@ fn make_run(r: usize, cases: usize, samples: usize, series: &[Vec<f64>]) -> Run 
         clocks_start: None,
         clocks_end: None,
         throttle_reasons_seen: vec![],
+        ceilings: None,
     };
     // One run an hour from 2026-01-01.
     let started = jiff::Timestamp::from_second(1_767_225_600 + r as i64 * 3600).expect("in range");

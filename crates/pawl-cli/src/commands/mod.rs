@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns an [`Outcome`] (exit 0 or 1) or an error (exit 2).
 
 mod ab;
+pub mod ceilings;
 mod check;
 mod comment;
 mod compare;
@@ -10,6 +11,7 @@ mod import;
 mod merge;
 mod profile;
 mod ratchet;
+mod report;
 mod run;
 mod tune;
 mod validate;
@@ -66,6 +68,9 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Profile(args) => profile::run(&args),
         Command::Launch(args) => profile::launch(&args),
         Command::Tune(args) => tune::run(&args),
+        Command::Ceilings(args) => ceilings::run(&args),
+        Command::Report(args) => report::run(&args),
+        Command::CeilingProbes { samples } => ceilings::probe(samples),
         // A worker's exit code tells its parent why it stopped (3: the CUDA context is lost).
         Command::Worker => Ok(Outcome::Exit(pawl_cuda::serve_stdio())),
     }

@@ -9,6 +9,7 @@ mod import;
 mod limits;
 mod misbehaving;
 mod ratchet;
+mod report;
 mod scale;
 mod tune;
 mod validate;

@@ -140,11 +140,19 @@ pub struct Failure {
     pub lost: bool,
     /// The case ran past its time limit (the case's status is then `timeout`).
     pub timed_out: bool,
+    /// The backend cannot run this case at all (a library not installed, a size the implementation
+    /// does not take): the case is `skipped` with the reason, not failed.
+    pub unsupported: bool,
 }
 
 impl Failure {
     pub fn new(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), lost: false, timed_out: false }
+        Failure { message: message.into(), lost: false, timed_out: false, unsupported: false }
+    }
+
+    /// A case the backend cannot run at all, which is no failure of the backend or the case.
+    pub fn unsupported(message: impl Into<String>) -> Failure {
+        Failure { unsupported: true, ..Failure::new(message) }
     }
 
     /// A failure after which the backend is unusable.
@@ -246,7 +254,11 @@ pub fn measure_case(
 }
 
 fn failed(mut result: CaseResult, failure: Failure) -> Measured {
-    result.status = if failure.timed_out { CaseStatus::Timeout } else { CaseStatus::Failed };
+    result.status = match (failure.timed_out, failure.unsupported) {
+        (true, _) => CaseStatus::Timeout,
+        (false, true) => CaseStatus::Skipped,
+        (false, false) => CaseStatus::Failed,
+    };
     result.error = Some(failure.message);
     result.samples_ns.clear();
     Measured { result, lost: failure.lost }
@@ -418,6 +430,17 @@ mod tests {
         assert!(m.lost);
         assert_eq!(m.result.error.as_deref(), Some("CUDA_ERROR_ILLEGAL_ADDRESS"));
         assert!(backend.released_all(), "released even after a failure");
+    }
+
+    #[test]
+    fn a_case_the_backend_cannot_run_is_skipped_with_the_reason() {
+        let clock = FakeClock::default();
+        let mut backend = FakeBackend::new(&clock, |_, _| 1000.0);
+        backend.fail_check = Some(Failure::unsupported("not supported: head dim 256"));
+        let m = measure_case(&mut backend, &bench(), &case(1), &settings(), &clock, &mut |_| {});
+        assert_eq!(m.result.status, CaseStatus::Skipped);
+        assert_eq!(m.result.error.as_deref(), Some("not supported: head dim 256"));
+        assert!(!m.lost && m.result.samples_ns.is_empty());
     }
 
     #[test]

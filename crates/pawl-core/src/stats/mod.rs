@@ -24,11 +24,12 @@ pub mod mann_whitney;
 pub mod median_ci;
 pub mod normal;
 pub mod outliers;
+pub mod power;
 pub mod ratio;
 pub mod sample;
 pub mod student_t;
 
-pub use bootstrap::{BootstrapSettings, MedianResampler};
+pub use bootstrap::{BootstrapSettings, MedianInterval, MedianResampler, median_interval};
 pub use fdr::benjamini_hochberg;
 pub use mann_whitney::{MannWhitney, mann_whitney};
 pub use median_ci::{MedianCi, log_median_se, median_ci};

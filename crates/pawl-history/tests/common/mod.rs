@@ -37,6 +37,7 @@ pub fn env(gpu: &str) -> Environment {
         clocks_start: None,
         clocks_end: None,
         throttle_reasons_seen: vec![],
+        ceilings: None,
     }
 }
 
