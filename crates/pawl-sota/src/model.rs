@@ -335,7 +335,7 @@ impl Report {
                         status: CellStatus::NotInSweep,
                         case: None,
                         reason: Some(format!(
-                            "no run file has `{implementation}` at this configuration (its sweep leaves it out)"
+                            "no run file has {implementation} at this configuration (its sweep leaves it out)"
                         )),
                         checked: None,
                         norm_rel_error: None,

@@ -112,14 +112,14 @@ fn ceilings(report: &Report) -> Vec<Block> {
     let mut out = vec![Block::Heading(2, "Measured ceilings".to_owned())];
     let Some(ceilings) = &report.ceilings else {
         out.push(Block::Paragraph(
-            "No ceilings were measured on this GPU before the runs (`pawl ceilings`), so the report has no \
+            "No ceilings were measured on this GPU before the runs (pawl ceilings), so the report has no \
              rooflines and no shares of a roof."
                 .to_owned(),
         ));
         return out;
     };
     out.push(Block::Paragraph(format!(
-        "Measured by `pawl ceilings` on {} (driver {}) at {}; each the rate at the median time of its samples, \
+        "Measured by pawl ceilings on {} (driver {}) at {}; each the rate at the median time of its samples, \
          with the rate at the ends of the median's interval. Datasheet: {}.",
         ceilings.gpu_name,
         ceilings.driver_version,
@@ -368,7 +368,7 @@ fn reproducibility(report: &Report, report_command: &str) -> Vec<Block> {
             format!("commit {}{}", g.commit, if g.dirty { " (uncommitted changes)" } else { "" })
         });
         items.push(format!(
-            "{}: suite `{}`, {} cases, measured {}{}, {git}; inputs from seed {}, {}–{} samples a case, {} timing",
+            "{}: suite {}, {} cases, measured {}{}, {git}; inputs from seed {}, {}–{} samples a case, {} timing",
             source.file,
             source.suite,
             source.cases,
