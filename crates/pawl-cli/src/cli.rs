@@ -13,14 +13,43 @@ use crate::forge::ForgeKind;
 pub const AB_MAX_PAIRS: usize = 2000;
 
 #[derive(Debug, Parser)]
-#[command(name = "pawl", version, about = "A performance ratchet for GPU kernels", max_term_width = 100)]
+#[command(
+    name = "pawl",
+    version,
+    about = "A performance ratchet for GPU kernels",
+    long_about = "A performance ratchet for GPU kernels: measure a suite (pawl.toml), compare every case \
+                  with a baseline, fail CI on a real regression, and move the baseline up when performance \
+                  improves.",
+    after_help = "Start with `pawl init --command` (runs without a GPU) or `pawl init --cuda`, then `pawl \
+                  validate --list` and `pawl run`. Exit codes: 0 no regression, 1 a regression or a failed \
+                  case, 2 a usage or runtime error. Wherever pawl writes a file, `-` means standard output.",
+    max_term_width = 100
+)]
 pub struct Cli {
+    /// Print only warnings and errors on standard error: no progress bar, no notes on what was done.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print more: every case's full notes under the table, and what pawl looked for and found.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
 
+impl Cli {
+    pub fn log_level(&self) -> crate::log::Level {
+        match (self.quiet, self.verbose) {
+            (true, _) => crate::log::Level::Quiet,
+            (_, true) => crate::log::Level::Verbose,
+            _ => crate::log::Level::Normal,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a starter suite (pawl.toml and the files it names) to begin from.
+    Init(InitArgs),
     /// Check a suite file and list its cases.
     Validate(ValidateArgs),
     /// Measure a suite and write a run file.
@@ -48,12 +77,46 @@ pub enum Command {
     /// Search the benches' tune parameters for faster, verified configurations within a time budget;
     /// write suggestions.md, suggestions.patch and tuning.json.
     Tune(TuneArgs),
+    /// Print a shell's completion script: `pawl completions bash > /etc/bash_completion.d/pawl`.
+    Completions(CompletionsArgs),
+    /// Write pawl's manual pages (roff): `pawl man | man -l -`, or one page per command with --dir.
+    Man(ManArgs),
     /// Internal: compile and launch one case, for `pawl profile` to run under Nsight Compute.
     #[command(name = "__launch", hide = true)]
     Launch(LaunchArgs),
     /// Internal: the CUDA worker process that `pawl run` and `pawl ab` start.
     #[command(name = "__worker", hide = true)]
     Worker,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to write the suite into; created when missing.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// A CUDA kernel and its reference, compiled with NVRTC and timed on the GPU [default when an
+    /// NVIDIA driver is found].
+    #[arg(long, conflicts_with = "command")]
+    pub cuda: bool,
+    /// A harness in Python that times CPU work: runs on any machine, no GPU needed [default without an
+    /// NVIDIA driver].
+    #[arg(long)]
+    pub command: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pawl.1 and one page per command (pawl-run.1, …) into this folder instead of printing
+    /// pawl.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -37,9 +37,10 @@ impl Testbed {
         }
     }
 
-    /// The key under which this testbed's cases are stored: `NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13`.
+    /// The key under which this testbed's cases are stored: `NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13`
+    /// (`no GPU / driver 0 / CUDA 0` without one). Stored in baselines and histories: never changes.
     pub fn key(&self) -> String {
-        self.to_string()
+        format!("{} / driver {} / CUDA {}", self.gpu, self.driver_major, self.cuda_major)
     }
 
     /// The fields in which `other` differs from `self`, in words, for the refusal message.
@@ -58,9 +59,18 @@ impl Testbed {
     }
 }
 
+/// The testbed in words: its key, less the driver and CUDA versions nobody recorded (`no GPU`, or a
+/// GPU named by a tool whose results were imported).
 impl fmt::Display for Testbed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} / driver {} / CUDA {}", self.gpu, self.driver_major, self.cuda_major)
+        f.write_str(&self.gpu)?;
+        if self.driver_major > 0 {
+            write!(f, " / driver {}", self.driver_major)?;
+        }
+        if self.cuda_major > 0 {
+            write!(f, " / CUDA {}", self.cuda_major)?;
+        }
+        Ok(())
     }
 }
 
@@ -191,6 +201,9 @@ mod tests {
         assert_eq!(tb.key(), "NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13");
         let none = Testbed::from_env(&Environment::default());
         assert_eq!(none.gpu, "no GPU");
+        assert_eq!(none.key(), "no GPU / driver 0 / CUDA 0", "stored keys never change");
+        assert_eq!(tb.to_string(), "NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13");
+        assert_eq!(none.to_string(), "no GPU", "versions nobody recorded are not shown as 0");
         assert_eq!(tb.differences(&none).len(), 3);
         assert!(tb.differences(&tb).is_empty());
     }

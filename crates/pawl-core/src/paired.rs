@@ -241,6 +241,7 @@ pub fn compare_paired(outcomes: &[PairedOutcome], opts: &PairedOptions) -> Compa
             multiple_comparisons_words(count, 1.0 - rule.confidence)
         ),
         testbed: opts.testbed.clone(),
+        thresholds_from: None,
         verdicts: decided,
     }
 }

@@ -278,6 +278,10 @@ pub struct Comparison {
     pub multiple_comparisons: String,
     /// Testbed of the new side, in words.
     pub testbed: String,
+    /// Where tolerance, confidence and drift came from, in words (`suite file pawl.toml`, `pawl's
+    /// defaults`), where the caller says; reports show it beside the settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds_from: Option<String>,
     /// Verdicts, most urgent first (regressed, failed, inconclusive, improved, unchanged, new, missing),
     /// then by case id.
     pub verdicts: Vec<Verdict>,

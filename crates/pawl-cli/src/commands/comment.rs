@@ -44,7 +44,7 @@ pub fn run(args: &CommentArgs) -> Result<Outcome> {
     };
     match upsert(forge.as_ref(), args.pr, &marker, &body) {
         Ok(done) => {
-            eprintln!("comment: {done}");
+            crate::log::info(format_args!("comment: {done}"));
             Ok(Outcome::Pass)
         }
         Err(err) if err.is_refused() => fall_back(kind, &body, &err),
@@ -59,12 +59,12 @@ fn upsert(forge: &dyn Forge, number: u64, marker: &str, body: &str) -> Result<St
     let mut ours = None;
     for note in notes.iter().filter(|n| !n.system && n.body.trim_start().starts_with(marker)) {
         if !note.author.is(&me) {
-            eprintln!(
+            crate::log::info(format_args!(
                 "comment: ignoring comment {} by {}: it carries the marker, but pawl writes as {}",
                 note.id,
                 escape::terminal(&note.author.login),
                 escape::terminal(&me.login)
-            );
+            ));
         } else if ours.is_none() {
             ours = Some(note);
         }
@@ -202,10 +202,12 @@ fn fall_back(kind: ForgeKind, body: &str, why: &ForgeError) -> Result<Outcome> {
                 .with_context(|| format!("cannot open $GITHUB_STEP_SUMMARY ({})", path.display()))?;
             writeln!(file, "{body}")
                 .with_context(|| format!("cannot append to $GITHUB_STEP_SUMMARY ({})", path.display()))?;
-            eprintln!("comment: appended to the job summary instead");
+            crate::log::info(format_args!("comment: appended to the job summary instead"));
         }
         None => {
-            eprintln!("comment: no $GITHUB_STEP_SUMMARY either; the body follows on standard output");
+            crate::log::info(format_args!(
+                "comment: no $GITHUB_STEP_SUMMARY either; the body follows on standard output"
+            ));
             println!("{}", escape::terminal_lines(body));
         }
     }
