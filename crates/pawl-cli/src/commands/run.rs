@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use comfy_table::{ContentArrangement, LineStyle, Table, TableStyle};
+use comfy_table::{ColumnConstraint, ContentArrangement, LineStyle, Table, TableStyle};
 use pawl_core::report::escape;
 use pawl_core::report::text::{duration, shorten, three_figures};
 use pawl_core::run::{CaseResult, CaseStatus, Run};
@@ -57,6 +57,12 @@ pub fn summary_table(run: &Run) -> String {
         .set_width(pawl_core::report::human::WIDTH)
         .load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')));
     table.set_header(["case", "status", "median", "99% CI", "n", "TFLOP/s", "GB/s", "note"]);
+    // Statuses and numbers never wrap; long case ids and notes do.
+    for index in 1..7 {
+        if let Some(column) = table.column_mut(index) {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
     for case in &run.cases {
         let (median, ci, tflops, gbps) = match (&case.stats, &case.summary) {
             (Some(s), _) => {
@@ -98,7 +104,11 @@ const NOTE_CHARS: usize = 48;
 /// What the summary table says about a case besides its numbers, in full (first line of an error).
 fn note(case: &CaseResult) -> String {
     match (&case.error, case.throttled_samples, &case.summary) {
-        (Some(error), _, _) if !error.is_empty() => error.lines().next().unwrap_or_default().to_owned(),
+        // A case that is ok may carry a note of the engine's (`note: stopped at …`): the column says note.
+        (Some(error), _, _) if !error.is_empty() => {
+            let line = error.lines().next().unwrap_or_default();
+            line.strip_prefix("note: ").unwrap_or(line).to_owned()
+        }
         (_, n, _) if n > 0 => format!("{n} samples throttled"),
         (_, _, Some(summary)) if summary.median_ns.is_none() => "summary only (mean), no samples".to_owned(),
         (_, _, Some(_)) => "summary only, no samples".to_owned(),
