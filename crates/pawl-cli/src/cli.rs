@@ -434,7 +434,17 @@ impl PricePerHour {
 }
 
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["body", "from_check"]))]
+#[command(
+    group = clap::ArgGroup::new("source").required(true).args(["body", "from_check"]),
+    after_help = "Environment:\n  \
+        GitHub: GITHUB_TOKEN (the token to post with), GITHUB_REPOSITORY (owner/name), GITHUB_API_URL \
+        [default: https://api.github.com].\n  \
+        GitLab: PAWL_GITLAB_TOKEN (a token with the api scope), CI_API_V4_URL, CI_PROJECT_ID; GITLAB_CI=true \
+        picks GitLab when --forge is not given.\n  \
+        GITHUB_STEP_SUMMARY: where the comment goes instead when the token may not write, the forge \
+        cannot be reached or answers with a server error (exit 0, with a warning); without it, standard \
+        output."
+)]
 pub struct CommentArgs {
     /// The pull request's number (GitHub), or the merge request's IID (GitLab).
     #[arg(long, visible_alias = "mr", value_name = "N")]

@@ -49,8 +49,9 @@ pub fn repo_root(dir: &Path) -> Result<PathBuf> {
 
 /// The commit `rev` names in the repository at `root`, or an error that quotes `rev`.
 pub fn resolve(root: &Path, rev: &str) -> Result<String> {
-    text(root, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]).with_context(|| {
-        format!(
+    // `--quiet`: git says nothing when the revision does not exist, so the message is pawl's alone.
+    text(root, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")]).map_err(|_| {
+        anyhow::anyhow!(
             "`{rev}` names no commit in {}; give a branch, tag or commit (in a shallow clone, fetch it \
              first: `git fetch --depth=1 origin {rev}`)",
             root.display()

@@ -47,7 +47,8 @@ pub fn run(args: &CommentArgs) -> Result<Outcome> {
             crate::log::info(format_args!("comment: {done}"));
             Ok(Outcome::Pass)
         }
-        Err(err) if err.is_refused() => fall_back(kind, &body, &err),
+        // No right to write, or no forge to write to: the report goes to the job summary all the same.
+        Err(err) if err.is_refused() || err.is_unavailable() => fall_back(kind, &body, &err),
         Err(err) => Err(err.into()),
     }
 }
@@ -186,9 +187,13 @@ fn fit(body: String, limit: usize, artifact_hint: Option<&str>) -> String {
 
 /// Puts the body in the job summary (or on standard output where there is none) and warns.
 fn fall_back(kind: ForgeKind, body: &str, why: &ForgeError) -> Result<Outcome> {
+    let cause = if why.is_refused() {
+        " (pull requests from forks get a read-only token; docs/ci.md says how to comment on them safely)"
+    } else {
+        " (the next run of the job posts it, once the forge answers)"
+    };
     let warning = format!(
-        "cannot write the {}: {why}. The report goes to the job summary or the log instead \
-         (pull requests from forks get a read-only token; docs/ci.md says how to comment on them safely).",
+        "cannot write the {}: {why}. The report goes to the job summary or the log instead{cause}.",
         kind.noun()
     );
     log::warn("pawl comment", &warning);

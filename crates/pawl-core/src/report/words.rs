@@ -163,7 +163,7 @@ pub fn short_note(note: &Note) -> String {
         Note::Bootstrap { because, .. } => format!("bootstrap CI: {}", short_cause(*because)),
         Note::IgnoredBaselineInterval { .. } => "baseline CI ignored".to_owned(),
         Note::OldStatus { status, .. } => format!("old: {}", status.as_str()),
-        Note::Summary { side, .. } => format!("{} side: summary only", side_name(*side)),
+        Note::Summary { side, .. } => format!("summary only ({})", side_name(*side)),
         Note::IdenticalCode => "identical code".to_owned(),
         Note::Paired { pairs, settled, .. } => match settled {
             Settled::Open => format!("{pairs} pairs, budget ran out"),
