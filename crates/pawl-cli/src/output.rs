@@ -39,10 +39,12 @@ pub fn say_written(path: &Path, line: impl std::fmt::Display) {
 pub fn at_most_one_stdout<'a>(paths: impl IntoIterator<Item = (&'a str, Option<&'a Path>)>) -> Result<()> {
     let flags: Vec<&str> =
         paths.into_iter().filter(|(_, p)| p.is_some_and(is_stdout)).map(|(f, _)| f).collect();
-    if flags.len() > 1 {
+    if let [first @ .., last] = flags.as_slice()
+        && !first.is_empty()
+    {
         bail!(
-            "{} all write to standard output (`-`); give all but one of them a file name",
-            flags.join(", ")
+            "{} and {last} would all write to standard output (`-`); give all but one of them a file name",
+            first.join(", ")
         );
     }
     Ok(())

@@ -118,12 +118,10 @@ pub fn suite_for_thresholds(
         Ok(suite) if suite.name == run_suite => Ok((Some(suite), thresholds_words(Some(here), judge))),
         Ok(suite) => {
             let why = format!(
-                "{} (./{DEFAULT_SUITE} is suite `{}`, not `{}`; --suite FILE names the suite to use)",
-                thresholds_words(None, judge),
-                suite.name,
-                run_suite
+                "pawl's defaults: ./{DEFAULT_SUITE} is suite `{}`, not `{run_suite}` (--suite FILE names the suite to use)",
+                suite.name
             );
-            Ok((None, why))
+            Ok((None, with_flags(why, judge)))
         }
         Err(err) => {
             crate::log::warn(
@@ -145,6 +143,11 @@ pub fn thresholds_words(suite: Option<&Path>, judge: &JudgeArgs) -> String {
         Some(path) => format!("suite file {}", path.display()),
         None => "pawl's defaults (no suite file)".to_owned(),
     };
+    with_flags(base, judge)
+}
+
+/// `words`, and the threshold flags given on the command line, which override it.
+fn with_flags(words: String, judge: &JudgeArgs) -> String {
     let flags: Vec<&str> = [
         ("--tolerance", judge.tolerance.is_some()),
         ("--confidence", judge.confidence.is_some()),
@@ -154,7 +157,7 @@ pub fn thresholds_words(suite: Option<&Path>, judge: &JudgeArgs) -> String {
     .into_iter()
     .filter_map(|(flag, given)| given.then_some(flag))
     .collect();
-    if flags.is_empty() { base } else { format!("{base}, with {} from the command line", flags.join(", ")) }
+    if flags.is_empty() { words } else { format!("{words}, with {} from the command line", flags.join(", ")) }
 }
 
 /// What kind of file is at `path`: a pawl file by its `schema` field, a suite, or another tool's

@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use comfy_table::{ColumnConstraint, ContentArrangement, LineStyle, Table, TableStyle};
 use pawl_core::report::escape;
+use pawl_core::report::human::wrap_id;
 use pawl_core::report::text::{duration, shorten, three_figures};
 use pawl_core::run::{CaseResult, CaseStatus, Run};
 
@@ -56,13 +57,14 @@ pub fn summary_table(run: &Run) -> String {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(pawl_core::report::human::WIDTH)
         .load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')));
-    table.set_header(["case", "status", "median", "99% CI", "n", "TFLOP/s", "GB/s", "note"]);
+    table.set_header(HEADER);
     // Statuses and numbers never wrap; long case ids and notes do.
     for index in 1..7 {
         if let Some(column) = table.column_mut(index) {
             column.set_constraint(ColumnConstraint::ContentWidth);
         }
     }
+    let mut rows = Vec::new();
     for case in &run.cases {
         let (median, ci, tflops, gbps) = match (&case.stats, &case.summary) {
             (Some(s), _) => {
@@ -84,7 +86,7 @@ pub fn summary_table(run: &Run) -> String {
             ),
             (None, None) => Default::default(),
         };
-        table.add_row([
+        rows.push([
             escape::terminal(case.id.as_str()).into_owned(),
             case.status.as_str().to_owned(),
             median,
@@ -95,11 +97,25 @@ pub fn summary_table(run: &Run) -> String {
             shorten(&escape::terminal(&note(case)), NOTE_CHARS),
         ]);
     }
+    // The case column takes what the other columns leave of the width, ids broken between params.
+    let width = |index: usize| {
+        rows.iter().map(|row| row[index].chars().count()).max().unwrap_or(0).max(HEADER[index].len())
+    };
+    let others: usize = (1..HEADER.len()).map(|index| width(index).min(NOTE_MIN) + 3).sum();
+    let id_width = width(0)
+        .min(usize::from(pawl_core::report::human::WIDTH).saturating_sub(others + 3).max(HEADER[0].len()));
+    for mut row in rows {
+        row[0] = wrap_id(&row[0], id_width);
+        table.add_row(row);
+    }
     table.to_string()
 }
 
 /// The longest a note runs in the summary table.
 const NOTE_CHARS: usize = 48;
+/// The notes column is never narrower than this; case ids wrap before it does.
+const NOTE_MIN: usize = 16;
+const HEADER: [&str; 8] = ["case", "status", "median", "99% CI", "n", "TFLOP/s", "GB/s", "note"];
 
 /// What the summary table says about a case besides its numbers, in full (first line of an error).
 fn note(case: &CaseResult) -> String {

@@ -64,7 +64,9 @@ fn check_programs(plans: &[plan::BenchPlan]) -> Result<()> {
         for program in programs {
             if !program_found(&program, &command.cwd) {
                 let looked = if program.contains('/') {
-                    format!("no executable file at {}", command.cwd.join(&program).display())
+                    let folder =
+                        if command.cwd.as_os_str().is_empty() { Path::new(".") } else { &command.cwd };
+                    format!("no executable file of that name in the suite's folder ({})", folder.display())
                 } else {
                     "not on PATH".to_owned()
                 };

@@ -8,6 +8,7 @@ mod history;
 mod import;
 mod limits;
 mod misbehaving;
+mod newcomer;
 mod ratchet;
 mod scale;
 mod tune;

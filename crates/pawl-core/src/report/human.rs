@@ -117,7 +117,7 @@ fn painted(verdict: &Verdict, cells: Vec<String>, color: bool) -> Vec<Cell> {
 
 /// `id` in lines of at most `width` characters, broken after a `,` or `/` where it can be (a part
 /// longer than a line is cut where the line ends).
-fn wrap_id(id: &str, width: usize) -> String {
+pub fn wrap_id(id: &str, width: usize) -> String {
     let width = width.max(1);
     let mut parts: Vec<String> = Vec::new();
     let mut part = String::new();
