@@ -17,7 +17,9 @@ pub const BASELINE_SCHEMA: &str = "pawl-baseline/1";
 
 /// The hardware and software a baseline figure holds for. Figures from different testbeds are not
 /// comparable: comparing across them is refused unless forced.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Testbed {
     /// GPU model (`"NVIDIA H100 80GB HBM3"`), or `"no GPU"`.
     pub gpu: String,
@@ -79,22 +81,24 @@ fn leading_number(version: &str) -> u32 {
 }
 
 /// A baseline file: per testbed, per case, the figure to beat.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Baseline {
+    /// `pawl-baseline/1`: the kind of file and its major version.
+    #[schemars(pattern(r"^pawl-baseline/1(\.[0-9]+)*$"))]
     pub schema: String,
     pub suite: String,
     /// Keyed by [`Testbed::key`].
     pub testbeds: BTreeMap<String, TestbedBaseline>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TestbedBaseline {
     pub testbed: Testbed,
     pub cases: BTreeMap<CaseId, BaselineEntry>,
 }
 
 /// The stored figure of one case.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BaselineEntry {
     pub median_ns: f64,
     pub ci_low_ns: f64,

@@ -11,5 +11,6 @@ mod misbehaving;
 mod newcomer;
 mod ratchet;
 mod scale;
+mod schemas;
 mod tune;
 mod validate;

@@ -131,7 +131,7 @@ pub struct ReportOptions {
 
 /// What measuring cost: the GPU's time (wall-clock seconds of the measuring step, which holds the
 /// GPU), and with a price per hour of the GPU machine, the money, in US dollars as clouds list it.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cost {
     pub gpu_seconds: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
