@@ -10,6 +10,7 @@ mod limits;
 mod misbehaving;
 mod newcomer;
 mod ratchet;
+mod readme;
 mod scale;
 mod schemas;
 mod tune;

@@ -46,8 +46,8 @@ pub fn duration(ns: f64) -> String {
     format!("{} ns", three_figures_from_one(ns))
 }
 
-/// A rate (TFLOP/s, GB/s) to three significant figures: `0.0123`, `1.23`, `123`; whole numbers from
-/// 1000 up (`1234`), where a fourth figure costs nothing to show.
+/// A rate (TFLOP/s, GB/s) to three significant figures: `1.23e-4`, `0.0123`, `1.23`, `123`; whole
+/// numbers from 1000 up (`1234`), where a fourth figure costs nothing to show.
 pub fn three_figures(x: f64) -> String {
     if !x.is_finite() {
         return NONE.to_owned();
@@ -56,7 +56,11 @@ pub fn three_figures(x: f64) -> String {
     if magnitude == 0.0 || magnitude >= 0.9995 {
         return if magnitude >= 999.5 { format!("{x:.0}") } else { three_figures_from_one(x) };
     }
-    // Below 1: as many decimals as put three figures after the leading zeros, 0.000999 → `0.000999`.
+    // Far below 1, leading zeros would outnumber the figures: 8.53e-5.
+    if magnitude < 0.000_999_5 {
+        return format!("{x:.2e}");
+    }
+    // Below 1: as many decimals as put three figures after the leading zeros, 0.00123 → `0.00123`.
     let decimals = (2 - magnitude.log10().floor() as i32).clamp(0, 12) as usize;
     let text = format!("{x:.decimals$}");
     // Rounding may carry into one more figure (0.09996 → `0.1000`): drop the extra digit.
@@ -220,7 +224,8 @@ mod tests {
     fn rates_keep_three_significant_figures() {
         let cases = [
             (0.0, "0.00"),
-            (0.000_123_4, "0.000123"),
+            (0.000_123_4, "1.23e-4"),
+            (0.001_234, "0.00123"),
             (0.012_34, "0.0123"),
             (0.099_96, "0.100"),
             (0.5, "0.500"),
