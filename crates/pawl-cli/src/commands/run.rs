@@ -58,8 +58,8 @@ pub fn summary_table(run: &Run) -> String {
         .set_width(pawl_core::report::human::WIDTH)
         .load_style(TableStyle::new().header_separator(LineStyle::none().fill('─').junction('─')));
     table.set_header(HEADER);
-    // Statuses and numbers never wrap; long case ids and notes do.
-    for index in 1..7 {
+    // Statuses and numbers never wrap; case ids are broken between params to fit (below), notes wrap.
+    for index in 0..7 {
         if let Some(column) = table.column_mut(index) {
             column.set_constraint(ColumnConstraint::ContentWidth);
         }
@@ -101,7 +101,8 @@ pub fn summary_table(run: &Run) -> String {
     let width = |index: usize| {
         rows.iter().map(|row| row[index].chars().count()).max().unwrap_or(0).max(HEADER[index].len())
     };
-    let others: usize = (1..HEADER.len()).map(|index| width(index).min(NOTE_MIN) + 3).sum();
+    let notes = width(HEADER.len() - 1).min(NOTE_MIN) + 3;
+    let others: usize = (1..HEADER.len() - 1).map(|index| width(index) + 3).sum::<usize>() + notes;
     let id_width = width(0)
         .min(usize::from(pawl_core::report::human::WIDTH).saturating_sub(others + 3).max(HEADER[0].len()));
     for mut row in rows {
