@@ -148,25 +148,6 @@ fn chunks(text: &str, width: usize) -> Vec<String> {
     chars.chunks(width).map(|piece| piece.iter().collect()).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::wrap_id;
-
-    #[test]
-    fn ids_break_between_params() {
-        assert_eq!(wrap_id("flash_fwd/B=8,H=16,S=4096,dtype=f16", 40), "flash_fwd/B=8,H=16,S=4096,dtype=f16");
-        assert_eq!(
-            wrap_id("flash_fwd/B=8,H=16,S=4096,dtype=f16", 26),
-            "flash_fwd/B=8,H=16,S=4096,\ndtype=f16"
-        );
-        assert_eq!(
-            wrap_id("flash_fwd/B=8,H=16,S=4096,dtype=f16", 12),
-            "flash_fwd/\nB=8,H=16,\nS=4096,\ndtype=f16"
-        );
-        assert_eq!(wrap_id("averyveryverylongname", 8), "averyver\nyverylon\ngname");
-    }
-}
-
 /// Every case's reason and notes in full, one case a paragraph, most urgent first.
 fn details(comparison: &Comparison, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "details:")?;
@@ -191,5 +172,24 @@ fn kind_color(kind: VerdictKind) -> Option<Color> {
         VerdictKind::Improved => Some(Color::Green),
         VerdictKind::Inconclusive => Some(Color::Yellow),
         VerdictKind::Unchanged | VerdictKind::New | VerdictKind::Missing => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_id;
+
+    #[test]
+    fn ids_break_between_params() {
+        assert_eq!(wrap_id("flash_fwd/B=8,H=16,S=4096,dtype=f16", 40), "flash_fwd/B=8,H=16,S=4096,dtype=f16");
+        assert_eq!(
+            wrap_id("flash_fwd/B=8,H=16,S=4096,dtype=f16", 26),
+            "flash_fwd/B=8,H=16,S=4096,\ndtype=f16"
+        );
+        assert_eq!(
+            wrap_id("flash_fwd/B=8,H=16,S=4096,dtype=f16", 12),
+            "flash_fwd/\nB=8,H=16,\nS=4096,\ndtype=f16"
+        );
+        assert_eq!(wrap_id("averyveryverylongname", 8), "averyver\nyverylon\ngname");
     }
 }
