@@ -29,7 +29,7 @@ pub struct Cli {
     /// Print only warnings and errors on standard error: no progress bar, no notes on what was done.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Print more: every case's full notes under the table, and what pawl looked for and found.
+    /// Print more: every case's reason and notes in full under the table (which shows a few words).
     #[arg(short, long, global = true)]
     pub verbose: bool,
     #[command(subcommand)]
@@ -66,7 +66,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Compare two git revisions' kernels, interleaved on one GPU in one process (paired A/B).
     Ab(AbArgs),
-    /// Show the GPU, driver and clocks, and warn about anything that hurts measurement.
+    /// Show this machine as pawl sees it (CPU, NVIDIA driver, NVRTC, Nsight Compute, the GPU and its
+    /// clocks) and warn about anything that hurts measurement; works without a GPU.
     Env(EnvArgs),
     /// The history of runs: import, list, show a case, find change points, plot, write the HTML report.
     History(HistoryArgs),
@@ -549,7 +550,7 @@ pub struct LaunchArgs {
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// Print the environment as JSON.
+    /// Print the report as JSON (always JSON, also where parts are missing).
     #[arg(long)]
     pub json: bool,
 }

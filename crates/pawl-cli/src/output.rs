@@ -42,8 +42,9 @@ pub fn at_most_one_stdout<'a>(paths: impl IntoIterator<Item = (&'a str, Option<&
     if let [first @ .., last] = flags.as_slice()
         && !first.is_empty()
     {
+        let both = if first.len() == 1 { "both" } else { "all" };
         bail!(
-            "{} and {last} would all write to standard output (`-`); give all but one of them a file name",
+            "{} and {last} would {both} write to standard output (`-`); give all but one of them a file name",
             first.join(", ")
         );
     }

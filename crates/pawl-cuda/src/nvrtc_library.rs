@@ -38,6 +38,14 @@ pub struct NotFound {
 impl NotFound {
     /// What to tell the user: where pawl looked, and what to install.
     pub fn message(&self) -> String {
+        match &self.setting {
+            Some(_) => self.advice(),
+            None => format!("NVRTC ({SONAME}, from CUDA 13) was not found; {}", self.advice()),
+        }
+    }
+
+    /// Where pawl looked and what to do, without naming NVRTC first (`pawl env` names it).
+    pub fn advice(&self) -> String {
         if let Some(setting) = &self.setting {
             return format!(
                 "NVRTC could not be loaded from PAWL_NVRTC ({setting}); set it to the path of {SONAME} or \
@@ -45,9 +53,8 @@ impl NotFound {
             );
         }
         format!(
-            "NVRTC ({SONAME}, from CUDA 13) was not found; pawl looked in: {}. Install it into the active \
-             Python environment with `pip install nvidia-cuda-nvrtc`, or install the CUDA 13 toolkit, or set \
-             PAWL_NVRTC to the path of {SONAME}",
+            "pawl looked in: {}. Install it into the active Python environment with `pip install \
+             nvidia-cuda-nvrtc`, or install the CUDA 13 toolkit, or set PAWL_NVRTC to the path of {SONAME}",
             self.looked.join("; ")
         )
     }

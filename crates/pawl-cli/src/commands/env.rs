@@ -107,7 +107,7 @@ fn nvrtc() -> Found {
             path: found.path.clone(),
             detail: format!("from {}", found.place),
         },
-        Err(missing) => Found { detail: missing.message(), ..Found::default() },
+        Err(missing) => Found { detail: missing.advice(), ..Found::default() },
     }
 }
 

@@ -42,7 +42,7 @@ const COMMAND: [Template; 2] = [
     Template {
         name: "harness.py",
         text: include_str!("../../templates/command/harness.py"),
-        about: "the harness pawl drives: times CPU work (docs/harness.md)",
+        about: "the harness pawl drives: times CPU work (pawl's docs/harness.md)",
     },
 ];
 

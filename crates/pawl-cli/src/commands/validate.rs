@@ -22,18 +22,23 @@ pub fn run(args: &ValidateArgs) -> Result<Outcome> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{}: suite `{}` is valid: {} benches, {} cases",
+        "{}: suite `{}` is valid: {}, {}",
         args.suite.display(),
         escape::terminal(&suite.name),
-        plans.len(),
-        total
+        counted(plans.len(), "bench", "benches"),
+        counted(total, "case", "cases")
     )?;
     for plan in &plans {
         let kind = match plan.bench.kind {
             BenchKind::Cuda(_) => "cuda",
             BenchKind::Command(_) => "command",
         };
-        writeln!(out, "  {} ({kind}): {} cases", escape::terminal(&plan.bench.name), plan.cases.len())?;
+        writeln!(
+            out,
+            "  {} ({kind}): {}",
+            escape::terminal(&plan.bench.name),
+            counted(plan.cases.len(), "case", "cases")
+        )?;
         if args.list {
             for case in &plan.cases {
                 if case.tune.is_empty() {
@@ -104,4 +109,9 @@ pub fn on_path(name: &str) -> bool {
 
 fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// `1 bench`, `3 benches`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

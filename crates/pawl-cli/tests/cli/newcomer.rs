@@ -151,7 +151,7 @@ fn init_command_writes_a_suite_that_validates_runs_and_is_never_overwritten() {
         .args(["validate", "--list"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("suite `starter` is valid: 1 benches, 3 cases"));
+        .stdout(predicate::str::contains("suite `starter` is valid: 1 bench, 3 cases"));
     pawl_in(dir.path()).args(["run", "-o", "run.json", "--max-time", "0.2"]).assert().success();
     let run: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("run.json")).unwrap()).unwrap();
