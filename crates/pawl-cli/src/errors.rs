@@ -35,6 +35,14 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
         }
         None
     })
+    .or_else(|| {
+        // A file named on the command line that is not there, read without one of the types above.
+        let missing = err
+            .chain()
+            .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+            .any(|e| e.kind() == ErrorKind::NotFound);
+        missing.then_some("check the path: a relative one starts from the current folder")
+    })
 }
 
 fn suite_hint(err: &SuiteError) -> Option<&'static str> {

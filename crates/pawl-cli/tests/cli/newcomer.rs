@@ -91,6 +91,7 @@ fn compare_names_the_kind_of_file_it_was_given() {
         ("base.json", "report.json"),
         ("base.json", "nvbench.json"),
         ("base.json", "notes.txt"),
+        ("base.json", "missing.json"),
     ] {
         let output = ws.pawl().args(["compare", old, new]).output().unwrap();
         all.push(format!("$ pawl compare {old} {new}\n{}", seen(&output, ws.dir.path())));
