@@ -23,26 +23,27 @@ pub fn message(err: &anyhow::Error) -> String {
 
 /// What to do about the error, where its message does not say it already.
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    err.chain().find_map(|cause| {
-        if let Some(err) = cause.downcast_ref::<SuiteError>() {
-            return suite_hint(err);
-        }
-        if let Some(err) = cause.downcast_ref::<FileError>() {
-            return file_hint(err);
-        }
-        if let Some(err) = cause.downcast_ref::<CudaError>() {
-            return cuda_hint(err);
-        }
-        None
-    })
-    .or_else(|| {
-        // A file named on the command line that is not there, read without one of the types above.
-        let missing = err
-            .chain()
-            .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
-            .any(|e| e.kind() == ErrorKind::NotFound);
-        missing.then_some("check the path: a relative one starts from the current folder")
-    })
+    err.chain()
+        .find_map(|cause| {
+            if let Some(err) = cause.downcast_ref::<SuiteError>() {
+                return suite_hint(err);
+            }
+            if let Some(err) = cause.downcast_ref::<FileError>() {
+                return file_hint(err);
+            }
+            if let Some(err) = cause.downcast_ref::<CudaError>() {
+                return cuda_hint(err);
+            }
+            None
+        })
+        .or_else(|| {
+            // A file named on the command line that is not there, read without one of the types above.
+            let missing = err
+                .chain()
+                .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == ErrorKind::NotFound);
+            missing.then_some("check the path: a relative one starts from the current folder")
+        })
 }
 
 fn suite_hint(err: &SuiteError) -> Option<&'static str> {
