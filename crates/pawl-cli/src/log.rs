@@ -5,7 +5,7 @@
 //! safe for each sink: [`escape::terminal`] on standard error, [`escape::workflow_data`] in the
 //! annotation.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use pawl_core::report::escape;
 
@@ -20,6 +20,17 @@ pub enum Level {
 }
 
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Normal as u8);
+static STDOUT_CARRIES_A_FILE: AtomicBool = AtomicBool::new(false);
+
+/// Standard output carries a file (`-o -`): annotations go to standard error, which the GitHub Actions
+/// runner reads for workflow commands as well.
+pub fn stdout_carries_a_file() {
+    STDOUT_CARRIES_A_FILE.store(true, Ordering::Relaxed);
+}
+
+pub fn stdout_is_free() -> bool {
+    !STDOUT_CARRIES_A_FILE.load(Ordering::Relaxed)
+}
 
 /// Sets the level for the rest of the process (once, from the command line).
 pub fn set_level(level: Level) {
@@ -50,10 +61,16 @@ pub fn info(message: impl std::fmt::Display) {
 }
 
 /// Prints `warning: MESSAGE` on standard error and, under GitHub Actions, a `::warning` annotation
-/// titled `title` on standard output (where the runner reads workflow commands). Never silenced.
+/// titled `title` on standard output (where the runner reads workflow commands; standard error where
+/// standard output carries a file). Never silenced.
 pub fn warn(title: &str, message: &str) {
     eprintln!("warning: {}", escape::terminal(message));
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        println!("::warning title={}::{}", escape::workflow_property(title), escape::workflow_data(message));
+        let annotation = format!(
+            "::warning title={}::{}",
+            escape::workflow_property(title),
+            escape::workflow_data(message)
+        );
+        if stdout_is_free() { println!("{annotation}") } else { eprintln!("{annotation}") }
     }
 }

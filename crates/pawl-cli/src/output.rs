@@ -113,13 +113,16 @@ pub fn write_format_with(
     Ok(())
 }
 
-/// Writes the human report to standard error: for commands whose standard output carries a file.
-pub fn human_to_stderr(comparison: &Comparison, opts: &ReportOptions) -> Result<()> {
+/// Writes a report to standard error: for commands whose standard output carries a file.
+pub fn to_stderr(comparison: &Comparison, format: Format, opts: &ReportOptions) -> Result<()> {
     let opts = ReportOptions { full_notes: opts.full_notes || crate::log::verbose(), ..opts.clone() };
     let stderr = std::io::stderr();
     let opts = with_color(stderr.is_terminal(), &opts);
     let mut out = stderr.lock();
-    report::render(Format::Human, comparison, &opts, &mut out).context("cannot write the report")?;
+    report::render(format, comparison, &opts, &mut out).context("cannot write the report")?;
+    if format == Format::Github {
+        append_step_summary(comparison, &opts)?;
+    }
     Ok(())
 }
 

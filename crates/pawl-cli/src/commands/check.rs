@@ -58,7 +58,7 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
     .flatten()
     .any(output::is_stdout);
     if stdout_taken {
-        output::human_to_stderr(&comparison, &opts)?;
+        output::to_stderr(&comparison, Format::Human, &opts)?;
     } else {
         output::write_format_with(&comparison, Format::Human, None, &opts)?;
     }
@@ -84,8 +84,13 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         }
     }
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        // Annotations go to standard output, where the runner reads workflow commands.
-        output::write_format_with(&comparison, Format::Github, None, &opts)?;
+        // Annotations go to standard output, where the runner reads workflow commands, or to standard
+        // error where standard output carries a report (`--json -`).
+        if stdout_taken {
+            output::to_stderr(&comparison, Format::Github, &opts)?;
+        } else {
+            output::write_format_with(&comparison, Format::Github, None, &opts)?;
+        }
     }
     write_profile_targets(args.profile_targets.as_deref(), &comparison)?;
     Ok(Outcome::from_failed(comparison.fails_check()))

@@ -53,6 +53,9 @@ impl Outcome {
 }
 
 pub fn dispatch(cli: Cli) -> Result<Outcome> {
+    if writes_a_file_to_stdout(&cli.command) {
+        crate::log::stdout_carries_a_file();
+    }
     match cli.command {
         Command::Init(args) => init::run(&args),
         Command::Validate(args) => validate::run(&args),
@@ -73,6 +76,34 @@ pub fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Tune(args) => tune::run(&args),
         // A worker's exit code tells its parent why it stopped (3: the CUDA context is lost).
         Command::Worker => Ok(Outcome::Exit(pawl_cuda::serve_stdio())),
+    }
+}
+
+/// Whether the command was asked to write a file to standard output (`-o -`), where nothing else may go.
+fn writes_a_file_to_stdout(command: &Command) -> bool {
+    use crate::cli::HistoryCommand;
+    use crate::output::is_stdout;
+    let report = |args: &crate::cli::ReportArgs| args.output.as_deref().is_some_and(is_stdout);
+    match command {
+        Command::Run(args) => is_stdout(&args.output),
+        Command::Merge(args) => is_stdout(&args.output),
+        Command::Import(args) => is_stdout(&args.output),
+        Command::Compare(args) => report(&args.report),
+        Command::Ab(args) => report(&args.report),
+        Command::Ratchet(args) => {
+            report(&args.report) || args.profile_targets.as_deref().is_some_and(is_stdout)
+        }
+        Command::Check(args) => {
+            [&Some(args.save_run.clone()), &args.markdown, &args.junit, &args.json, &args.profile_targets]
+                .into_iter()
+                .flatten()
+                .any(|path| is_stdout(path))
+        }
+        Command::History(args) => match &args.command {
+            HistoryCommand::Export { output, .. } | HistoryCommand::Html { output, .. } => is_stdout(output),
+            _ => false,
+        },
+        _ => false,
     }
 }
 

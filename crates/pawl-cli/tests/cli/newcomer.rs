@@ -367,6 +367,23 @@ fn dash_means_standard_output_for_every_file_written() {
         String::from_utf8_lossy(&check.stderr).contains("thresholds from suite file pawl.toml"),
         "the table on stderr"
     );
+    // Under GitHub Actions the annotations go to standard error then, and the JSON stays whole.
+    ws.run("slow.json", &[("REPLAY_SCALE", "1.2")]);
+    let annotated = ws
+        .pawl()
+        .args(["check", "--run", "slow.json", "--baseline", "b.json", "--json", "-"])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(annotated.status.code(), Some(1), "{}", seen(&annotated, ws.dir.path()));
+    let report: serde_json::Value =
+        serde_json::from_slice(&annotated.stdout).expect("only the report on stdout");
+    assert!(report["summary"]["regressed"].as_u64().unwrap() > 0);
+    assert!(
+        String::from_utf8_lossy(&annotated.stderr).contains("::error"),
+        "{}",
+        seen(&annotated, ws.dir.path())
+    );
     let both =
         ws.pawl().args(["check", "--run", "base.json", "--json", "-", "--markdown", "-"]).output().unwrap();
     insta::assert_snapshot!("two_outputs_to_stdout", seen(&both, ws.dir.path()));
