@@ -27,10 +27,10 @@ pub const AB_MAX_PAIRS: usize = 2000;
 )]
 pub struct Cli {
     /// Print only warnings and errors on standard error: no progress bar, no notes on what was done.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 900)]
     pub quiet: bool,
     /// Print more: every case's reason and notes in full under the table (which shows a few words).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 901)]
     pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -279,7 +279,8 @@ pub struct CompareArgs {
     pub old: PathBuf,
     /// The newer side: a run file.
     pub new: PathBuf,
-    /// Take tolerance, confidence and drift from this suite file [default: pawl.toml when it exists].
+    /// Take tolerance, confidence and drift from this suite file [default: ./pawl.toml when it is the
+    /// runs' own suite (same name), else pawl's defaults; the report's header says which].
     #[arg(long, value_name = "SUITE")]
     pub suite: Option<PathBuf>,
     #[command(flatten)]
@@ -327,7 +328,7 @@ pub struct RatchetArgs {
     /// The run file; without it, the suite is measured first.
     pub run: Option<PathBuf>,
     /// The suite file: thresholds, the baseline path, and what to measure when no run file is given
-    /// [default: pawl.toml when it exists].
+    /// [default: pawl.toml; with a run file, ./pawl.toml only when it is the run's own suite].
     #[arg(long, value_name = "FILE")]
     pub suite: Option<PathBuf>,
     /// Add cases the baseline does not have yet (also creates a missing baseline file).
