@@ -13,14 +13,43 @@ use crate::forge::ForgeKind;
 pub const AB_MAX_PAIRS: usize = 2000;
 
 #[derive(Debug, Parser)]
-#[command(name = "pawl", version, about = "A performance ratchet for GPU kernels", max_term_width = 100)]
+#[command(
+    name = "pawl",
+    version,
+    about = "A performance ratchet for GPU kernels",
+    long_about = "A performance ratchet for GPU kernels: measure a suite (pawl.toml), compare every case \
+                  with a baseline, fail CI on a real regression, and move the baseline up when performance \
+                  improves.",
+    after_help = "Start with `pawl init --command` (runs without a GPU) or `pawl init --cuda`, then `pawl \
+                  validate --list` and `pawl run`. Exit codes: 0 no regression, 1 a regression or a failed \
+                  case, 2 a usage or runtime error. Wherever pawl writes a file, `-` means standard output.",
+    max_term_width = 100
+)]
 pub struct Cli {
+    /// Print only warnings and errors on standard error: no progress bar, no notes on what was done.
+    #[arg(short, long, global = true, conflicts_with = "verbose", display_order = 900)]
+    pub quiet: bool,
+    /// Print more: every case's reason and notes in full under the table (which shows a few words).
+    #[arg(short, long, global = true, display_order = 901)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
 
+impl Cli {
+    pub fn log_level(&self) -> crate::log::Level {
+        match (self.quiet, self.verbose) {
+            (true, _) => crate::log::Level::Quiet,
+            (_, true) => crate::log::Level::Verbose,
+            _ => crate::log::Level::Normal,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a starter suite (pawl.toml and the files it names) to begin from.
+    Init(InitArgs),
     /// Check a suite file and list its cases.
     Validate(ValidateArgs),
     /// Measure a suite and write a run file.
@@ -37,7 +66,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Compare two git revisions' kernels, interleaved on one GPU in one process (paired A/B).
     Ab(AbArgs),
-    /// Show the GPU, driver and clocks, and warn about anything that hurts measurement.
+    /// Show this machine as pawl sees it (CPU, NVIDIA driver, NVRTC, Nsight Compute, the GPU and its
+    /// clocks) and warn about anything that hurts measurement; works without a GPU.
     Env(EnvArgs),
     /// The history of runs: import, list, show a case, find change points, plot, write the HTML report.
     History(HistoryArgs),
@@ -52,6 +82,10 @@ pub enum Command {
     Ceilings(CeilingsArgs),
     /// Turn run files into the comparison report: tables with honest winners, figures, rooflines.
     Report(SotaReportArgs),
+    /// Print a shell's completion script: `pawl completions bash > /etc/bash_completion.d/pawl`.
+    Completions(CompletionsArgs),
+    /// Write pawl's manual pages (roff): `pawl man | man -l -`, or one page per command with --dir.
+    Man(ManArgs),
     /// Internal: the process that runs the ceiling probes for `pawl ceilings`.
     #[command(name = "__ceilings", hide = true)]
     CeilingProbes {
@@ -64,6 +98,36 @@ pub enum Command {
     /// Internal: the CUDA worker process that `pawl run` and `pawl ab` start.
     #[command(name = "__worker", hide = true)]
     Worker,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder to write the suite into; created when missing.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// A CUDA kernel and its reference, compiled with NVRTC and timed on the GPU [default when an
+    /// NVIDIA driver is found].
+    #[arg(long, conflicts_with = "command")]
+    pub cuda: bool,
+    /// A harness in Python that times CPU work: runs on any machine, no GPU needed [default without an
+    /// NVIDIA driver].
+    #[arg(long)]
+    pub command: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write pawl.1 and one page per command (pawl-run.1, …) into this folder instead of printing
+    /// pawl.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -225,7 +289,8 @@ pub struct CompareArgs {
     pub old: PathBuf,
     /// The newer side: a run file.
     pub new: PathBuf,
-    /// Take tolerance, confidence and drift from this suite file [default: pawl.toml when it exists].
+    /// Take tolerance, confidence and drift from this suite file [default: ./pawl.toml when it is the
+    /// runs' own suite (same name), else pawl's defaults; the report's header says which].
     #[arg(long, value_name = "SUITE")]
     pub suite: Option<PathBuf>,
     #[command(flatten)]
@@ -273,7 +338,7 @@ pub struct RatchetArgs {
     /// The run file; without it, the suite is measured first.
     pub run: Option<PathBuf>,
     /// The suite file: thresholds, the baseline path, and what to measure when no run file is given
-    /// [default: pawl.toml when it exists].
+    /// [default: pawl.toml; with a run file, ./pawl.toml only when it is the run's own suite].
     #[arg(long, value_name = "FILE")]
     pub suite: Option<PathBuf>,
     /// Add cases the baseline does not have yet (also creates a missing baseline file).
@@ -381,7 +446,17 @@ impl PricePerHour {
 }
 
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["body", "from_check"]))]
+#[command(
+    group = clap::ArgGroup::new("source").required(true).args(["body", "from_check"]),
+    after_help = "Environment:\n  \
+        GitHub: GITHUB_TOKEN (the token to post with), GITHUB_REPOSITORY (owner/name), GITHUB_API_URL \
+        [default: https://api.github.com].\n  \
+        GitLab: PAWL_GITLAB_TOKEN (a token with the api scope), CI_API_V4_URL, CI_PROJECT_ID; GITLAB_CI=true \
+        picks GitLab when --forge is not given.\n  \
+        GITHUB_STEP_SUMMARY: where the comment goes instead when the token may not write, the forge \
+        cannot be reached or answers with a server error (exit 0, with a warning); without it, standard \
+        output."
+)]
 pub struct CommentArgs {
     /// The pull request's number (GitHub), or the merge request's IID (GitLab).
     #[arg(long, visible_alias = "mr", value_name = "N")]
@@ -486,7 +561,7 @@ pub struct LaunchArgs {
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
-    /// Print the environment as JSON.
+    /// Print the report as JSON (always JSON, also where parts are missing).
     #[arg(long)]
     pub json: bool,
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod errors;
 mod forge;
 mod git;
 mod gpus;
@@ -22,6 +23,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    log::set_level(cli.log_level());
     // Children run in process groups of their own: on Ctrl-C (or SIGTERM, SIGHUP) pawl kills them all.
     // Workers start none, and keep the default: a signal ends them where they are.
     let worker = matches!(cli.command, cli::Command::Worker | cli::Command::Launch(_));
@@ -32,7 +34,13 @@ fn main() -> ExitCode {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
             // An error may quote files and servers: shown safe for a terminal or a CI log.
-            eprintln!("error: {}", pawl_core::report::escape::terminal_lines(&format!("{err:#}")));
+            eprintln!(
+                "error: {}",
+                pawl_core::report::escape::terminal_lines(errors::message(&err).trim_end())
+            );
+            if let Some(hint) = errors::hint(&err) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::from(2)
         }
     }

@@ -24,7 +24,7 @@ use pawl_core::suite::{BenchKind, MeasureSettings, Suite};
 use crate::cli::{GpuArgs, MeasureArgs};
 use crate::commands::FileKind;
 use crate::lanes::{self, Job};
-use crate::{git, gpus};
+use crate::{git, gpus, log, output};
 
 /// The confidence level of the per-case summaries written into run files.
 const SUMMARY_CONFIDENCE: f64 = 0.99;
@@ -121,7 +121,7 @@ pub fn measure(
     let ids: Vec<&CaseId> = jobs.iter().map(|j| &j.case.case.id).collect();
     let spread = devices.as_ref().is_some_and(|d| d.len() > 1);
     if gpu_args.estimates.is_some() && shard.is_none() && !spread {
-        eprintln!("pawl: --estimates serves --gpus over several GPUs and --shard; it changes nothing here");
+        log::info("pawl: --estimates serves --gpus over several GPUs and --shard; it changes nothing here");
     }
     let estimates = match (shard, spread) {
         (Some(_), _) => estimates(suite, gpu_args.estimates.as_deref(), &env, Split::Shards)?,
@@ -137,13 +137,13 @@ pub fn measure(
     let selected: Vec<usize> = match shard {
         Some(shard) => {
             let part = shard::split(&ids, shard, costs.as_deref());
-            eprintln!(
+            log::info(format_args!(
                 "pawl: shard {shard} of split {}: {} of the {} cases ({})",
                 part.info.plan,
                 part.cases.len(),
                 ids.len(),
                 if part.info.balanced { "balanced on the estimates" } else { "by the hash of their ids" }
-            );
+            ));
             run.shard = Some(part.info);
             part.cases
         }
@@ -154,12 +154,12 @@ pub fn measure(
     let order = if places.len() > 1 {
         let selected_costs = costs.as_ref().map(|c| selected.iter().map(|&i| c[i]).collect::<Vec<_>>());
         let order = estimate::longest_first(selected.len(), selected_costs.as_deref());
-        eprintln!(
+        log::info(format_args!(
             "pawl: {} cases on {} GPUs, {}",
             selected.len(),
             places.len(),
             if selected_costs.is_some() { "longest first" } else { "in suite order (no estimates)" }
-        );
+        ));
         order
     } else {
         (0..selected.len()).collect()
@@ -180,7 +180,7 @@ pub fn measure(
             lanes::Event::Result(slot, result) => results.add(slot, *result),
             lanes::Event::Warning(warning) => results.run.warnings.push(warning),
         }
-        if last_save.elapsed() >= SAVE_EVERY {
+        if !output::is_stdout(output) && last_save.elapsed() >= SAVE_EVERY {
             // A failed intermediate save is retried at the next case and at the end.
             if results.run.save(output).is_ok() {
                 last_save = Instant::now();
@@ -197,7 +197,7 @@ pub fn measure(
         };
         run.env.clocks_end = state.ok().and_then(|state| state.environment.clocks_start);
     }
-    run.save(output).with_context(|| "cannot save the run file".to_owned())?;
+    output::write_json(output, &run).with_context(|| "cannot save the run file".to_owned())?;
     Ok(run)
 }
 
@@ -225,7 +225,7 @@ pub fn estimates(
         if let Some(run) = crate::commands::history::latest_run(suite, &testbed)? {
             let estimates =
                 Estimates::from_run(&run, format!("the latest run of `{}` in the history", suite.name));
-            eprintln!("pawl: estimates of each case's time from {}", estimates.source);
+            log::info(format_args!("pawl: estimates of each case's time from {}", estimates.source));
             return Ok(Some(estimates));
         }
     }
@@ -244,13 +244,14 @@ pub fn estimates(
             match baseline.testbed(&testbed) {
                 Some(tb) => Estimates::from_baseline(tb, label),
                 None => {
-                    eprintln!("pawl: {label} has no figures for `{testbed}`: no estimates");
+                    log::info(format_args!("pawl: {label} has no figures for `{testbed}`: no estimates"));
                     return Ok(None);
                 }
             }
         }
+        other => bail!("{label} is {}; --estimates takes a run file or a baseline", other.described()),
     };
-    eprintln!("pawl: estimates of each case's time from {}", estimates.source);
+    log::info(format_args!("pawl: estimates of each case's time from {}", estimates.source));
     Ok(Some(estimates))
 }
 
@@ -301,13 +302,17 @@ pub fn worker_argv() -> Result<Vec<OsString>> {
     Ok(vec![exe.into_os_string(), OsString::from("__worker")])
 }
 
+/// A progress bar on standard error with the time left, estimated from the cases done so far; hidden
+/// where standard error is no terminal (a CI log) and with `--quiet`.
 fn progress_bar(total: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
+    if !std::io::stderr().is_terminal() || log::quiet() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} cases, ETA {eta} {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.enable_steady_tick(Duration::from_millis(200));
     bar

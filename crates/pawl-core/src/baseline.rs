@@ -17,7 +17,9 @@ pub const BASELINE_SCHEMA: &str = "pawl-baseline/1";
 
 /// The hardware and software a baseline figure holds for. Figures from different testbeds are not
 /// comparable: comparing across them is refused unless forced.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Testbed {
     /// GPU model (`"NVIDIA H100 80GB HBM3"`), or `"no GPU"`.
     pub gpu: String,
@@ -37,9 +39,10 @@ impl Testbed {
         }
     }
 
-    /// The key under which this testbed's cases are stored: `NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13`.
+    /// The key under which this testbed's cases are stored: `NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13`
+    /// (`no GPU / driver 0 / CUDA 0` without one). Stored in baselines and histories: never changes.
     pub fn key(&self) -> String {
-        self.to_string()
+        format!("{} / driver {} / CUDA {}", self.gpu, self.driver_major, self.cuda_major)
     }
 
     /// The fields in which `other` differs from `self`, in words, for the refusal message.
@@ -58,9 +61,18 @@ impl Testbed {
     }
 }
 
+/// The testbed in words: its key, less the driver and CUDA versions nobody recorded (`no GPU`, or a
+/// GPU named by a tool whose results were imported).
 impl fmt::Display for Testbed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} / driver {} / CUDA {}", self.gpu, self.driver_major, self.cuda_major)
+        f.write_str(&self.gpu)?;
+        if self.driver_major > 0 {
+            write!(f, " / driver {}", self.driver_major)?;
+        }
+        if self.cuda_major > 0 {
+            write!(f, " / CUDA {}", self.cuda_major)?;
+        }
+        Ok(())
     }
 }
 
@@ -69,22 +81,24 @@ fn leading_number(version: &str) -> u32 {
 }
 
 /// A baseline file: per testbed, per case, the figure to beat.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Baseline {
+    /// `pawl-baseline/1`: the kind of file and its major version.
+    #[schemars(pattern(r"^pawl-baseline/1(\.[0-9]+)*$"))]
     pub schema: String,
     pub suite: String,
     /// Keyed by [`Testbed::key`].
     pub testbeds: BTreeMap<String, TestbedBaseline>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TestbedBaseline {
     pub testbed: Testbed,
     pub cases: BTreeMap<CaseId, BaselineEntry>,
 }
 
 /// The stored figure of one case.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BaselineEntry {
     pub median_ns: f64,
     pub ci_low_ns: f64,
@@ -191,6 +205,9 @@ mod tests {
         assert_eq!(tb.key(), "NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13");
         let none = Testbed::from_env(&Environment::default());
         assert_eq!(none.gpu, "no GPU");
+        assert_eq!(none.key(), "no GPU / driver 0 / CUDA 0", "stored keys never change");
+        assert_eq!(tb.to_string(), "NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13");
+        assert_eq!(none.to_string(), "no GPU", "versions nobody recorded are not shown as 0");
         assert_eq!(tb.differences(&none).len(), 3);
         assert!(tb.differences(&tb).is_empty());
     }

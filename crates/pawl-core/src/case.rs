@@ -10,7 +10,9 @@ use crate::value::Params;
 ///
 /// Bench name, a slash, then the parameters in the order the suite declares them. Ids are how runs,
 /// baselines and reports refer to a case, so they never depend on anything but the bench and its params.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct CaseId(String);
 
@@ -45,7 +47,7 @@ impl fmt::Display for CaseId {
 }
 
 /// One point of a sweep: a bench and the values of its sweep axes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Case {
     pub id: CaseId,
     pub bench: String,

@@ -15,7 +15,7 @@ use crate::files::{self, FileError};
 pub const CEILINGS_SCHEMA: &str = "pawl-ceilings/1";
 
 /// What one GPU delivers, measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ceilings {
     pub schema: String,
     pub gpu_name: String,
@@ -30,7 +30,9 @@ pub struct Ceilings {
 }
 
 /// What a ceiling measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CeilingKind {
     /// DRAM bandwidth of a copy: bytes read plus bytes written.
@@ -89,7 +91,7 @@ impl CeilingKind {
 }
 
 /// One measured ceiling: the median rate over its samples, with the interval of that median.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ceiling {
     pub kind: CeilingKind,
     /// GB/s or TFLOP/s (see [`CeilingKind::unit`]): work over the median time.

@@ -133,7 +133,7 @@ pub fn compare_runs(
     // Two run files come from two processes: the same drift allowance as a stored baseline.
     let (drift, drift_ns) = (opts.thresholds.drift, opts.thresholds.drift_ns);
     let ctx = Context::new(opts, drift, drift_ns, OldName::OldRun);
-    let testbed = testbed_words(&new_tb, &old_tb);
+    let testbed = testbed_words(new, &new_tb, &old_tb);
     Ok(finish(ctx, pairs, new, old_label, new_label, CompareMode::Runs { drift, drift_ns }, testbed))
 }
 
@@ -161,8 +161,8 @@ pub fn compare_baseline(
     let (drift, drift_ns) = (opts.thresholds.drift, opts.thresholds.drift_ns);
     let ctx = Context::new(opts, drift, drift_ns, OldName::Baseline);
     let testbed = match chosen {
-        Some(tb) => testbed_words(&run_tb, &tb.testbed),
-        None => run_tb.to_string(),
+        Some(tb) => testbed_words(new, &run_tb, &tb.testbed),
+        None => testbed_words(new, &run_tb, &run_tb),
     };
     Ok(finish(ctx, pairs, new, baseline_label, new_label, CompareMode::Baseline { drift, drift_ns }, testbed))
 }
@@ -200,8 +200,14 @@ fn choose_testbed<'b>(
     }
 }
 
-fn testbed_words(new: &Testbed, old: &Testbed) -> String {
-    if new == old { new.to_string() } else { format!("{new} (compared with `{old}`, forced)") }
+/// The new side's testbed in words; a run pawl measured without a GPU says that its harnesses timed it.
+fn testbed_words(run: &Run, new: &Testbed, old: &Testbed) -> String {
+    let words = if run.env.gpu.is_none() && run.imported.is_empty() {
+        format!("{new} (command benches, timed by their harnesses)")
+    } else {
+        new.to_string()
+    };
+    if new == old { words } else { format!("{words} (compared with `{old}`, forced)") }
 }
 
 /// The old side of one case.
@@ -308,6 +314,7 @@ fn finish(
         confidence: ctx.confidence,
         multiple_comparisons: multiple_comparisons_words(measured, ctx.alpha()),
         testbed,
+        thresholds_from: None,
         verdicts,
     }
 }

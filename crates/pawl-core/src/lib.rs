@@ -22,6 +22,7 @@ pub mod plan;
 pub mod ratchet;
 pub mod report;
 pub mod run;
+pub mod schema;
 pub mod shard;
 pub mod stats;
 pub mod suite;

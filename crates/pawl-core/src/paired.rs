@@ -33,7 +33,7 @@ const LOOK_GROWTH: f64 = 1.5;
 const INTERIM_RESAMPLES: usize = 2_000;
 
 /// How a paired case is judged and when it stops.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct StopRule {
     /// Relative change that counts.
     pub tolerance: f64,
@@ -71,7 +71,7 @@ pub fn look_schedule(max_pairs: usize) -> Vec<usize> {
 }
 
 /// Where a case stands after a look.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Settled {
     /// Slower beyond the tolerance, significantly.
@@ -142,7 +142,7 @@ impl Budget {
 
 /// The paired samples of one case: `base_ns[i]` and `head_ns[i]` were taken next to each other. Clocks
 /// (SM MHz per sample, as read around its batch) are empty where none were read.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct PairedSamples {
     pub base_ns: Vec<f64>,
     pub head_ns: Vec<f64>,
@@ -171,7 +171,7 @@ impl PairedSamples {
 }
 
 /// One case of an A/B run, as the measuring left it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum PairedCase {
     /// Measured interleaved; `looks` interim looks were taken, and `settled` is where the last left it.
@@ -241,6 +241,7 @@ pub fn compare_paired(outcomes: &[PairedOutcome], opts: &PairedOptions) -> Compa
             multiple_comparisons_words(count, 1.0 - rule.confidence)
         ),
         testbed: opts.testbed.clone(),
+        thresholds_from: None,
         verdicts: decided,
     }
 }

@@ -15,8 +15,10 @@ use crate::value::Params;
 pub const RUN_SCHEMA: &str = "pawl-run/1";
 
 /// Everything one `pawl run` measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Run {
+    /// `pawl-run/1`: the kind of file and its major version.
+    #[schemars(pattern(r"^pawl-run/1(\.[0-9]+)*$"))]
     pub schema: String,
     pub suite: String,
     /// When the run started (RFC 3339, UTC).
@@ -49,7 +51,7 @@ pub struct Run {
 }
 
 /// One of the runs a merged run was joined from: where and when it was measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunPart {
     /// The file as named on the command line.
     pub file: String,
@@ -65,7 +67,7 @@ pub struct RunPart {
 
 /// Something a reader of a run should know that is no case's result: a harness printed something that
 /// is not an answer, answered twice, or answered a request it was never sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunWarning {
     /// The case being measured when it happened, if any.
     pub case: Option<CaseId>,
@@ -175,7 +177,7 @@ impl Run {
 }
 
 /// The git state the run measured.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GitInfo {
     pub commit: String,
     pub branch: Option<String>,
@@ -184,7 +186,7 @@ pub struct GitInfo {
 }
 
 /// The machine and GPU a run measured on.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
     pub pawl_version: String,
     pub hostname: String,
@@ -202,7 +204,7 @@ pub struct Environment {
     pub ceilings: Option<crate::ceilings::Ceilings>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GpuInfo {
     pub name: String,
     pub uuid: String,
@@ -221,7 +223,7 @@ pub struct GpuInfo {
 }
 
 /// A reading of the GPU's clocks and state.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Clocks {
     pub sm_mhz: u32,
     pub memory_mhz: u32,
@@ -232,7 +234,7 @@ pub struct Clocks {
 }
 
 /// What became of one case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CaseStatus {
     /// Measured.
@@ -260,7 +262,7 @@ impl CaseStatus {
 }
 
 /// One case of a run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseResult {
     pub id: CaseId,
     pub bench: String,
@@ -362,7 +364,7 @@ impl CaseResult {
 /// Summary figures another tool reported for a case whose individual samples it did not keep (Google
 /// Benchmark's aggregates-only output, an nvbench file without its per-sample files). Kept as the tool
 /// wrote them, in nanoseconds; never turned into samples.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolSummary {
     /// How many samples (repetitions) the tool summarised, where it says.
     pub samples: Option<u64>,
@@ -403,7 +405,7 @@ impl ToolSummary {
 }
 
 /// A file a run was imported from: where it was and which tool wrote it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImportedFrom {
     /// The file as named on the command line.
     pub file: String,
@@ -414,7 +416,7 @@ pub struct ImportedFrom {
 }
 
 /// How a kernel's output compared with its reference.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Correctness {
     pub max_abs_error: f64,
     pub max_rel_error: f64,
@@ -434,7 +436,7 @@ pub struct Correctness {
 }
 
 /// Summary of a case's samples (see `stats`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SampleStats {
     pub n: usize,
     pub median_ns: f64,
@@ -452,7 +454,7 @@ pub struct SampleStats {
 }
 
 /// Resource use of a compiled kernel, read from the loaded function.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KernelInfo {
     pub registers: u32,
     pub static_shared_bytes: u32,

@@ -30,7 +30,9 @@ use crate::hash::{fnv1a, splitmix64};
 pub const MAX_SHARDS: u32 = 10_000;
 
 /// One shard of `count`, numbered from 1 (`--shard 1/4` … `--shard 4/4`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
@@ -131,7 +133,7 @@ impl FromStr for Shard {
 }
 
 /// What a shard's run file records about the split it belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ShardInfo {
     #[serde(flatten)]
     pub shard: Shard,

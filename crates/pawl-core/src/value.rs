@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// One value of a sweep axis or tune parameter, as written in `pawl.toml`.
 ///
 /// Serialized untagged, so a run file reads `"S": 512`, `"causal": true`, `"dtype": "f16"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Value {
     Bool(bool),
@@ -167,6 +167,21 @@ impl Serialize for Params {
             map.serialize_entry(name, value)?;
         }
         map.end()
+    }
+}
+
+/// A JSON object of parameter values, in declaration order: `{"S": 512, "dtype": "f16"}`.
+impl schemars::JsonSchema for Params {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Params".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Parameter values by name, in the order the suite declares them.",
+            "type": "object",
+            "additionalProperties": generator.subschema_for::<Value>(),
+        })
     }
 }
 

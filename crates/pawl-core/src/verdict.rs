@@ -13,7 +13,9 @@ use crate::suite::Thresholds;
 use crate::value::Params;
 
 /// What happened to one case between the old side and the new.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum VerdictKind {
     /// Slower by more than the tolerance, at the requested confidence.
@@ -69,7 +71,7 @@ impl fmt::Display for VerdictKind {
 }
 
 /// A point estimate with its confidence interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Estimate {
     pub point: f64,
     pub low: f64,
@@ -78,7 +80,7 @@ pub struct Estimate {
 }
 
 /// One side of a comparison for one case, as the reports show it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SideSummary {
     /// Median in nanoseconds, with its interval.
     pub median_ns: Estimate,
@@ -91,7 +93,7 @@ pub struct SideSummary {
 }
 
 /// The verdict on one case.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub id: CaseId,
     pub bench: String,
@@ -113,7 +115,7 @@ pub struct Verdict {
 }
 
 /// One side of a comparison.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Old,
@@ -121,7 +123,7 @@ pub enum Side {
 }
 
 /// What the old side of a comparison is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OldName {
     /// A run file.
@@ -133,7 +135,7 @@ pub enum OldName {
 }
 
 /// Why a verdict is what it is.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "why", rename_all = "snake_case")]
 pub enum Reason {
     /// Measured on both sides: the ratio (the verdict's `ratio`) classified against the tolerance.
@@ -169,7 +171,7 @@ pub enum Reason {
 }
 
 /// Where a measured ratio stands against the tolerance (see `compare::classify`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// Significant, and slower by more than the tolerance.
@@ -183,7 +185,7 @@ pub enum Change {
 }
 
 /// Something a reader of a verdict should know.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "note", rename_all = "snake_case")]
 pub enum Note {
     /// Samples taken while the GPU reported throttling.
@@ -209,7 +211,7 @@ pub enum Note {
 }
 
 /// Why a case's interval came from the bootstrap rather than the analytic formula.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BootstrapCause {
     /// A side has fewer than 30 samples.
@@ -242,7 +244,7 @@ impl Verdict {
 }
 
 /// What the old side of a comparison was.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CompareMode {
     /// Two run files with raw samples, from two processes: the drift allowance widens every interval, as
@@ -265,7 +267,7 @@ pub enum CompareMode {
 }
 
 /// All verdicts of one comparison, with the settings that produced them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Comparison {
     pub suite: String,
     /// Labels of the two sides (file names, revisions).
@@ -278,6 +280,10 @@ pub struct Comparison {
     pub multiple_comparisons: String,
     /// Testbed of the new side, in words.
     pub testbed: String,
+    /// Where tolerance, confidence and drift came from, in words (`suite file pawl.toml`, `pawl's
+    /// defaults`), where the caller says; reports show it beside the settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds_from: Option<String>,
     /// Verdicts, most urgent first (regressed, failed, inconclusive, improved, unchanged, new, missing),
     /// then by case id.
     pub verdicts: Vec<Verdict>,

@@ -71,9 +71,7 @@ fn include_flag(dir: &Path) -> String {
 
 /// The NVRTC version as `(major, minor)`.
 pub fn nvrtc_version() -> Result<(i32, i32), CudaError> {
-    if !crate::driver::nvrtc_present() {
-        return Err(CudaError::NoNvrtc);
-    }
+    crate::nvrtc_library::locate().map_err(|missing| CudaError::NoNvrtc(missing.message()))?;
     let (mut major, mut minor) = (0, 0);
     // SAFETY: both pointers are valid for writes of one c_int; libnvrtc is present (checked above).
     unsafe { nvrtc_sys::nvrtcVersion(&mut major, &mut minor) }
@@ -480,6 +478,25 @@ mod tests {
             failures.len(),
             failures.join("\n")
         );
+    }
+
+    /// The kernel `pawl init --cuda` writes compiles as the starter suite passes it (`-D BLOCK`), with
+    /// both entry points. Runs where libnvrtc can be loaded (no GPU needed).
+    #[test]
+    fn the_starter_kernel_of_pawl_init_compiles() {
+        if !crate::driver::nvrtc_present() {
+            eprintln!("skipping: libnvrtc.so.13 not found (pip install nvidia-cuda-nvrtc)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let text = include_str!("../../pawl-cli/templates/cuda/saxpy.cu");
+        let starter = Source { name: "saxpy.cu".into(), text: text.into(), dir: Some(PathBuf::new()) };
+        let options =
+            Options { defines: vec![("BLOCK".into(), "256".into())], extra_flags: vec![], ..options() };
+        let compiled = compile(&starter, &options, &Cache::at(dir.path())).unwrap();
+        for entry in [&b"saxpy"[..], b"saxpy_ref"] {
+            assert!(compiled.cubin.windows(entry.len()).any(|w| w == entry), "no entry point {entry:?}");
+        }
     }
 
     /// Runs where libnvrtc can be loaded (no GPU needed); prints why it skips elsewhere.

@@ -31,10 +31,10 @@ pub fn driver_present() -> bool {
     unsafe { cudarc::driver::sys::is_culib_present() }
 }
 
-/// True when libnvrtc can be loaded.
+/// True when NVRTC can be loaded: by the system's search, or from one of the usual places
+/// ([`nvrtc_library`](crate::nvrtc_library)).
 pub fn nvrtc_present() -> bool {
-    // SAFETY: only tries to dlopen libnvrtc by its usual names; nothing is called in it.
-    unsafe { cudarc::nvrtc::sys::is_culib_present() }
+    crate::nvrtc_library::locate().is_ok()
 }
 
 impl Gpu {

@@ -14,11 +14,9 @@ pub enum CudaError {
     NoDriver,
     #[error("no NVIDIA driver/GPU found: the driver is installed but sees no GPU ({0})")]
     NoGpu(String),
-    #[error(
-        "NVRTC (libnvrtc.so.13) could not be loaded: install the CUDA toolkit or \
-         `pip install nvidia-cuda-nvrtc` and put its lib folder on LD_LIBRARY_PATH"
-    )]
-    NoNvrtc,
+    /// NVRTC was not found: where pawl looked and what to install.
+    #[error("{0}")]
+    NoNvrtc(String),
     /// A CUDA driver call failed; `what` says which step.
     #[error("{what}: {}", describe(.source))]
     Driver { what: String, source: DriverError },

@@ -18,6 +18,7 @@ mod driver;
 mod env;
 mod error;
 mod launch;
+pub mod nvrtc_library;
 pub mod protocol;
 mod session;
 mod timing;
@@ -26,7 +27,7 @@ pub mod workers;
 
 pub use backend::CudaBackend;
 pub use cache::Cache;
-pub use compile::{code_digest, quoted_includes};
+pub use compile::{code_digest, nvrtc_version, quoted_includes};
 pub use driver::{driver_present, nvrtc_present};
 pub use env::{GpuState, environment, gpu_state, gpu_state_of, measurement_warnings};
 pub use error::CudaError;

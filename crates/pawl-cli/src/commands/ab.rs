@@ -31,7 +31,8 @@ use crate::cli::AbArgs;
 use crate::{git, gpus, measure, output, revision};
 
 pub fn run(args: &AbArgs) -> Result<Outcome> {
-    let comparison = compare(args)?;
+    let mut comparison = compare(args)?;
+    comparison.thresholds_from = Some(super::thresholds_words(Some(&args.suite), &args.judge));
     output::write_report(&comparison, &args.report)?;
     Ok(Outcome::from_failed(comparison.fails_check()))
 }
@@ -69,8 +70,8 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     let filter =
         args.filter.as_deref().map(Expr::parse).transpose().context("--where is not a valid expression")?;
     let selection = Selection { bench: args.bench.as_deref(), filter: filter.as_ref() };
-    let base_cases = cuda_cases(&base_suite, &selection)?;
-    let head_cases = cuda_cases(&head_suite, &selection)?;
+    let base_cases = cuda_cases(&base_suite, &selection, false)?;
+    let head_cases = cuda_cases(&head_suite, &selection, true)?;
     let matched = match_cases(&base_cases, &head_cases);
     if matched.outcomes.is_empty() && matched.cases.is_empty() {
         bail!(
@@ -107,7 +108,7 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
         } else {
             vec![matched.cases.clone()]
         };
-        eprintln!(
+        crate::log::info(format_args!(
             "pawl ab: {} cases on both sides{}, budget {:.0} s, base {base_label}, head {head_label}",
             matched.cases.len(),
             if places.len() > 1 {
@@ -116,7 +117,7 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
                 String::new()
             },
             budget.as_secs_f64()
-        );
+        ));
         let watchdog = limits::duration(settings.timeout_s + budget.as_secs_f64());
         let answers: Mutex<BTreeMap<CaseId, PairedResult>> = Mutex::new(BTreeMap::new());
         let argv = measure::worker_argv()?;
@@ -189,13 +190,13 @@ pub fn compare(args: &AbArgs) -> Result<Comparison> {
     };
     let comparison = paired::compare_paired(&outcomes, &opts);
     gpu_seconds.sort_by(f64::total_cmp);
-    eprintln!(
+    crate::log::info(format_args!(
         "pawl ab: {} measured, {} identical code (not measured); time per measured case: median {:.2} s, total {:.1} s",
         gpu_seconds.len(),
         paired::identical_count(&comparison),
         gpu_seconds.get(gpu_seconds.len() / 2).copied().unwrap_or(0.0),
         gpu_seconds.iter().sum::<f64>()
-    );
+    ));
     Ok(comparison)
 }
 
@@ -226,9 +227,9 @@ fn short(commit: &str) -> &str {
     &commit[..commit.len().min(10)]
 }
 
-/// The planned cases of every `cuda` bench, with their bench; other kinds are left out with a message
-/// (they cannot be interleaved in one process).
-fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<SideCase>> {
+/// The planned cases of every `cuda` bench, with their bench; other kinds are left out, with a message
+/// where `say` (once, for the head side: both revisions usually hold the same benches).
+fn cuda_cases(suite: &Suite, selection: &Selection, say: bool) -> Result<Vec<SideCase>> {
     let mut cases = Vec::new();
     for bench_plan in plan::plan(suite, selection)? {
         match &bench_plan.bench.kind {
@@ -236,10 +237,11 @@ fn cuda_cases(suite: &Suite, selection: &Selection) -> Result<Vec<SideCase>> {
                 let bench = bench_plan.bench.clone();
                 cases.extend(bench_plan.cases.into_iter().map(|c| (bench.clone(), c)));
             }
-            BenchKind::Command(_) => eprintln!(
+            BenchKind::Command(_) if say => crate::log::info(format_args!(
                 "pawl ab: bench `{}` is a command bench; only `kind = \"cuda\"` benches are compared",
                 pawl_core::report::escape::terminal(&bench_plan.bench.name)
-            ),
+            )),
+            BenchKind::Command(_) => {}
         }
     }
     Ok(cases)

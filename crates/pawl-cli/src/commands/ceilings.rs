@@ -47,10 +47,10 @@ pub fn run(args: &CeilingsArgs) -> Result<Outcome> {
     let cached = if args.refresh { None } else { cached(&gpu.uuid, &gpu.driver_version) };
     let ceilings = match cached {
         Some(ceilings) => {
-            eprintln!(
+            crate::log::info(format_args!(
                 "pawl: ceilings of {} (driver {}) measured at {}; --refresh measures again",
                 gpu.name, gpu.driver_version, ceilings.measured_at
-            );
+            ));
             ceilings
         }
         None => {
@@ -63,7 +63,10 @@ pub fn run(args: &CeilingsArgs) -> Result<Outcome> {
         }
     };
     if let Some(path) = &args.output {
-        ceilings.save(path)?;
+        crate::output::write_json(path, &ceilings)?;
+        if crate::output::is_stdout(path) {
+            return Ok(Outcome::Pass);
+        }
     }
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -83,7 +86,10 @@ fn measure(samples: usize, gpu: &pawl_core::run::GpuInfo) -> Result<Ceilings> {
     let exe = std::env::current_exe().context("cannot find the pawl executable to start the probes")?;
     let argv =
         vec![exe.into_os_string(), "__ceilings".into(), "--samples".into(), samples.to_string().into()];
-    eprintln!("pawl: measuring the ceilings of {} ({samples} samples each, about 10 s)", gpu.name);
+    crate::log::info(format_args!(
+        "pawl: measuring the ceilings of {} ({samples} samples each, about 10 s)",
+        gpu.name
+    ));
     let mut child = Command::new(argv).stderr(Stderr::Tail(16 << 10)).max_line(64 << 20).spawn()?;
     let deadline = deadline_after(PROBE_DEADLINE);
     let mut answer = None;

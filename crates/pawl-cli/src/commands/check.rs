@@ -25,6 +25,13 @@ use crate::cli::{AB_MAX_PAIRS, AbArgs, CheckArgs, ReportArgs, ShardArg};
 use crate::{measure, output};
 
 pub fn run(args: &CheckArgs) -> Result<Outcome> {
+    output::at_most_one_stdout([
+        ("--save-run", Some(args.save_run.as_path())),
+        ("--markdown", args.markdown.as_deref()),
+        ("--junit", args.junit.as_deref()),
+        ("--json", args.json.as_deref()),
+        ("--profile-targets", args.profile_targets.as_deref()),
+    ])?;
     let suite = load_suite(&args.suite)?;
     let price_per_hour = args.gpu_price_per_hour.and_then(|p| p.0).or(suite.gpu_price_per_hour);
     let (comparison, gpu_seconds) = match &args.ab_base {
@@ -36,10 +43,27 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         None => against_baseline(args, &suite)?,
     };
     let cost = gpu_seconds.map(|gpu_seconds| Cost { gpu_seconds, price_per_hour });
+    let mut comparison = comparison;
+    comparison.thresholds_from = Some(super::thresholds_words(Some(&args.suite), &args.judge));
     let opts = ReportOptions { cost, ..ReportOptions::default() };
-    output::write_format_with(&comparison, Format::Human, None, &opts)?;
+    // The human report goes to standard output, unless a file was asked there (`--json -`).
+    let stdout_taken = [
+        Some(args.save_run.as_path()),
+        args.markdown.as_deref(),
+        args.junit.as_deref(),
+        args.json.as_deref(),
+        args.profile_targets.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(output::is_stdout);
+    if stdout_taken {
+        output::to_stderr(&comparison, Format::Human, &opts)?;
+    } else {
+        output::write_format_with(&comparison, Format::Human, None, &opts)?;
+    }
     if let Some(cost) = &cost {
-        eprintln!("pawl: measuring cost {}", report::text::cost(cost));
+        crate::log::info(format_args!("pawl: measuring cost {}", report::text::cost(cost)));
     }
     for (path, format) in
         [(&args.markdown, Format::Markdown), (&args.junit, Format::Junit), (&args.json, Format::Json)]
@@ -60,8 +84,13 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         }
     }
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        // Annotations go to standard output, where the runner reads workflow commands.
-        output::write_format_with(&comparison, Format::Github, None, &opts)?;
+        // Annotations go to standard output, where the runner reads workflow commands, or to standard
+        // error where standard output carries a report (`--json -`).
+        if stdout_taken {
+            output::to_stderr(&comparison, Format::Github, &opts)?;
+        } else {
+            output::write_format_with(&comparison, Format::Github, None, &opts)?;
+        }
     }
     write_profile_targets(args.profile_targets.as_deref(), &comparison)?;
     Ok(Outcome::from_failed(comparison.fails_check()))
@@ -89,8 +118,13 @@ fn against_baseline(args: &CheckArgs, suite: &Suite) -> Result<(Comparison, Opti
         (Some(path), _) => (Run::load(path)?, path.display().to_string()),
         (None, false) => {
             let merged = super::merge::merge_files(&args.merge)?;
-            merged.save(&args.save_run).with_context(|| "cannot save the merged run file".to_owned())?;
-            eprintln!("pawl: merged {} into {saved}", super::merge::describe(&merged));
+            output::write_json(&args.save_run, &merged)
+                .with_context(|| "cannot save the merged run file".to_owned())?;
+            crate::log::info(format_args!(
+                "pawl: merged {} into {}",
+                super::merge::describe(&merged),
+                output::shown(&args.save_run)
+            ));
             (merged, saved)
         }
         (None, true) => {
@@ -102,9 +136,9 @@ fn against_baseline(args: &CheckArgs, suite: &Suite) -> Result<(Comparison, Opti
         super::history::record(suite, &run, pawl_history::Origin::Check, args.no_history)?;
     } else if !args.no_history {
         // Each shard recorded its own cases as it finished; the merged run would record them twice.
-        eprintln!(
+        crate::log::info(
             "history: the merged run is not recorded again (its shards record their own cases); a shard \
-             that could not reach the history can be added with `pawl history add SHARD.json`"
+             that could not reach the history can be added with `pawl history add SHARD.json`",
         );
     }
     if run.shard.is_some() {

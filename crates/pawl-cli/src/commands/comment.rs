@@ -44,10 +44,11 @@ pub fn run(args: &CommentArgs) -> Result<Outcome> {
     };
     match upsert(forge.as_ref(), args.pr, &marker, &body) {
         Ok(done) => {
-            eprintln!("comment: {done}");
+            crate::log::info(format_args!("comment: {done}"));
             Ok(Outcome::Pass)
         }
-        Err(err) if err.is_refused() => fall_back(kind, &body, &err),
+        // No right to write, or no forge to write to: the report goes to the job summary all the same.
+        Err(err) if err.is_refused() || err.is_unavailable() => fall_back(kind, &body, &err),
         Err(err) => Err(err.into()),
     }
 }
@@ -59,12 +60,12 @@ fn upsert(forge: &dyn Forge, number: u64, marker: &str, body: &str) -> Result<St
     let mut ours = None;
     for note in notes.iter().filter(|n| !n.system && n.body.trim_start().starts_with(marker)) {
         if !note.author.is(&me) {
-            eprintln!(
+            crate::log::info(format_args!(
                 "comment: ignoring comment {} by {}: it carries the marker, but pawl writes as {}",
                 note.id,
                 escape::terminal(&note.author.login),
                 escape::terminal(&me.login)
-            );
+            ));
         } else if ours.is_none() {
             ours = Some(note);
         }
@@ -186,9 +187,13 @@ fn fit(body: String, limit: usize, artifact_hint: Option<&str>) -> String {
 
 /// Puts the body in the job summary (or on standard output where there is none) and warns.
 fn fall_back(kind: ForgeKind, body: &str, why: &ForgeError) -> Result<Outcome> {
+    let cause = if why.is_refused() {
+        " (pull requests from forks get a read-only token; docs/ci.md says how to comment on them safely)"
+    } else {
+        " (the next run of the job posts it, once the forge answers)"
+    };
     let warning = format!(
-        "cannot write the {}: {why}. The report goes to the job summary or the log instead \
-         (pull requests from forks get a read-only token; docs/ci.md says how to comment on them safely).",
+        "cannot write the {}: {why}. The report goes to the job summary or the log instead{cause}.",
         kind.noun()
     );
     log::warn("pawl comment", &warning);
@@ -202,10 +207,12 @@ fn fall_back(kind: ForgeKind, body: &str, why: &ForgeError) -> Result<Outcome> {
                 .with_context(|| format!("cannot open $GITHUB_STEP_SUMMARY ({})", path.display()))?;
             writeln!(file, "{body}")
                 .with_context(|| format!("cannot append to $GITHUB_STEP_SUMMARY ({})", path.display()))?;
-            eprintln!("comment: appended to the job summary instead");
+            crate::log::info(format_args!("comment: appended to the job summary instead"));
         }
         None => {
-            eprintln!("comment: no $GITHUB_STEP_SUMMARY either; the body follows on standard output");
+            crate::log::info(format_args!(
+                "comment: no $GITHUB_STEP_SUMMARY either; the body follows on standard output"
+            ));
             println!("{}", escape::terminal_lines(body));
         }
     }

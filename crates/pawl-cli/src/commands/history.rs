@@ -124,13 +124,13 @@ fn append(location: &Location, runs: &[(&Run, Origin)]) -> Result<()> {
         })?;
         let key = &done.key[..12];
         if done.inserted {
-            eprintln!(
+            crate::log::info(format_args!(
                 "history: recorded run {key} ({} cases, {}) in {location}",
                 done.cases,
                 origin.as_str()
-            );
+            ));
         } else {
-            eprintln!("history: run {key} was already in {location}");
+            crate::log::info(format_args!("history: run {key} was already in {location}"));
         }
     }
     Ok(())
@@ -150,7 +150,7 @@ pub fn latest_run(suite: &Suite, testbed: &Testbed) -> Result<Option<Run>> {
     let runs = store.runs(&RunFilter { suite: Some(suite.name.clone()), ..RunFilter::default() })?;
     let wanted = [Origin::Run.as_str(), Origin::Check.as_str()];
     let latest =
-        runs.iter().find(|r| r.testbed == testbed.to_string() && wanted.contains(&r.origin.as_str()));
+        runs.iter().find(|r| r.testbed == testbed.key() && wanted.contains(&r.origin.as_str()));
     Ok(match latest {
         Some(summary) => Some(store.run(&summary.key)?),
         None => None,
@@ -176,7 +176,7 @@ pub fn record_ab(sides: &AbSides, outcomes: &[PairedOutcome], skip: bool) -> Res
     let Some(location) = recording_location(sides.suite)? else { return Ok(()) };
     let (base, head) = ab_runs(sides, outcomes);
     if base.cases.is_empty() {
-        eprintln!("history: the A/B run measured no case; nothing recorded");
+        crate::log::info("history: the A/B run measured no case; nothing recorded");
         return Ok(());
     }
     append(&location, &[(&base, Origin::AbBase), (&head, Origin::AbHead)])
@@ -580,8 +580,16 @@ fn html(
         ),
     };
     let page = page::render(&trends, &options);
-    files::write_atomic(output, page.as_bytes())?;
-    println!("{} cases written to {} ({} KiB)", trends.len(), output.display(), page.len() / 1024);
+    crate::output::write_bytes(output, page.as_bytes())?;
+    crate::output::say_written(
+        output,
+        format_args!(
+            "{} cases written to {} ({} KiB)",
+            trends.len(),
+            crate::output::shown(output),
+            page.len() / 1024
+        ),
+    );
     Ok(Outcome::Pass)
 }
 
@@ -618,12 +626,15 @@ fn latest_verdicts(store: &mut dyn HistoryStore, suite: Option<&Suite>) -> Resul
 fn export(key: &str, output: &Path, place: &HistoryPlace) -> Result<Outcome> {
     let (mut store, _) = open_place(place)?;
     let run = store.run(key)?;
-    run.save(output)?;
-    println!(
-        "run {} ({} cases) written to {}",
-        pawl_history::run_key(&run).get(..12).unwrap_or(key),
-        run.cases.len(),
-        output.display()
+    crate::output::write_json(output, &run)?;
+    crate::output::say_written(
+        output,
+        format_args!(
+            "run {} ({} cases) written to {}",
+            pawl_history::run_key(&run).get(..12).unwrap_or(key),
+            run.cases.len(),
+            crate::output::shown(output)
+        ),
     );
     Ok(Outcome::Pass)
 }

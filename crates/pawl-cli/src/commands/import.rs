@@ -12,6 +12,7 @@ use pawl_core::run::Run;
 use super::Outcome;
 use super::run::summary_table;
 use crate::cli::{ImportArgs, ImportFormat};
+use crate::output;
 
 /// Notes of one kind listed in full up to this many; the rest are counted.
 const LISTED_NOTES: usize = 8;
@@ -31,6 +32,11 @@ pub fn run(args: &ImportArgs) -> Result<Outcome> {
     for line in summary_table(&run).lines() {
         words += &format!("{}\n", terminal_safe(line.trim_end()));
     }
+    if output::is_stdout(&args.output) {
+        // Standard output carries the run file: what was imported is said on standard error.
+        crate::log::info(words.trim_end());
+        return Ok(Outcome::Pass);
+    }
     words += &format!("run file: {}\n", args.output.display());
     match std::io::stdout().lock().write_all(words.as_bytes()) {
         // A reader that stopped early (`| head`) has all it wanted; the run file is written.
@@ -43,8 +49,7 @@ pub fn run(args: &ImportArgs) -> Result<Outcome> {
 
 /// Writes the imported run: the one place an imported run is stored (a history append belongs here too).
 fn save(run: &Run, path: &Path) -> Result<()> {
-    run.save(path)?;
-    Ok(())
+    output::write_json(path, run)
 }
 
 /// `gbench/run.json` → `run`.

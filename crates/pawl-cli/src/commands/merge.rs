@@ -10,11 +10,16 @@ use pawl_core::run::Run;
 
 use super::Outcome;
 use crate::cli::MergeArgs;
+use crate::output;
 
 pub fn run(args: &MergeArgs) -> Result<Outcome> {
     let merged = merge_files(&args.runs)?;
-    merged.save(&args.output).with_context(|| "cannot save the merged run file".to_owned())?;
-    println!("merged {} into {}", describe(&merged), args.output.display());
+    output::write_json(&args.output, &merged)
+        .with_context(|| "cannot save the merged run file".to_owned())?;
+    output::say_written(
+        &args.output,
+        format_args!("merged {} into {}", describe(&merged), output::shown(&args.output)),
+    );
     Ok(Outcome::Pass)
 }
 

@@ -41,7 +41,10 @@ pub fn run(args: &ProfileArgs) -> Result<Outcome> {
         .with_context(|| format!("cannot create the folder {}", args.out_dir.display()))?;
     let report_path = args.out_dir.join("profile.md");
     if targets.is_empty() {
-        eprintln!("profile: {} lists no case; nothing to profile", args.targets.display());
+        crate::log::info(format_args!(
+            "profile: {} lists no case; nothing to profile",
+            args.targets.display()
+        ));
         files::write_atomic(&report_path, b"")?;
         return Ok(Outcome::Pass);
     }
@@ -99,7 +102,7 @@ pub fn run(args: &ProfileArgs) -> Result<Outcome> {
     let markdown = render(&cases, base_label, &notes, args.rows);
     write_report(&report_path, &markdown)?;
     print!("{}", escape::terminal_lines(&markdown));
-    eprintln!("profile: {} written, raw CSVs beside it", report_path.display());
+    crate::log::info(format_args!("profile: {} written, raw CSVs beside it", report_path.display()));
     Ok(Outcome::Pass)
 }
 
@@ -136,7 +139,7 @@ fn read_targets(path: &Path) -> Result<Vec<CaseId>> {
 }
 
 /// `--ncu`, else `ncu` on PATH.
-fn find_ncu(flag: Option<&Path>) -> Option<PathBuf> {
+pub fn find_ncu(flag: Option<&Path>) -> Option<PathBuf> {
     if let Some(path) = flag {
         return path.is_file().then(|| path.to_owned());
     }
@@ -201,7 +204,11 @@ impl Profiler<'_> {
             vec![exe.into(), "__launch".into(), suite_path.into(), id.as_str().into()];
         let csv_path = self.out_dir.join(format!("{side}-{}.csv", n + 1));
         let log_path = self.out_dir.join(format!("{side}-{}.log", n + 1));
-        eprintln!("profile: {side} {} (kernel {})", escape::terminal(id.as_str()), escape::terminal(&kernel));
+        crate::log::info(format_args!(
+            "profile: {side} {} (kernel {})",
+            escape::terminal(id.as_str()),
+            escape::terminal(&kernel)
+        ));
         let attempt = |full: bool| {
             let result = run_ncu(ncu::command(&self.ncu, &kernel, &program, full), &csv_path, &log_path);
             let text = std::fs::read_to_string(&csv_path).unwrap_or_default();
@@ -211,7 +218,10 @@ impl Profiler<'_> {
         let (mut result, mut text, mut parsed) = attempt(true);
         if !parsed.as_ref().is_ok_and(|p| !p.is_empty()) {
             // An ncu or GPU without one of the extra metrics refuses the whole list: retry without them.
-            eprintln!("profile: retrying {} at {side} with the basic metrics", escape::terminal(id.as_str()));
+            crate::log::info(format_args!(
+                "profile: retrying {} at {side} with the basic metrics",
+                escape::terminal(id.as_str())
+            ));
             (result, text, parsed) = attempt(false);
         }
         let profiled = match (result, parsed) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use pawl_core::baseline::Baseline;
 use pawl_core::compare::{self, CompareOptions};
-use pawl_core::files::{self, FileError, UpdateLock};
+use pawl_core::files::{FileError, UpdateLock};
 use pawl_core::ratchet::{self, Move, MoveKind, RatchetOptions};
 use pawl_core::report::escape;
 use pawl_core::run::Run;
@@ -14,7 +14,7 @@ use pawl_core::suite::Suite;
 use pawl_core::targets;
 use pawl_core::verdict::Comparison;
 
-use super::{DEFAULT_SUITE, Outcome, load_suite, thresholds};
+use super::{DEFAULT_SUITE, Outcome, load_suite, suite_for_thresholds, thresholds, thresholds_words};
 use crate::cli::RatchetArgs;
 use crate::{git, log, measure, output};
 use pawl_core::report::text::duration as format_ns;
@@ -22,11 +22,24 @@ use pawl_core::report::text::duration as format_ns;
 const DEFAULT_RUN_FILE: &str = "pawl-run.json";
 
 pub fn run(args: &RatchetArgs) -> Result<Outcome> {
-    let suite = match (&args.suite, &args.run) {
-        (Some(path), _) => Some(load_suite(path)?),
-        (None, None) => Some(load_suite(Path::new(DEFAULT_SUITE))?),
-        (None, Some(_)) if Path::new(DEFAULT_SUITE).exists() => Some(load_suite(Path::new(DEFAULT_SUITE))?),
-        (None, Some(_)) => None,
+    output::at_most_one_stdout([
+        ("--output", args.report.output.as_deref()),
+        ("--profile-targets", args.profile_targets.as_deref()),
+    ])?;
+    // With a run file, the suite gives the thresholds and the baseline's path where it is that run's
+    // suite (or is named); without one, the suite is what gets measured.
+    let (suite, run, run_label, from) = match &args.run {
+        Some(path) => {
+            let run = Run::load(path)?;
+            let (suite, from) = suite_for_thresholds(args.suite.as_deref(), &run.suite, &args.judge)?;
+            (suite, run, path.display().to_string(), from)
+        }
+        None => {
+            let suite_path = args.suite.as_deref().unwrap_or(Path::new(DEFAULT_SUITE));
+            let suite = load_suite(suite_path)?;
+            let run = measure::measure(&suite, &args.measure, &args.gpus, None, Path::new(DEFAULT_RUN_FILE))?;
+            (Some(suite), run, DEFAULT_RUN_FILE.to_owned(), thresholds_words(Some(suite_path), &args.judge))
+        }
     };
     let baseline_path = baseline_path(args.baseline.as_deref(), suite.as_ref())?;
     let opts = CompareOptions {
@@ -34,20 +47,13 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
         force: args.judge.force,
         seed: args.judge.bootstrap_seed,
     };
-    let (run, run_label) = match (&args.run, &suite) {
-        (Some(path), _) => (Run::load(path)?, path.display().to_string()),
-        (None, Some(suite)) => (
-            measure::measure(suite, &args.measure, &args.gpus, None, Path::new(DEFAULT_RUN_FILE))?,
-            DEFAULT_RUN_FILE.to_owned(),
-        ),
-        (None, None) => unreachable!("a suite is loaded whenever no run file is given"),
-    };
     // Read, move and write the baseline under its update lock (after measuring, which may take
     // minutes), so that concurrent updaters take turns instead of overwriting each other's moves.
     let _lock = if args.dry_run { None } else { lock_baseline(&baseline_path)? };
     let baseline = load_or_create(&baseline_path, &run, args.accept_new)?;
-    let comparison =
+    let mut comparison =
         compare::compare_baseline(&baseline, &run, &baseline_path.display().to_string(), &run_label, &opts)?;
+    comparison.thresholds_from = Some(from);
     output::write_report(&comparison, &args.report)?;
 
     let outcome =
@@ -58,29 +64,33 @@ pub fn run(args: &RatchetArgs) -> Result<Outcome> {
             MoveKind::Improved => "moved up",
             MoveKind::Added => "added",
         };
-        eprintln!(
+        crate::log::info(format_args!(
             "baseline: {how} {}: {from} → {}",
             escape::terminal(m.id.as_str()),
             format_ns(m.new_median_ns)
-        );
+        ));
     }
     let file_missing = !baseline_path.exists();
     // Writing is the default (moving the baseline is what this command is for); `--update` spells it out
     // in CI, and `pawl check` / `pawl compare` / `--dry-run` are the read-only ways to compare.
     if args.dry_run {
-        eprintln!("baseline: --dry-run, {} left as it is", baseline_path.display());
+        crate::log::info(format_args!("baseline: --dry-run, {} left as it is", baseline_path.display()));
     } else if !outcome.moves.is_empty() || file_missing {
         outcome.baseline.save(&baseline_path)?;
-        eprintln!("baseline: {} cases changed in {}", outcome.moves.len(), baseline_path.display());
+        crate::log::info(format_args!(
+            "baseline: {} cases changed in {}",
+            outcome.moves.len(),
+            baseline_path.display()
+        ));
         if args.git_commit {
             let message = commit_message(&run.suite, &outcome.moves);
             let commit = git::commit_only(&baseline_path, &message)?;
-            eprintln!("baseline: committed {} as {commit}", baseline_path.display());
+            crate::log::info(format_args!("baseline: committed {} as {commit}", baseline_path.display()));
         }
     } else {
-        eprintln!("baseline: nothing moved; {} unchanged", baseline_path.display());
+        crate::log::info(format_args!("baseline: nothing moved; {} unchanged", baseline_path.display()));
         if args.git_commit {
-            eprintln!("baseline: nothing to commit");
+            crate::log::info(format_args!("baseline: nothing to commit"));
         }
     }
     if let Some(path) = &args.profile_targets {
@@ -105,7 +115,10 @@ pub fn baseline_path(flag: Option<&Path>, suite: Option<&Suite>) -> Result<PathB
 /// move, should one come, fails on writing with the folder named.
 fn lock_baseline(path: &Path) -> Result<Option<UpdateLock>> {
     let waiting = |lock: &Path| {
-        eprintln!("baseline: waiting for another pawl to finish updating it ({})", lock.display())
+        crate::log::info(format_args!(
+            "baseline: waiting for another pawl to finish updating it ({})",
+            lock.display()
+        ))
     };
     match UpdateLock::acquire(path, waiting) {
         Ok(lock) => Ok(Some(lock)),
@@ -157,7 +170,7 @@ pub fn write_profile_targets(asked: Option<&Path>, comparison: &Comparison) -> R
             ),
         );
     }
-    files::write_atomic(path, text.as_bytes())?;
+    output::write_bytes(path, text.as_bytes())?;
     Ok(())
 }
 

@@ -42,11 +42,11 @@ pub fn run(args: &SotaReportArgs) -> Result<Outcome> {
     let report = Report::build(&runs, &options)?;
     let written = pawl_sota::write(&report, &args.output, &command_line())?;
     let (measured, possible) = report.counts();
-    eprintln!(
+    crate::log::info(format_args!(
         "pawl: {} configurations × {} implementations, {measured} of {possible} cells measured",
         report.configurations.len(),
         report.implementations.len()
-    );
+    ));
     println!("{}", written.markdown.display());
     println!("{}", written.html.display());
     println!("{}", written.json.display());

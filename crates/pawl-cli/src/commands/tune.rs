@@ -71,10 +71,10 @@ fn live(args: &TuneArgs) -> Result<Outcome> {
         if bench_plan.bench.tune.iter().any(|t| t.is_tunable()) {
             cases.extend(bench_plan.cases.iter().map(|c| (bench_plan.bench, c)));
         } else {
-            eprintln!(
+            crate::log::info(format_args!(
                 "pawl tune: bench `{}` has no tune parameter with more than one candidate; skipped",
                 bench_plan.bench.name
-            );
+            ));
         }
     }
     if cases.is_empty() {
@@ -118,32 +118,32 @@ fn live(args: &TuneArgs) -> Result<Outcome> {
         spent_s: 0.0,
         cases: Vec::new(),
     };
-    eprintln!(
+    crate::log::info(format_args!(
         "pawl tune: {} case{} of {}, budget {}, output in {}",
         cases.len(),
         if cases.len() == 1 { "" } else { "s" },
         args.suite.display(),
         budget_text,
         args.out_dir.display()
-    );
+    ));
     for (k, (bench, case)) in cases.iter().enumerate() {
         let left = budget.saturating_sub(origin.elapsed());
         let share = left / u32::try_from(cases.len() - k).unwrap_or(u32::MAX);
         let space = match Space::new(bench, &case.case, &case.tune) {
             Ok(space) => space,
             Err(e) => {
-                eprintln!("pawl tune: {}: not tuned: {e}", case.case.id);
+                crate::log::info(format_args!("pawl tune: {}: not tuned: {e}", case.case.id));
                 continue;
             }
         };
-        eprintln!(
+        crate::log::info(format_args!(
             "[{}/{}] {}: {} configurations, {:.0} s",
             k + 1,
             cases.len(),
             case.case.id,
             space.len(),
             share.as_secs_f64()
-        );
+        ));
         let mut measurer =
             Live::new(bench, case, &space, &settings, &env, origin, &mut cache, worker.clone());
         let result = search::run(
@@ -155,7 +155,7 @@ fn live(args: &TuneArgs) -> Result<Outcome> {
             eprintln!("warning: {}", pawl_core::harness::shown(&warning.message));
         }
         let tuned = TunedCase::new(case, &space, share, &result);
-        eprintln!("    {}", one_line(&tuned));
+        crate::log::info(format_args!("    {}", one_line(&tuned)));
         tuning.cases.push(tuned);
         tuning.spent_s = origin.elapsed().as_secs_f64();
         // Saved as it goes: an interrupt loses only the case in progress.
@@ -206,15 +206,15 @@ fn replay_run(args: &TuneArgs, path: &Path) -> Result<Outcome> {
     };
     let source = format!("replay of {}", path.display());
     let tuning = replay::replay(&recording, &source, budget, &settings);
-    eprintln!(
+    crate::log::info(format_args!(
         "pawl tune: replayed {} case{} of {} within {:.1} s of its clock",
         tuning.cases.len(),
         if tuning.cases.len() == 1 { "" } else { "s" },
         path.display(),
         budget.as_secs_f64()
-    );
+    ));
     for case in &tuning.cases {
-        eprintln!("    {}: {}", case.id, one_line(case));
+        crate::log::info(format_args!("    {}: {}", case.id, one_line(case)));
     }
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("cannot create the output folder {}", args.out_dir.display()))?;
@@ -224,7 +224,10 @@ fn replay_run(args: &TuneArgs, path: &Path) -> Result<Outcome> {
         let text = std::fs::read_to_string(&args.suite)?;
         Some((suite, text, patch_path(&args.suite)))
     } else {
-        eprintln!("pawl tune: {} does not exist: no suggestions.patch", args.suite.display());
+        crate::log::info(format_args!(
+            "pawl tune: {} does not exist: no suggestions.patch",
+            args.suite.display()
+        ));
         None
     };
     write_outputs(

@@ -127,6 +127,16 @@ impl ForgeError {
     pub fn is_refused(&self) -> bool {
         matches!(self, ForgeError::Refused { .. })
     }
+
+    /// Whether the forge could not be reached or was failing (a network error, HTTP 5xx): the comment
+    /// may go through on the next run, and the report must not be lost meanwhile.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ForgeError::Transport { .. } => true,
+            ForgeError::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 /// A variable of the environment, unless unset or blank.

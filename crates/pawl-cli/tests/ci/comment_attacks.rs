@@ -72,12 +72,14 @@ fn an_error_page_echoing_the_headers_does_not_print_the_token() {
     let stub = Stub::start(config);
     let env = Env::new(&format!("{MARKER}\nreport\n"));
     let output = env.run(&mut env.github(&stub.url));
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    // A server error is the forge's trouble: the report goes to the job summary, with a warning.
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let stderr = stderr(&output);
     assert!(
         stderr.contains("HTTP 500") && stderr.contains("Bearer ***"),
         "the message is shown, redacted: {stderr}"
     );
+    assert!(std::fs::read_to_string(env.summary()).unwrap().contains("report"));
 }
 
 #[test]
@@ -93,13 +95,21 @@ fn an_api_url_with_user_info_is_refused_without_printing_it() {
 }
 
 #[test]
-fn an_unreachable_api_is_named_without_the_token() {
+fn an_unreachable_api_is_named_without_the_token_and_the_report_goes_to_the_job_summary() {
     // A port nothing listens on: bind one, then let it go.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let env = Env::new(&format!("{MARKER}\nreport\n"));
+    let body = format!("{MARKER}\nreport\n");
+    let env = Env::new(&body);
     let output = env.run(&mut env.github(&format!("http://127.0.0.1:{port}")));
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    // A network failure loses no report: like a refusal, it goes to the job summary, with a warning.
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains(&format!("127.0.0.1:{port}")), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("warning: cannot write the pull-request comment"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(std::fs::read_to_string(env.summary()).unwrap(), format!("{body}\n"));
 }
 
 #[test]

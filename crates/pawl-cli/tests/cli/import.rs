@@ -142,8 +142,15 @@ fn nvbench_summaries_are_compared_honestly_as_inconclusive() {
         .args(["compare", "ref.json", "cmp.json"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("summary only (new)"))
+        .stdout(predicate::str::contains("summary only"))
         .stdout(predicate::str::contains("88 inconclusive"));
+    // The table's notes are short; --verbose says what each side's summary held.
+    ws.pawl()
+        .args(["compare", "--verbose", "ref.json", "cmp.json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("note: summary only (new): "))
+        .stdout(predicate::str::contains("no samples kept"));
 }
 
 #[test]

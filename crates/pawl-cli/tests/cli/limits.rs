@@ -86,7 +86,8 @@ fn measuring_flags_out_of_range_are_refused_like_suite_keys() {
         let output = ws.pawl().args(["validate", "t.toml"]).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         let (_, wording) = stderr.split_once(&format!("`{key}` is {value}")).expect(&stderr);
-        let wording = wording.trim_end().to_owned();
+        // The error's own line; the hint line under it is the suite file's.
+        let wording = wording.lines().next().unwrap_or_default().trim_end().to_owned();
 
         let expected = format!("`{flag}` is {value}{wording}");
         refused(&ws, &["run", flag, value], &[expected]);
@@ -116,7 +117,8 @@ fn threshold_flags_and_suite_keys_share_one_rule_and_one_wording() {
             "{stderr}"
         );
         let (_, wording) = stderr.split_once(&format!("`{key}` is {value}")).expect(&stderr);
-        let expected = format!("`{flag}` is {value}{}", wording.trim_end());
+        let expected =
+            format!("`{flag}` is {value}{}", wording.lines().next().unwrap_or_default().trim_end());
         refused(&ws, &["compare", "base.json", "base.json", &format!("{flag}={value}")], &[expected]);
     }
 }

@@ -9,7 +9,7 @@ fn validate_counts_and_lists_cases() {
         .args(["validate", "--list"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("suite `replay` is valid: 1 benches, 5 cases"))
+        .stdout(predicate::str::contains("suite `replay` is valid: 1 bench, 5 cases"))
         .stdout(predicate::str::contains("h100/series=sdpa_flash_B32H8S512D64,mode=flushed"));
 }
 

@@ -20,7 +20,7 @@ use crate::verdict::{Comparison, VerdictKind};
 pub const SCHEMA: &str = "pawl-report/1";
 
 /// Counts of each verdict kind, and whether the check fails.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     pub total: usize,
     pub regressed: usize,
@@ -50,8 +50,11 @@ impl Summary {
     }
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
+/// The JSON report: the comparison's fields at the top level, with the report's own in front.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Report<'a> {
+    /// `pawl-report/1`: the kind of file and its major version.
+    #[schemars(pattern(r"^pawl-report/1(\.[0-9]+)*$"))]
     schema: &'static str,
     summary: Summary,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,7 +63,8 @@ struct Report<'a> {
     comparison: &'a Comparison,
 }
 
-#[derive(Serialize)]
+/// What measuring cost, and the amount in US dollars where a price per hour is known.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct CostReport {
     #[serde(flatten)]
     cost: Cost,

@@ -154,9 +154,15 @@ impl<'a> Report<'a> {
             opts,
             marker: marker(&comparison.suite),
             summary: summary(comparison),
-            settings: match &opts.cost {
-                Some(cost) => format!("{} · {}", text::settings(comparison, escape), text::cost(cost)),
-                None => text::settings(comparison, escape),
+            settings: {
+                let mut settings = text::settings(comparison, escape);
+                if let Some(from) = text::thresholds_from(comparison) {
+                    settings = format!("{settings} · {}", escape(&from));
+                }
+                match &opts.cost {
+                    Some(cost) => format!("{settings} · {}", text::cost(cost)),
+                    None => settings,
+                }
             },
             rows: verdicts.iter().map(|verdict| row(verdict)).collect(),
             sections,

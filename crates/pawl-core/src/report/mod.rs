@@ -30,6 +30,7 @@
 //!     confidence: 0.99,
 //!     multiple_comparisons: "Benjamini–Hochberg".into(),
 //!     testbed: "NVIDIA H100".into(),
+//!     thresholds_from: None,
 //!     verdicts: vec![],
 //! };
 //! let mut out = Vec::new();
@@ -123,11 +124,14 @@ pub struct ReportOptions {
     pub extra_markdown: Vec<String>,
     /// What measuring the new side cost, shown under the markdown report and carried by the JSON one.
     pub cost: Option<Cost>,
+    /// The human table's notes are a few words each; with this, every case's reason and notes follow
+    /// the table in full (`--verbose`). The other formats always say everything.
+    pub full_notes: bool,
 }
 
 /// What measuring cost: the GPU's time (wall-clock seconds of the measuring step, which holds the
 /// GPU), and with a price per hour of the GPU machine, the money, in US dollars as clouds list it.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cost {
     pub gpu_seconds: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +158,7 @@ impl Default for ReportOptions {
             artifact_hint: None,
             extra_markdown: Vec::new(),
             cost: None,
+            full_notes: false,
         }
     }
 }

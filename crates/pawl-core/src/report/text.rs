@@ -18,7 +18,7 @@ pub const NONE: &str = "—";
 /// A value to three significant figures for magnitudes in [1, 1000): `5.12`, `51.2`, `512`.
 ///
 /// The cut-offs sit where rounding would carry into the next digit, so 9.996 reads `10.0`, not `10.00`.
-fn three_figures(x: f64) -> String {
+fn three_figures_from_one(x: f64) -> String {
     let magnitude = x.abs();
     let decimals = if magnitude >= 99.95 {
         0
@@ -40,10 +40,31 @@ pub fn duration(ns: f64) -> String {
     const UNITS: [(f64, &str); 3] = [(1e9, "s"), (1e6, "ms"), (1e3, "µs")];
     for (scale, unit) in UNITS {
         if ns >= scale * 0.9995 {
-            return format!("{} {unit}", three_figures(ns / scale));
+            return format!("{} {unit}", three_figures_from_one(ns / scale));
         }
     }
-    format!("{} ns", three_figures(ns))
+    format!("{} ns", three_figures_from_one(ns))
+}
+
+/// A rate (TFLOP/s, GB/s) to three significant figures: `1.23e-4`, `0.0123`, `1.23`, `123`; whole
+/// numbers from 1000 up (`1234`), where a fourth figure costs nothing to show.
+pub fn three_figures(x: f64) -> String {
+    if !x.is_finite() {
+        return NONE.to_owned();
+    }
+    let magnitude = x.abs();
+    if magnitude == 0.0 || magnitude >= 0.9995 {
+        return if magnitude >= 999.5 { format!("{x:.0}") } else { three_figures_from_one(x) };
+    }
+    // Far below 1, leading zeros would outnumber the figures: 8.53e-5.
+    if magnitude < 0.000_999_5 {
+        return format!("{x:.2e}");
+    }
+    // Below 1: as many decimals as put three figures after the leading zeros, 0.00123 → `0.00123`.
+    let decimals = (2 - magnitude.log10().floor() as i32).clamp(0, 12) as usize;
+    let text = format!("{x:.decimals$}");
+    // Rounding may carry into one more figure (0.09996 → `0.1000`): drop the extra digit.
+    if text.trim_start_matches(['-', '0', '.']).len() > 3 { format!("{x:.0$}", decimals - 1) } else { text }
 }
 
 /// The median of one side, or [`NONE`].
@@ -87,6 +108,37 @@ pub fn change(ratio: Option<&Estimate>) -> String {
 pub fn notes(verdict: &Verdict) -> String {
     let reason = (verdict.kind == VerdictKind::Failed).then(|| super::words::reason(verdict));
     reason.into_iter().chain(super::words::notes(verdict)).collect::<Vec<_>>().join("; ")
+}
+
+/// The longest a failed case's reason runs in a terminal table before it is cut with `…`.
+const SHORT_REASON_CHARS: usize = 60;
+
+/// The notes column of a terminal table: each note in a few words, a failed case's reason on one
+/// shortened line. The full text is in [`notes`] (`--verbose`, JSON, markdown).
+pub fn short_notes(verdict: &Verdict) -> String {
+    let reason = (verdict.kind == VerdictKind::Failed).then(|| {
+        let reason = super::words::reason(verdict);
+        shorten(reason.lines().next().unwrap_or_default(), SHORT_REASON_CHARS)
+    });
+    reason
+        .into_iter()
+        .chain(verdict.notes.iter().map(super::words::short_note))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `text` cut to at most `max` characters, ending in `…` where it was cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", kept.trim_end())
+}
+
+/// Where the thresholds came from, when the comparison says: `thresholds from suite file pawl.toml`.
+pub fn thresholds_from(comparison: &Comparison) -> Option<String> {
+    comparison.thresholds_from.as_deref().map(|from| format!("thresholds from {from}"))
 }
 
 /// How the old side was obtained, in words.
@@ -166,6 +218,35 @@ mod tests {
         for (ns, want) in cases {
             assert_eq!(duration(ns), want, "{ns} ns");
         }
+    }
+
+    #[test]
+    fn rates_keep_three_significant_figures() {
+        let cases = [
+            (0.0, "0.00"),
+            (0.000_123_4, "1.23e-4"),
+            (0.001_234, "0.00123"),
+            (0.012_34, "0.0123"),
+            (0.099_96, "0.100"),
+            (0.5, "0.500"),
+            (0.999_6, "1.00"),
+            (2.71, "2.71"),
+            (27.14, "27.1"),
+            (271.6, "272"),
+            (999.6, "1000"),
+            (3141.59, "3142"),
+            (f64::NAN, NONE),
+        ];
+        for (x, want) in cases {
+            assert_eq!(three_figures(x), want, "{x}");
+        }
+    }
+
+    #[test]
+    fn shortening_cuts_with_an_ellipsis() {
+        assert_eq!(shorten("short", 10), "short");
+        assert_eq!(shorten("a reason far too long", 10), "a reason…");
+        assert_eq!(shorten("żółw żółw żółw", 6), "żółw…");
     }
 
     #[test]

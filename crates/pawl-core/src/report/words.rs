@@ -152,6 +152,37 @@ pub fn notes(verdict: &Verdict) -> Vec<String> {
     verdict.notes.iter().map(note).collect()
 }
 
+/// One note in a few words, for a table on a terminal; [`note`] says it in full.
+pub fn short_note(note: &Note) -> String {
+    match note {
+        Note::Throttled { side, throttled, samples } => {
+            format!("{throttled}/{samples} {} throttled", side_name(*side))
+        }
+        Note::Outliers { side, share, .. } => format!("{:.0}% {} outliers", share * 100.0, side_name(*side)),
+        Note::FewSamples { side, samples } => format!("{samples} {} samples", side_name(*side)),
+        Note::Bootstrap { because, .. } => format!("bootstrap CI: {}", short_cause(*because)),
+        Note::IgnoredBaselineInterval { .. } => "baseline CI ignored".to_owned(),
+        Note::OldStatus { status, .. } => format!("old: {}", status.as_str()),
+        Note::Summary { side, .. } => format!("summary only ({})", side_name(*side)),
+        Note::IdenticalCode => "identical code".to_owned(),
+        Note::Paired { pairs, settled, .. } => match settled {
+            Settled::Open => format!("{pairs} pairs, budget ran out"),
+            other => format!("{pairs} pairs, stopped on {}", settled_words(*other)),
+        },
+        Note::Cycles { agree: true, .. } => "cycles agree".to_owned(),
+        Note::Cycles { agree: false, .. } => "cycles disagree: SM clock changed".to_owned(),
+    }
+}
+
+fn short_cause(cause: BootstrapCause) -> &'static str {
+    match cause {
+        BootstrapCause::FewSamples => "few samples",
+        BootstrapCause::Ties => "tied values",
+        BootstrapCause::NotSmooth => "narrow mode",
+        BootstrapCause::NearBoundary => "near a boundary",
+    }
+}
+
 fn cause(cause: BootstrapCause) -> &'static str {
     match cause {
         BootstrapCause::FewSamples => "a side has fewer than 30 samples",

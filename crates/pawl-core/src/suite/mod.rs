@@ -127,7 +127,7 @@ impl Thresholds {
 }
 
 /// How each case is measured: from `[suite.measure]` or command-line flags.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MeasureSettings {
     /// Stop when the median's confidence interval is within ± this fraction (default 0.005).
     pub target_rel_ci: f64,

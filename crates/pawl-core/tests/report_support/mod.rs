@@ -144,6 +144,7 @@ pub fn all_kinds() -> Comparison {
         confidence: 0.99,
         multiple_comparisons: "Benjamini–Hochberg, false discovery rate 1%".to_owned(),
         testbed: "NVIDIA H100 80GB HBM3, driver 570, CUDA 12.8".to_owned(),
+        thresholds_from: None,
         verdicts: vec![regressed, failed, inconclusive, improved, unchanged, new, missing],
     }
 }
@@ -185,6 +186,7 @@ pub fn many(n: usize, kinds: &[VerdictKind]) -> Comparison {
         confidence: 0.99,
         multiple_comparisons: "Benjamini–Hochberg, false discovery rate 1%".to_owned(),
         testbed: "NVIDIA H100".to_owned(),
+        thresholds_from: None,
         verdicts,
     }
 }
