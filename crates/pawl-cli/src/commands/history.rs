@@ -149,8 +149,7 @@ pub fn latest_run(suite: &Suite, testbed: &Testbed) -> Result<Option<Run>> {
     let mut store = pawl_history::open(&location)?;
     let runs = store.runs(&RunFilter { suite: Some(suite.name.clone()), ..RunFilter::default() })?;
     let wanted = [Origin::Run.as_str(), Origin::Check.as_str()];
-    let latest =
-        runs.iter().find(|r| r.testbed == testbed.key() && wanted.contains(&r.origin.as_str()));
+    let latest = runs.iter().find(|r| r.testbed == testbed.key() && wanted.contains(&r.origin.as_str()));
     Ok(match latest {
         Some(summary) => Some(store.run(&summary.key)?),
         None => None,
