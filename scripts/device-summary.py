@@ -3,6 +3,7 @@
 
   device-summary.py kernels OUT     pawl vs ncu per case, and three processes against each other
   device-summary.py study OUT       the timing-scheme study: event and CUPTI medians against ncu
+  device-summary.py factors OUT     the factor study: which thing a process owns moves its small kernels
   device-summary.py attention OUT   pawl's flash_fwd beside PyTorch's SDPA backends, per case
   device-summary.py engine OUT      statuses of the kernels suite; examples/drift in three processes:
                                     shifts between processes and the verdicts of comparing run files
@@ -92,6 +93,49 @@ elif mode == "study":
         print(f"{case:<12} {fmt(n and n / 1e3):>8} " + " ".join(f"{c:>13}" for c in cells) + f" {fmt(k and k / 1e3):>11}")
     for s in ("events1", "events16"):
         print(f"event pair around nothing, {s}: " + " / ".join(fmt(med.get((p, s, "none"), 0) / 1e3) for p in ("p1", "p2")) + " µs")
+
+elif mode == "factors":
+    import glob
+    rows = []
+    for f in sorted(glob.glob(os.path.join(out, "factors_*.csv"))):
+        for r in csv.DictReader(open(f)):
+            rows.append(r)
+    procs = sorted({r["process"] for r in rows}, key=lambda p: int(p[1:]))
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    factors = list(dict.fromkeys(r["factor"] for r in rows if not r["factor"].startswith("rotate_")))
+    med = {}
+    for r in rows:
+        med.setdefault((r["process"], r["factor"], r["case"]), []).append(float(r["event_median_ns"]))
+    cupti = {}
+    for r in rows:
+        if r["cupti_median_ns"] not in ("NaN", "nan"):
+            cupti.setdefault((r["process"], r["factor"], r["case"]), []).append(float(r["cupti_median_ns"]))
+
+    def sd(xs):
+        return statistics.pstdev(xs) if len(xs) > 1 else 0.0
+
+    print("each process's base medians (mean of its copies) minus the median over processes, ns")
+    print(f"{'process':<8} " + " ".join(f"{c:>10}" for c in cases))
+    centre = {c: statistics.median(statistics.mean(med[(p, 'base', c)]) for p in procs) for c in cases}
+    for p in procs:
+        print(f"{p:<8} " + " ".join(f"{statistics.mean(med[(p, 'base', c)]) - centre[c]:>+10.0f}" for c in cases))
+    print("\nspread of medians, ns: between processes (SD of each process's base mean), and within a")
+    print("process over each factor's 6 copies (SD, averaged over processes)")
+    print(f"{'':<16} " + " ".join(f"{c:>10}" for c in cases))
+    print(f"{'between procs':<16} " + " ".join(f"{sd([statistics.mean(med[(p, 'base', c)]) for p in procs]):>10.1f}" for c in cases))
+    for f in factors:
+        print(f"{'within ' + f:<16} " + " ".join(f"{statistics.mean(sd(med[(p, f, c)]) for p in procs):>10.1f}" for c in cases))
+    if cupti:
+        print("\nthe same with CUPTI's kernel durations (processes run with --cupti)")
+        cp = [p for p in procs if (p, "base", cases[0]) in cupti]
+        print(f"{'between procs':<16} " + " ".join(f"{sd([statistics.mean(cupti[(p, 'base', c)]) for p in cp]):>10.1f}" for c in cases))
+        for f in factors:
+            print(f"{'within ' + f:<16} " + " ".join(f"{statistics.mean(sd(cupti[(p, f, c)]) for p in cp):>10.1f}" for c in cases))
+    print("\nSD between processes of one measurement: copy 0 of base, and each factor rotated over its copies")
+    print(f"{'base copy 0':<16} " + " ".join(f"{sd([med[(p, 'base', c)][0] for p in procs]):>10.1f}" for c in cases))
+    for f in factors[1:]:
+        key = "rotate_" + f
+        print(f"{key:<16} " + " ".join(f"{sd([med[(p, key, c)][0] for p in procs if (p, key, c) in med]):>10.1f}" for c in cases))
 
 elif mode == "attention":
     run = load("attention.json")

@@ -6,6 +6,8 @@
 #   scripts/gpu-check.sh kernels         # on the GPU machine: GPU tests, the kernels suite in three
 #                                        # processes, ncu
 #   scripts/gpu-check.sh study           # on the GPU machine: the timing-scheme study, ncu
+#   scripts/gpu-check.sh factors [N]     # on the GPU machine: what moves small kernels between
+#                                        # processes, in N processes (default 8; every other with CUPTI)
 #   scripts/gpu-check.sh attention       # on the GPU machine: the attention suite, pawl vs PyTorch
 #   scripts/gpu-check.sh engine          # on the GPU machine: GPU tests, faults and accumulating kernels,
 #                                        # examples/drift in three processes compared as run files
@@ -94,6 +96,19 @@ study() {
     python3 scripts/device-summary.py study "$OUT" | tee -a "$OUT/summary.txt"
 }
 
+factors() {
+    use_lib cupti
+    local procs=${1:-8}
+    echo "== factor study in $procs processes" | tee -a "$log"
+    for i in $(seq 1 "$procs"); do
+        local flag=""
+        [ $((i % 2)) -eq 0 ] && flag=--cupti
+        timeout 120 "$B/timing_study" --factors $flag | sed "1!s/^/p$i,/; 1s/^/process,/" > "$OUT/factors_$i.csv" 2>> "$log"
+        echo "process $i ($flag) exit $?" | tee -a "$log"
+    done
+    python3 scripts/device-summary.py factors "$OUT" | tee -a "$OUT/summary.txt"
+}
+
 attention() {
     echo "== pawl run examples/attention/pawl.toml" | tee -a "$log"
     s=$(date +%s%N)
@@ -155,8 +170,9 @@ identical() {
 case "${1:-}" in
     kernels) kernels ;;
     study) study ;;
+    factors) factors "${2:-}" ;;
     attention) attention ;;
     engine) engine ;;
     identical) identical "${2:-}" ;;
-    *) echo "usage: $0 --pack | kernels | study | attention | engine | identical [N]" >&2; exit 2 ;;
+    *) echo "usage: $0 --pack | kernels | study | factors [N] | attention | engine | identical [N]" >&2; exit 2 ;;
 esac

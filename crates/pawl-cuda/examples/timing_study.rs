@@ -12,7 +12,17 @@
 //! ```text
 //! timing_study [--cupti]        # CSV on stdout: scheme, case, samples, medians (ns), p10, p90
 //! timing_study --launch-only    # every case 5 times after a flush, untimed, for ncu
+//! timing_study --factors [--cupti]  # what moves a process's small-kernel medians (below)
 //! ```
+//!
+//! `--factors` asks where the offset between processes comes from: kernels of a few µs read 0.1–0.2 µs
+//! more in one process than in another, whatever the kernel. Inside one process it swaps, one at a
+//! time, each thing a process owns for a fresh one — the stream, the L2 flush buffer, the event pair,
+//! the loaded module (the kernel's code address), the data's placement — and times the small cases
+//! (one sample per hold, flushed) under each of [`INCARNATIONS`] copies; `base` repeats the untouched
+//! setup as the noise floor, and `rotate_*` rotates sample by sample over all copies of one factor. A
+//! factor whose copies spread as far as processes do is the cause; its `rotate_*` row, compared across
+//! processes, is what rotating over it would leave.
 //! It needs libcuda, libnvrtc and (with `--cupti`) libcupti on the library path.
 
 use std::error::Error;
@@ -101,6 +111,8 @@ struct Gpu {
     sm_count: u32,
     x: CudaSlice<f32>,
     y: CudaSlice<f32>,
+    /// Where in `x` and `y` the timed kernels start, in floats (the data's placement).
+    offset: u64,
 }
 
 impl Gpu {
@@ -133,6 +145,7 @@ impl Gpu {
     fn run_case(&self, case: &Case) -> Res<()> {
         let (x, _a) = self.x.device_ptr(&self.stream);
         let (y, _b) = self.y.device_ptr(&self.stream);
+        let (x, y) = (x + 4 * self.offset, y + 4 * self.offset);
         self.launch(&case.function, case.grid, 256, &[&x, &y, &case.scalar])
     }
 
@@ -239,9 +252,138 @@ fn median(sorted: &[f64]) -> f64 {
     }
 }
 
+/// Copies of each factor in `--factors`.
+const INCARNATIONS: usize = 6;
+/// Samples per measurement in `--factors`, after [`FACTOR_WARMUP`].
+const FACTOR_SAMPLES: usize = 240;
+const FACTOR_WARMUP: Duration = Duration::from_millis(20);
+/// The data placements of `--factors`, in floats: 16 MiB apart, plus a few KiB so that they do not
+/// all start at the same offset within a page.
+const PLACEMENT_STEP: u64 = (4 << 20) + 1024;
+
+/// What a process owns that `--factors` swaps for a fresh copy.
+#[derive(Clone, Copy, PartialEq)]
+enum Factor {
+    Base,
+    Stream,
+    Flush,
+    Events,
+    Module,
+    Placement,
+}
+
+const FACTORS: [(Factor, &str); 6] = [
+    (Factor::Base, "base"),
+    (Factor::Stream, "stream"),
+    (Factor::Flush, "flush"),
+    (Factor::Events, "events"),
+    (Factor::Module, "module"),
+    (Factor::Placement, "placement"),
+];
+
+/// The fresh copies `--factors` swaps in; copy `k` of every factor.
+struct Copies {
+    streams: Vec<Arc<CudaStream>>,
+    flushes: Vec<CudaSlice<u8>>,
+    events: Vec<(Vec<CudaEvent>, Vec<CudaEvent>)>,
+    /// Per copy, each case's function from that copy's module.
+    functions: Vec<Vec<CudaFunction>>,
+}
+
+impl Copies {
+    /// Swaps copy `k` of `factor` into `gpu` (and `cases`); calling it again swaps it back.
+    fn swap(&mut self, factor: Factor, k: usize, gpu: &mut Gpu, cases: &mut [Case]) {
+        match factor {
+            Factor::Base => {}
+            Factor::Stream => std::mem::swap(&mut gpu.stream, &mut self.streams[k]),
+            Factor::Flush => std::mem::swap(&mut gpu.flush_buf, &mut self.flushes[k]),
+            Factor::Events => {
+                let (starts, ends) = &mut self.events[k];
+                std::mem::swap(&mut gpu.starts, starts);
+                std::mem::swap(&mut gpu.ends, ends);
+            }
+            Factor::Module => {
+                for (case, function) in cases.iter_mut().zip(&mut self.functions[k]) {
+                    std::mem::swap(&mut case.function, function);
+                }
+            }
+            Factor::Placement => gpu.offset = if gpu.offset == 0 { (k as u64 + 1) * PLACEMENT_STEP } else { 0 },
+        }
+    }
+}
+
+/// Each small case's event median (and CUPTI's, with `--cupti`) as it stands, or rotated sample by
+/// sample over every copy of `rotate`: one CSV row per case.
+fn measure_factor(
+    gpu: &mut Gpu,
+    cases: &mut [Case],
+    copies: &mut Copies,
+    row: (&str, &str),
+    rotate: Option<Factor>,
+    with_cupti: bool,
+) -> Res<()> {
+    let hold1 = SCHEMES[0];
+    for index in 0..cases.len() {
+        let warm = Instant::now();
+        while warm.elapsed() < FACTOR_WARMUP {
+            gpu.samples(&cases[index], hold1, MAX_PER_HOLD)?;
+        }
+        if with_cupti {
+            cupti_durations("")?;
+        }
+        let mut events = Vec::with_capacity(FACTOR_SAMPLES);
+        match rotate {
+            None => events = gpu.samples(&cases[index], hold1, FACTOR_SAMPLES)?,
+            Some(factor) => {
+                for i in 0..FACTOR_SAMPLES {
+                    let k = i % INCARNATIONS;
+                    copies.swap(factor, k, gpu, cases);
+                    let sample = gpu.samples(&cases[index], hold1, 1);
+                    copies.swap(factor, k, gpu, cases);
+                    events.extend(sample?);
+                }
+            }
+        }
+        let mut kernels = if with_cupti { cupti_durations(cases[index].kernel)? } else { Vec::new() };
+        events.sort_by(f64::total_cmp);
+        kernels.sort_by(f64::total_cmp);
+        println!(
+            "{},{},{},{},{:.1},{:.1},{:.0},{:.0}",
+            row.0,
+            row.1,
+            cases[index].name,
+            events.len(),
+            median(&events),
+            median(&kernels),
+            quantile(&events, 0.1),
+            quantile(&events, 0.9)
+        );
+    }
+    Ok(())
+}
+
+/// `--factors`: per factor and copy, then rotated over all copies of each factor. CSV on stdout.
+fn factors(gpu: &mut Gpu, cases: &mut [Case], copies: &mut Copies, with_cupti: bool) -> Res<()> {
+    println!("factor,copy,case,samples,event_median_ns,cupti_median_ns,event_p10_ns,event_p90_ns");
+    // Copies interleaved with each other, so that a slow drift in time spreads over every factor alike.
+    for k in 0..INCARNATIONS {
+        for (factor, label) in FACTORS {
+            copies.swap(factor, k, gpu, cases);
+            let measured = measure_factor(gpu, cases, copies, (label, &k.to_string()), None, with_cupti);
+            copies.swap(factor, k, gpu, cases);
+            measured?;
+        }
+    }
+    for (factor, label) in &FACTORS[1..] {
+        measure_factor(gpu, cases, copies, (&format!("rotate_{label}"), "all"), Some(*factor), with_cupti)?;
+    }
+    Ok(())
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let launch_only = args.iter().any(|a| a == "--launch-only");
+    let factor_study = args.iter().any(|a| a == "--factors");
     let with_cupti = args.iter().any(|a| a == "--cupti");
     if with_cupti {
         activity::register_callbacks(Some(buffer_requested), Some(buffer_completed))?;
@@ -254,7 +396,8 @@ fn main() -> Res<()> {
     let compile = |source| {
         compile_ptx_with_opts(source, CompileOptions { arch: Some("compute_90"), ..Default::default() })
     };
-    let module = ctx.load_module(compile(SOURCE)?)?;
+    let ptx = compile(SOURCE)?;
+    let module = ctx.load_module(ptx.clone())?;
     let builtin = ctx.load_module(compile(BUILTIN)?)?;
     let l2 = ctx.attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE)? as usize;
     let sm_count = ctx.attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)? as u32;
@@ -273,7 +416,7 @@ fn main() -> Res<()> {
     }
     .result()?;
     let event = || ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT));
-    let gpu = Gpu {
+    let mut gpu = Gpu {
         stream: stream.clone(),
         flush: builtin.load_function("pawl_flush")?,
         block: builtin.load_function("pawl_block")?,
@@ -286,6 +429,7 @@ fn main() -> Res<()> {
         sm_count,
         x,
         y,
+        offset: 0,
     };
     let fill = module.load_function("fill")?;
     for buf in [&gpu.x, &gpu.y] {
@@ -322,6 +466,19 @@ fn main() -> Res<()> {
     }
     cases.push(Case { name: "empty".into(), kernel: "empty", function: empty, grid: 1, scalar: 0 });
 
+    if factor_study {
+        let small = ["empty", "copy_2^16", "copy_2^20", "fma_8", "fma_320"];
+        let mut cases: Vec<Case> = cases.into_iter().filter(|c| small.contains(&c.name.as_str())).collect();
+        let mut copies = Copies { streams: Vec::new(), flushes: Vec::new(), events: Vec::new(), functions: Vec::new() };
+        for _ in 0..INCARNATIONS {
+            copies.streams.push(ctx.new_stream()?);
+            copies.flushes.push(stream.alloc_zeros::<u8>(2 * l2)?);
+            copies.events.push((vec![event()?], vec![event()?]));
+            let module = ctx.load_module(ptx.clone())?;
+            copies.functions.push(cases.iter().map(|c| module.load_function(c.kernel)).collect::<Result<_, _>>()?);
+        }
+        return factors(&mut gpu, &mut cases, &mut copies, with_cupti);
+    }
     if launch_only {
         for case in &cases {
             for _ in 0..5 {
