@@ -172,7 +172,9 @@ elif mode == "engine":
     print(f"GPU: {(kernels.get('env') or {}).get('gpu', {}).get('name')}")
     print("kernels suite:", ", ".join(f"{c['id'].split('/', 1)[-1] if c['bench'] == 'faults' else c['id']}: "
                                       f"{c['status']}" for c in kernels["cases"] if c["bench"] in ("faults", "histogram", "row_sums")))
-    runs = {side: {c["id"]: c for c in load(f"drift_{side}.json")["cases"]} for side in "abc"}
+    files = {side: load(f"drift_{side}.json") for side in "abc"}
+    print("clock of the drift runs:", ", ".join(f"{s}: {(f.get('env') or {}).get('clock', 'events')}" for s, f in files.items()))
+    runs = {side: {c["id"]: c for c in f["cases"]} for side, f in files.items()}
     ids = list(runs["a"])
     print(f"{'case':<26} {'median a µs':>11} {'b−a %':>7} {'c−a %':>7} {'spread %':>8}  verdicts ab ac bc")
     verdicts = {}

@@ -12,7 +12,8 @@
 #   scripts/gpu-check.sh engine          # on the GPU machine: GPU tests, faults and accumulating kernels,
 #                                        # examples/drift in three processes compared as run files
 #   scripts/gpu-check.sh identical [N]   # on the GPU machine: N runs of `pawl ab --measure-identical`
-#                                        # on examples/drift (default 9), then the sensitivity experiment
+#                                        # on examples/drift (default 9)
+#   scripts/gpu-check.sh sensitivity     # on the GPU machine: the sensitivity experiment (A/A, planted)
 #
 # Results go under $OUT (default /tmp/pawl-device); a short table is printed last.
 set -u -o pipefail
@@ -58,12 +59,14 @@ cd "$root"
 log=$OUT/log.txt
 
 kernels() {
-    echo "== GPU tests" | tee -a "$log"
-    PAWL_CUDA_WORKER=$B/pawl-cuda-worker PAWL_TEST_KERNELS=$root/kernels/testing \
-        timeout 150 "$B/gpu_backend" --test-threads=1 --nocapture >> "$log" 2>&1
-    echo "gpu_backend exit $?" | tee -a "$log"
-    timeout 60 "$B/unit_tests" --test-threads=1 >> "$log" 2>&1
-    echo "unit_tests exit $?" | tee -a "$log"
+    if [ "${GPU_TESTS:-1}" != 0 ]; then  # GPU_TESTS=0: the `engine` part of the same call ran them
+        echo "== GPU tests" | tee -a "$log"
+        PAWL_CUDA_WORKER=$B/pawl-cuda-worker PAWL_TEST_KERNELS=$root/kernels/testing \
+            timeout 150 "$B/gpu_backend" --test-threads=1 --nocapture >> "$log" 2>&1
+        echo "gpu_backend exit $?" | tee -a "$log"
+        timeout 60 "$B/unit_tests" --test-threads=1 >> "$log" 2>&1
+        echo "unit_tests exit $?" | tee -a "$log"
+    fi
     "$B/pawl" env 2>&1 | tee -a "$log"
     for side in a b c; do
         echo "== pawl run examples/kernels/pawl.toml ($side)" | tee -a "$log"
@@ -74,7 +77,7 @@ kernels() {
     echo "== pawl compare: the same code measured in two processes (a, b)" | tee -a "$log"
     "$B/pawl" compare "$OUT/kernels_a.json" "$OUT/kernels_b.json" 2>&1 | tee -a "$log"
     echo "== ncu on the same kernels and sizes" | tee -a "$log"
-    timeout 200 ncu --clock-control none --cache-control all --metrics gpu__time_duration.sum \
+    PAWL_CLOCK=events timeout 200 ncu --clock-control none --cache-control all --metrics gpu__time_duration.sum \
         -k 'regex:^(copy_vec4|fma_chain)$' --csv \
         "$B/measure" examples/kernels/pawl.toml --bench copy,fma --launch-only 5 > "$OUT/ncu.csv" 2>> "$log"
     echo "ncu exit $?" | tee -a "$log"
@@ -90,7 +93,7 @@ study() {
         timeout 150 "$B/timing_study" | sed 's/^/p2,/'
     } > "$OUT/study.csv" 2>> "$log"
     echo "study exit $?" | tee -a "$log"
-    timeout 200 ncu --clock-control none --cache-control all --metrics gpu__time_duration.sum \
+    PAWL_CLOCK=events timeout 200 ncu --clock-control none --cache-control all --metrics gpu__time_duration.sum \
         -k 'regex:^(copy_vec4|fma_chain|empty)$' --csv "$B/timing_study" --launch-only > "$OUT/study_ncu.csv" 2>> "$log"
     echo "ncu exit $?" | tee -a "$log"
     python3 scripts/device-summary.py study "$OUT" | tee -a "$OUT/summary.txt"
@@ -158,6 +161,9 @@ identical() {
     done
     rm -rf "$work"
     python3 scripts/device-summary.py identical "$OUT" | tee -a "$OUT/summary.txt"
+}
+
+sensitivity() {
     echo "== sensitivity (scripts/sensitivity.sh, AA_RUNS=${AA_RUNS:-2}, AB_BUDGET=${AB_BUDGET:-15s})" | tee -a "$log"
     local sens
     sens=$(mktemp -d /tmp/pawl-sens.XXXXXX)
@@ -174,5 +180,6 @@ case "${1:-}" in
     attention) attention ;;
     engine) engine ;;
     identical) identical "${2:-}" ;;
-    *) echo "usage: $0 --pack | kernels | study | factors [N] | attention | engine | identical [N]" >&2; exit 2 ;;
+    sensitivity) sensitivity ;;
+    *) echo "usage: $0 --pack | kernels | study | factors [N] | attention | engine | identical [N] | sensitivity" >&2; exit 2 ;;
 esac

@@ -101,7 +101,8 @@ pub fn command(ncu: &Path, kernel: &str, program: &[OsString], full: bool) -> Co
     argv.extend(["--kernel-name".into(), format!("regex:^{}$", regex_escape(kernel)).into()]);
     argv.extend(["--launch-count".into(), "1".into(), "--metrics".into(), metrics_argument(full).into()]);
     argv.extend(program.iter().cloned());
-    Command::new(argv)
+    // The profiled program times nothing; leave CUPTI to Nsight Compute.
+    Command::new(argv).env(pawl_cuda::clock::SETTING, "events")
 }
 
 fn regex_escape(s: &str) -> String {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::CaseId;
 use crate::files::{self, FileError};
-use crate::run::Environment;
+use crate::run::{Clock, Environment};
 
 pub const BASELINE_SCHEMA: &str = "pawl-baseline/1";
 
@@ -21,28 +21,46 @@ pub const BASELINE_SCHEMA: &str = "pawl-baseline/1";
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub struct Testbed {
-    /// GPU model (`"NVIDIA H100 80GB HBM3"`), or `"no GPU"`.
+    /// GPU model (`"NVIDIA H100 80GB HBM3"`), or [`Testbed::NO_GPU`].
     pub gpu: String,
     pub driver_major: u32,
     pub cuda_major: u32,
+    /// What timed the figures; left out for events, so testbeds from before it was recorded keep
+    /// their keys.
+    #[serde(default, skip_serializing_if = "Clock::is_events")]
+    pub clock: Clock,
 }
 
 impl Testbed {
+    /// The GPU model of a run that measured on none (`command` benches only).
+    pub const NO_GPU: &str = "no GPU";
+
     pub fn from_env(env: &Environment) -> Testbed {
         match &env.gpu {
             Some(gpu) => Testbed {
                 gpu: gpu.name.clone(),
                 driver_major: leading_number(&gpu.driver_version),
                 cuda_major: leading_number(&gpu.cuda_version),
+                clock: env.clock,
             },
-            None => Testbed { gpu: "no GPU".to_owned(), driver_major: 0, cuda_major: 0 },
+            None => Testbed {
+                gpu: Testbed::NO_GPU.to_owned(),
+                driver_major: 0,
+                cuda_major: 0,
+                clock: Clock::Events,
+            },
         }
     }
 
     /// The key under which this testbed's cases are stored: `NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13`
-    /// (`no GPU / driver 0 / CUDA 0` without one). Stored in baselines and histories: never changes.
+    /// (`no GPU / driver 0 / CUDA 0` without one), ending in ` / kernel clock` where CUPTI's kernel
+    /// timestamps timed the figures. Stored in baselines and histories: never changes.
     pub fn key(&self) -> String {
-        format!("{} / driver {} / CUDA {}", self.gpu, self.driver_major, self.cuda_major)
+        let clock = match self.clock {
+            Clock::Events => "",
+            Clock::Kernel => " / kernel clock",
+        };
+        format!("{} / driver {} / CUDA {}{clock}", self.gpu, self.driver_major, self.cuda_major)
     }
 
     /// The fields in which `other` differs from `self`, in words, for the refusal message.
@@ -56,6 +74,13 @@ impl Testbed {
         }
         if self.cuda_major != other.cuda_major {
             out.push(format!("CUDA major {} vs {}", self.cuda_major, other.cuda_major));
+        }
+        if self.clock != other.clock {
+            let name = |clock: Clock| match clock {
+                Clock::Events => "CUDA events around the launch",
+                Clock::Kernel => "the kernel's own timestamps (CUPTI)",
+            };
+            out.push(format!("timed by {} vs {}", name(self.clock), name(other.clock)));
         }
         out
     }
@@ -71,6 +96,9 @@ impl fmt::Display for Testbed {
         }
         if self.cuda_major > 0 {
             write!(f, " / CUDA {}", self.cuda_major)?;
+        }
+        if self.clock == Clock::Kernel {
+            f.write_str(" / kernel clock")?;
         }
         Ok(())
     }
@@ -210,6 +238,24 @@ mod tests {
         assert_eq!(none.to_string(), "no GPU", "versions nobody recorded are not shown as 0");
         assert_eq!(tb.differences(&none).len(), 3);
         assert!(tb.differences(&tb).is_empty());
+    }
+
+    #[test]
+    fn the_kernel_clock_is_a_testbed_of_its_own_and_events_keep_the_old_key() {
+        let events = Testbed::from_env(&h100_env());
+        let kernel = Testbed::from_env(&Environment { clock: Clock::Kernel, ..h100_env() });
+        assert_eq!(kernel.key(), "NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13 / kernel clock");
+        assert_eq!(kernel.differences(&events).len(), 1);
+        assert!(kernel.differences(&events)[0].contains("CUPTI"), "{:?}", kernel.differences(&events));
+        // An events testbed serialises as before the clock was recorded, and reads back the same.
+        let json = serde_json::to_string(&events).unwrap();
+        assert!(!json.contains("clock"), "{json}");
+        assert_eq!(serde_json::from_str::<Testbed>(&json).unwrap(), events);
+        let json = serde_json::to_string(&kernel).unwrap();
+        assert_eq!(serde_json::from_str::<Testbed>(&json).unwrap(), kernel);
+        // No GPU, no clock: a command-only run is the same testbed whatever this process would time with.
+        let cpu = Testbed::from_env(&Environment { clock: Clock::Kernel, ..Environment::default() });
+        assert_eq!(cpu.clock, Clock::Events);
     }
 
     #[test]

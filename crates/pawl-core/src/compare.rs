@@ -60,8 +60,8 @@ pub enum CompareError {
     #[error("{}", mismatch_message(baseline, run, differences, available))]
     TestbedMismatch {
         /// The old side's testbed (the closest one a baseline holds).
-        baseline: Testbed,
-        run: Testbed,
+        baseline: Box<Testbed>,
+        run: Box<Testbed>,
         /// How `baseline` differs from `run`, in words.
         differences: Vec<String>,
         /// Every testbed the baseline holds, closest first; empty when comparing two runs.
@@ -117,8 +117,8 @@ pub fn compare_runs(
     let differences = old_tb.differences(&new_tb);
     if !differences.is_empty() && !opts.force {
         return Err(CompareError::TestbedMismatch {
-            baseline: old_tb,
-            run: new_tb,
+            baseline: Box::new(old_tb),
+            run: Box::new(new_tb),
             differences,
             available: Vec::new(),
         });
@@ -192,8 +192,8 @@ fn choose_testbed<'b>(
         (true, [only]) => Ok(Some(only)),
         (true, _) => Err(CompareError::AmbiguousTestbed { run: run.clone(), available }),
         (false, _) => Err(CompareError::TestbedMismatch {
-            baseline: available[0].clone(),
-            run: run.clone(),
+            baseline: Box::new(available[0].clone()),
+            run: Box::new(run.clone()),
             differences: available[0].differences(run),
             available,
         }),

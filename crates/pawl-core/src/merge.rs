@@ -236,6 +236,7 @@ mod tests {
 
     fn env(gpu: &str, uuid: &str, host: &str) -> Environment {
         Environment {
+            clock: Default::default(),
             hostname: host.into(),
             gpu: Some(GpuInfo {
                 name: gpu.into(),

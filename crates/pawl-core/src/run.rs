@@ -185,6 +185,40 @@ pub struct GitInfo {
     pub dirty: bool,
 }
 
+/// What timed a GPU run's samples. Figures taken by different clocks are not comparable (events read
+/// the launch's overhead too), so the clock is part of the [`Testbed`](crate::baseline::Testbed).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Clock {
+    /// A pair of CUDA events around the launch: the kernel plus the launch's own overhead (about 2.5 µs
+    /// on the H200, and 0.1–0.2 µs more in some processes than in others). What runs without CUPTI
+    /// used, and what every file written before the clock was recorded holds.
+    #[default]
+    Events,
+    /// The GPU's own start and end timestamps of the kernel, as CUPTI's activity records report them
+    /// (what Nsight Systems shows).
+    Kernel,
+}
+
+impl Clock {
+    pub fn is_events(&self) -> bool {
+        *self == Clock::Events
+    }
+}
+
 /// The machine and GPU a run measured on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
@@ -192,6 +226,10 @@ pub struct Environment {
     pub hostname: String,
     /// `None` when no GPU was visible (a run of `command` benches replaying recorded samples, say).
     pub gpu: Option<GpuInfo>,
+    /// What timed the GPU's samples (`events` where the file does not say: files from before it was
+    /// recorded were timed with events).
+    #[serde(default)]
+    pub clock: Clock,
     /// Clocks when the run started and ended.
     pub clocks_start: Option<Clocks>,
     pub clocks_end: Option<Clocks>,

@@ -218,7 +218,7 @@ fn baseline_testbeds_closest_first_and_forcing() {
 
     match compare_baseline(&baseline, &new, "base", "new", &opts()).unwrap_err() {
         CompareError::TestbedMismatch { baseline: closest, available, differences, .. } => {
-            assert_eq!(closest, other_driver);
+            assert_eq!(*closest, other_driver);
             assert_eq!(available, vec![other_driver.clone(), other_gpu.clone()]);
             assert_eq!(differences, vec!["driver major 570 vs 580".to_owned()]);
         }

@@ -26,16 +26,16 @@
 //! It needs libcuda, libnvrtc and (with `--cupti`) libcupti on the library path.
 
 use std::error::Error;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cudarc::cupti::{result::activity, sys as cupti};
 use cudarc::driver::sys::{CUdevice_attribute, CUevent_flags};
 use cudarc::driver::{
     CudaContext, CudaEvent, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PinnedHostSlice,
     PushKernelArg,
 };
 use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
+use pawl_cuda::clock::KernelClock;
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -187,52 +187,15 @@ impl<T: cudarc::driver::DeviceRepr> Arg for T {
     }
 }
 
-/// Kernel start and end timestamps (ns) and names, as CUPTI delivers them.
-static KERNELS: Mutex<Vec<(u64, u64, String)>> = Mutex::new(Vec::new());
-const CUPTI_BUFFER: usize = 8 << 20;
-
-fn cupti_layout() -> std::alloc::Layout {
-    std::alloc::Layout::from_size_align(CUPTI_BUFFER, 8).expect("a valid layout")
-}
-
-unsafe extern "C" fn buffer_requested(buffer: *mut *mut u8, size: *mut usize, max_records: *mut usize) {
-    // SAFETY: CUPTI passes valid out-pointers; the buffer is freed in `buffer_completed`.
-    unsafe {
-        *buffer = std::alloc::alloc(cupti_layout());
-        *size = if (*buffer).is_null() { 0 } else { CUPTI_BUFFER };
-        *max_records = 0;
-    }
-}
-
-unsafe extern "C" fn buffer_completed(
-    _context: cudarc::driver::sys::CUcontext,
-    _stream: u32,
-    buffer: *mut u8,
-    _size: usize,
-    valid: usize,
-) {
-    let mut record: *mut cupti::CUpti_Activity = std::ptr::null_mut();
-    let mut kernels = KERNELS.lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: `buffer` holds `valid` bytes of records written by CUPTI; kernel records of CUDA 13's
-    // CUPTI are CUpti_ActivityKernel10, whose name is a NUL-terminated string CUPTI owns.
-    unsafe {
-        while activity::get_next_record(buffer, valid, &mut record).is_ok() {
-            if (*record).kind == cupti::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL {
-                let kernel = &*(record as *const cupti::CUpti_ActivityKernel10);
-                let name = std::ffi::CStr::from_ptr(kernel.name).to_string_lossy().into_owned();
-                kernels.push((kernel.start, kernel.end, name));
-            }
-        }
-        std::alloc::dealloc(buffer, cupti_layout());
-    }
-}
-
-/// Durations (ns) of the kernels named `name` that CUPTI recorded since the last call, in start order.
-fn cupti_durations(name: &str) -> Res<Vec<f64>> {
-    activity::flush_all(1)?;
-    let mut kernels = std::mem::take(&mut *KERNELS.lock().unwrap_or_else(|e| e.into_inner()));
-    kernels.sort_by_key(|k| k.0);
-    Ok(kernels.into_iter().filter(|k| k.2 == name).map(|(start, end, _)| (end - start) as f64).collect())
+/// Durations (ns) of the kernels named `name` that CUPTI recorded since the last call, in start order
+/// (an empty `name` takes every kernel, to start afresh).
+fn cupti_durations(clock: &KernelClock, name: &str) -> Res<Vec<f64>> {
+    Ok(clock
+        .take()?
+        .into_iter()
+        .filter(|k| name.is_empty() || k.name == name)
+        .map(|k| (k.end_ns - k.start_ns) as f64)
+        .collect())
 }
 
 /// The `q` quantile of sorted values (the nearest rank), NaN for none.
@@ -307,7 +270,9 @@ impl Copies {
                     std::mem::swap(&mut case.function, function);
                 }
             }
-            Factor::Placement => gpu.offset = if gpu.offset == 0 { (k as u64 + 1) * PLACEMENT_STEP } else { 0 },
+            Factor::Placement => {
+                gpu.offset = if gpu.offset == 0 { (k as u64 + 1) * PLACEMENT_STEP } else { 0 }
+            }
         }
     }
 }
@@ -320,7 +285,7 @@ fn measure_factor(
     copies: &mut Copies,
     row: (&str, &str),
     rotate: Option<Factor>,
-    with_cupti: bool,
+    clock: Option<&KernelClock>,
 ) -> Res<()> {
     let hold1 = SCHEMES[0];
     for index in 0..cases.len() {
@@ -328,8 +293,8 @@ fn measure_factor(
         while warm.elapsed() < FACTOR_WARMUP {
             gpu.samples(&cases[index], hold1, MAX_PER_HOLD)?;
         }
-        if with_cupti {
-            cupti_durations("")?;
+        if let Some(clock) = clock {
+            cupti_durations(clock, "")?;
         }
         let mut events = Vec::with_capacity(FACTOR_SAMPLES);
         match rotate {
@@ -344,7 +309,10 @@ fn measure_factor(
                 }
             }
         }
-        let mut kernels = if with_cupti { cupti_durations(cases[index].kernel)? } else { Vec::new() };
+        let mut kernels = match clock {
+            Some(clock) => cupti_durations(clock, cases[index].kernel)?,
+            None => Vec::new(),
+        };
         events.sort_by(f64::total_cmp);
         kernels.sort_by(f64::total_cmp);
         println!(
@@ -363,19 +331,19 @@ fn measure_factor(
 }
 
 /// `--factors`: per factor and copy, then rotated over all copies of each factor. CSV on stdout.
-fn factors(gpu: &mut Gpu, cases: &mut [Case], copies: &mut Copies, with_cupti: bool) -> Res<()> {
+fn factors(gpu: &mut Gpu, cases: &mut [Case], copies: &mut Copies, clock: Option<&KernelClock>) -> Res<()> {
     println!("factor,copy,case,samples,event_median_ns,cupti_median_ns,event_p10_ns,event_p90_ns");
     // Copies interleaved with each other, so that a slow drift in time spreads over every factor alike.
     for k in 0..INCARNATIONS {
         for (factor, label) in FACTORS {
             copies.swap(factor, k, gpu, cases);
-            let measured = measure_factor(gpu, cases, copies, (label, &k.to_string()), None, with_cupti);
+            let measured = measure_factor(gpu, cases, copies, (label, &k.to_string()), None, clock);
             copies.swap(factor, k, gpu, cases);
             measured?;
         }
     }
     for (factor, label) in &FACTORS[1..] {
-        measure_factor(gpu, cases, copies, (&format!("rotate_{label}"), "all"), Some(*factor), with_cupti)?;
+        measure_factor(gpu, cases, copies, (&format!("rotate_{label}"), "all"), Some(*factor), clock)?;
     }
     Ok(())
 }
@@ -385,10 +353,7 @@ fn main() -> Res<()> {
     let launch_only = args.iter().any(|a| a == "--launch-only");
     let factor_study = args.iter().any(|a| a == "--factors");
     let with_cupti = args.iter().any(|a| a == "--cupti");
-    if with_cupti {
-        activity::register_callbacks(Some(buffer_requested), Some(buffer_completed))?;
-        activity::enable(cupti::CUpti_ActivityKind::CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL)?;
-    }
+    let clock = if with_cupti { Some(KernelClock::start()?) } else { None };
     let ctx = CudaContext::new(0)?;
     // SAFETY: this program synchronizes its one stream before reading results.
     unsafe { ctx.disable_event_tracking() };
@@ -469,15 +434,18 @@ fn main() -> Res<()> {
     if factor_study {
         let small = ["empty", "copy_2^16", "copy_2^20", "fma_8", "fma_320"];
         let mut cases: Vec<Case> = cases.into_iter().filter(|c| small.contains(&c.name.as_str())).collect();
-        let mut copies = Copies { streams: Vec::new(), flushes: Vec::new(), events: Vec::new(), functions: Vec::new() };
+        let mut copies =
+            Copies { streams: Vec::new(), flushes: Vec::new(), events: Vec::new(), functions: Vec::new() };
         for _ in 0..INCARNATIONS {
             copies.streams.push(ctx.new_stream()?);
             copies.flushes.push(stream.alloc_zeros::<u8>(2 * l2)?);
             copies.events.push((vec![event()?], vec![event()?]));
             let module = ctx.load_module(ptx.clone())?;
-            copies.functions.push(cases.iter().map(|c| module.load_function(c.kernel)).collect::<Result<_, _>>()?);
+            copies
+                .functions
+                .push(cases.iter().map(|c| module.load_function(c.kernel)).collect::<Result<_, _>>()?);
         }
-        return factors(&mut gpu, &mut cases, &mut copies, with_cupti);
+        return factors(&mut gpu, &mut cases, &mut copies, clock.as_ref());
     }
     if launch_only {
         for case in &cases {
@@ -498,13 +466,13 @@ fn main() -> Res<()> {
             while warm.elapsed() < Duration::from_millis(60) {
                 gpu.samples(case, scheme, MAX_PER_HOLD)?;
             }
-            if with_cupti {
-                cupti_durations("")?;
+            if let Some(clock) = &clock {
+                cupti_durations(clock, "")?;
             }
             let mut events = gpu.samples(case, scheme, SAMPLES)?;
-            let mut kernels = match with_cupti && scheme.kernel {
-                true => cupti_durations(case.kernel)?,
-                false => Vec::new(),
+            let mut kernels = match (&clock, scheme.kernel) {
+                (Some(clock), true) => cupti_durations(clock, case.kernel)?,
+                _ => Vec::new(),
             };
             events.sort_by(f64::total_cmp);
             kernels.sort_by(f64::total_cmp);

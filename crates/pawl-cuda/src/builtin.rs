@@ -11,6 +11,9 @@ use crate::error::CudaError;
 
 const SOURCE: &str = include_str!("builtin.cu");
 
+/// The names of pawl's own kernels, which the kernel clock tells apart from the timed ones.
+pub(crate) const OWN_KERNELS: [&str; 3] = ["pawl_init", "pawl_flush", "pawl_block"];
+
 /// The loaded built-in kernels.
 #[derive(Debug)]
 pub struct Builtins {

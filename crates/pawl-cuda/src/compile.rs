@@ -71,7 +71,7 @@ fn include_flag(dir: &Path) -> String {
 
 /// The NVRTC version as `(major, minor)`.
 pub fn nvrtc_version() -> Result<(i32, i32), CudaError> {
-    crate::nvrtc_library::locate().map_err(|missing| CudaError::NoNvrtc(missing.message()))?;
+    crate::libraries::NVRTC.locate().map_err(|missing| CudaError::NoNvrtc(missing.message()))?;
     let (mut major, mut minor) = (0, 0);
     // SAFETY: both pointers are valid for writes of one c_int; libnvrtc is present (checked above).
     unsafe { nvrtc_sys::nvrtcVersion(&mut major, &mut minor) }

@@ -32,9 +32,9 @@ pub fn driver_present() -> bool {
 }
 
 /// True when NVRTC can be loaded: by the system's search, or from one of the usual places
-/// ([`nvrtc_library`](crate::nvrtc_library)).
+/// ([`libraries`](crate::libraries)).
 pub fn nvrtc_present() -> bool {
-    crate::nvrtc_library::locate().is_ok()
+    crate::libraries::NVRTC.locate().is_ok()
 }
 
 impl Gpu {

@@ -158,6 +158,7 @@ fn state_of(gpu: Gpu) -> Result<GpuState, CudaError> {
         pawl_version: env!("CARGO_PKG_VERSION").to_owned(),
         hostname: gethostname::gethostname().to_string_lossy().into_owned(),
         gpu: Some(info),
+        clock: crate::clock::choice().clock,
         throttle_reasons_seen: clocks.as_ref().map(|c| c.throttle_reasons.clone()).unwrap_or_default(),
         clocks_start: clocks,
         clocks_end: None,

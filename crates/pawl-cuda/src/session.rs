@@ -8,12 +8,14 @@ use std::sync::Arc;
 use cudarc::driver::{CudaFunction, CudaModule};
 use cudarc::nvrtc::Ptx;
 use pawl_core::expr::Expr;
+use pawl_core::run::Clock;
 use pawl_core::suite::CudaBench;
 use pawl_core::value::{Params, Value};
 
 use crate::buffers::{ArgPlan, DeviceBuffer, kernel_args};
 use crate::builtin::Builtins;
 use crate::cache::Cache;
+use crate::clock::KernelClock;
 use crate::compile::{self, Options, Source};
 use crate::driver::Gpu;
 use crate::env::Monitor;
@@ -82,9 +84,14 @@ impl Placements {
 
 impl Session {
     pub fn open(cache: Cache) -> Result<Session, CudaError> {
+        // Started before the context is made, so that CUPTI sees the context from its creation.
+        let kernel_clock = match crate::clock::choice().clock {
+            Clock::Kernel => Some(KernelClock::start()?),
+            Clock::Events => None,
+        };
         let gpu = Gpu::open()?;
         let builtins = Builtins::load(&gpu, &cache)?;
-        let timer = Timer::new(&gpu)?;
+        let timer = Timer::new(&gpu, kernel_clock)?;
         let monitor = Monitor::open(&gpu.uuid).ok();
         Ok(Session { gpu, cache, builtins, timer, monitor, modules: HashMap::new() })
     }

@@ -7,6 +7,9 @@
 //! write-only flush would leave dirty lines whose write-back lands inside the timed kernel); then the
 //! start event, the launch and the end event. Then the flag is released and the host waits.
 //!
+//! The sample's time is the timed kernels' own, from CUPTI's records, where the kernel clock runs
+//! (`crate::clock`); otherwise a pair of events around the launch, which also reads the launch's overhead.
+//!
 //! One sample per hold, not a batch: on the H100, 16 samples queued behind one hold each read about
 //! 0.5 µs more than a sample queued alone (and spread three to seven times wider), whatever the kernel.
 //! docs/measurement.md has the figures.
@@ -21,7 +24,8 @@ use cudarc::driver::{
     CudaEvent, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PinnedHostSlice, PushKernelArg,
 };
 
-use crate::builtin::Builtins;
+use crate::builtin::{Builtins, OWN_KERNELS};
+use crate::clock::{KernelClock, timed_span_ns};
 use crate::driver::Gpu;
 use crate::error::CudaError;
 use crate::launch::{Kernel, KernelArg};
@@ -116,25 +120,32 @@ impl Drop for Held<'_> {
     }
 }
 
-/// Everything timing needs besides the kernel: stream, flag, flush buffer and events.
+/// Everything timing needs besides the kernel: stream, flag, flush buffer, and the kernel clock or events.
 pub struct Timer {
     stream: Arc<CudaStream>,
     flag: HostFlag,
     flush: CudaSlice<u8>,
     sink: CudaSlice<u32>,
     flush_blocks: u32,
+    /// The kernels' own timestamps, where the process times with them; else the events.
+    kernel_clock: Option<KernelClock>,
     start: CudaEvent,
     end: CudaEvent,
 }
 
 impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Timer").field("flush_bytes", &self.flush.len()).finish()
+        f.debug_struct("Timer")
+            .field("flush_bytes", &self.flush.len())
+            .field("kernel_clock", &self.kernel_clock.is_some())
+            .finish()
     }
 }
 
 impl Timer {
-    pub fn new(gpu: &Gpu) -> Result<Timer, CudaError> {
+    /// A timer on `gpu`'s stream; with `kernel_clock` (started before the context was made), samples
+    /// are the kernels' own time.
+    pub fn new(gpu: &Gpu, kernel_clock: Option<KernelClock>) -> Result<Timer, CudaError> {
         let flush_bytes = (2 * gpu.l2_bytes.max(1 << 20)).next_multiple_of(16) as usize;
         let stream = gpu.stream.clone();
         let flush = stream
@@ -151,6 +162,7 @@ impl Timer {
             flush,
             sink,
             flush_blocks: gpu.sm_count.max(1) * 4,
+            kernel_clock,
             stream,
             start: event()?,
             end: event()?,
@@ -186,8 +198,8 @@ impl Timer {
     }
 
     /// One sample: hold the stream, run `prepare` (resets of the case's buffers), flush L2 (when
-    /// asked), record the start event, enqueue the timed work, record the end event, release, wait, and
-    /// read the events. Nanoseconds per launch.
+    /// asked), enqueue the timed work (between a pair of events where there is no kernel clock),
+    /// release, wait, and read the kernel clock or the events. Nanoseconds per launch.
     pub(crate) fn sample(
         &self,
         builtins: &Builtins,
@@ -200,7 +212,9 @@ impl Timer {
         if flush {
             self.flush_l2(builtins)?;
         }
-        self.start.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+        if self.kernel_clock.is_none() {
+            self.start.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+        }
         let per_launch = match timed {
             Timed::Launch(kernel, args) => {
                 kernel.launch(&self.stream, args)?;
@@ -215,10 +229,26 @@ impl Timer {
                 1.0
             }
         };
-        self.end.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+        let Some(clock) = &self.kernel_clock else {
+            self.end.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+            held.release()?;
+            let ms = self.start.elapsed_ms(&self.end).map_err(CudaError::driver("reading event times"))?;
+            return Ok(f64::from(ms) * 1e6 / per_launch);
+        };
         held.release()?;
-        let ms = self.start.elapsed_ms(&self.end).map_err(CudaError::driver("reading event times"))?;
-        Ok(f64::from(ms) * 1e6 / per_launch)
+        let is_own = |name: &str| OWN_KERNELS.contains(&name);
+        let mut spans = clock.take()?;
+        if timed_span_ns(&spans, is_own).is_none() {
+            // A record can reach the buffers a moment after the stream is done: ask once more.
+            spans.extend(clock.take()?);
+            spans.sort_by_key(|s| (s.start_ns, s.end_ns));
+        }
+        let ns = timed_span_ns(&spans, is_own).ok_or_else(|| {
+            CudaError::Setup(
+                "CUPTI recorded no kernel for the timed launch; the sample cannot be read".into(),
+            )
+        })?;
+        Ok(ns / per_launch)
     }
 
     /// A CUDA graph of [`GRAPH_LAUNCHES`] back-to-back launches of `kernel` on `args`.

@@ -94,9 +94,11 @@ enum Served {
 }
 
 impl Worker {
-    /// A worker started as `argv` (`[pawl, "__worker"]`) when it is first needed.
+    /// A worker started as `argv` (`[pawl, "__worker"]`) when it is first needed. It times with this
+    /// process's clock (handed over as `PAWL_CLOCK`), so the run's environment names the right one.
     pub fn new(argv: &[OsString]) -> Worker {
-        Worker { argv: argv.to_vec(), env: Vec::new(), child: None }
+        let clock = crate::clock::setting_value(crate::clock::choice().clock);
+        Worker { argv: argv.to_vec(), env: vec![(crate::clock::SETTING.into(), clock.into())], child: None }
     }
 
     /// Sets a variable in the environment of every process started for this worker:

@@ -10,7 +10,7 @@ use std::time::Duration;
 use pawl_core::expr::Expr;
 use pawl_core::paired::{PairedCase, StopRule};
 use pawl_core::plan::PlannedCase;
-use pawl_core::run::{CaseResult, CaseStatus};
+use pawl_core::run::{CaseResult, CaseStatus, Clock};
 use pawl_core::suite::{
     Arg, Bench, BenchKind, BufferArg, CudaBench, Dtype, DtypeSpec, Init, Launch, MeasureSettings, Reference,
     ScalarArg,
@@ -170,16 +170,24 @@ fn planned(bench: &Bench) -> Vec<PlannedCase> {
 }
 
 fn measure(bench: &Bench, settings: &MeasureSettings) -> Vec<CaseResult> {
+    measure_with(bench, settings, &[])
+}
+
+/// As [`measure`], in a worker with these environment variables set.
+fn measure_with(bench: &Bench, settings: &MeasureSettings, env: &[(&str, &str)]) -> Vec<CaseResult> {
     let request =
         Request::Measure { bench: bench.clone(), cases: planned(bench), settings: settings.clone() };
     let mut results = Vec::new();
     let watchdog = pawl_core::suite::limits::duration(settings.timeout_s);
-    workers::run(&[worker()], request, watchdog, &mut |answer| {
-        if let Answer::Result(result) = answer {
-            results.push(*result);
-        }
-    })
-    .unwrap();
+    let mut worker = env.iter().fold(workers::Worker::new(&[worker()]), |w, (k, v)| w.env(k, v));
+    worker
+        .run(request, watchdog, &mut |answer| {
+            if let Answer::Result(result) = answer {
+                results.push(*result);
+            }
+        })
+        .unwrap();
+    worker.finish();
     for r in &results {
         eprintln!("{}: {:?} n={} {:?}", r.id, r.status, r.samples_ns.len(), r.error);
     }
@@ -213,6 +221,30 @@ fn gpu_copy_compiles_checks_and_times() {
     // 16× the data takes longer, by well over 4× (64 MiB streams from HBM; 4 MiB is launch-bound).
     let (small, large) = (median(&results[0].samples_ns), median(&results[1].samples_ns));
     assert!(small > 1_000.0 && large > 4.0 * small, "medians {small} ns and {large} ns");
+}
+
+#[test]
+fn gpu_the_kernel_clock_leaves_out_the_launch_overhead_that_events_read() {
+    if !gpu_present() {
+        return;
+    }
+    let choice = pawl_cuda::clock::choice();
+    if choice.clock != Clock::Kernel {
+        eprintln!("skipping: the kernel clock is not in use here ({})", choice.why);
+        return;
+    }
+    let mut bench = copy_bench();
+    bench.params[0].1.truncate(1);
+    let settings = MeasureSettings { max_time_s: 0.5, warmup_ms: 20.0, ..MeasureSettings::default() };
+    let time = |clock: &str| {
+        let results = measure_with(&bench, &settings, &[("PAWL_CLOCK", clock)]);
+        assert_eq!(results[0].status, CaseStatus::Ok, "{clock}: {:?}", results[0].error);
+        median(&results[0].samples_ns)
+    };
+    let (kernel, events) = (time("kernel"), time("events"));
+    eprintln!("4 MiB copy: kernel clock {kernel} ns, events {events} ns");
+    // The events also read the launch and their own overhead: about 2.5 µs on the H200.
+    assert!(kernel > 0.0 && kernel + 500.0 < events, "kernel clock {kernel} ns, events {events} ns");
 }
 
 #[test]

@@ -106,6 +106,7 @@ fn size(location: &Location) -> u64 {
 
 fn make_run(r: usize, cases: usize, samples: usize, series: &[Vec<f64>]) -> Run {
     let env = Environment {
+        clock: Default::default(),
         pawl_version: "0.1.0".into(),
         hostname: "gpu-runner-1".into(),
         gpu: Some(GpuInfo {

@@ -23,6 +23,8 @@ struct Report {
     cpu: Cpu,
     driver: Found,
     nvrtc: Found,
+    /// What times the samples: the kernels' own timestamps (CUPTI found) or CUDA events.
+    clock: Found,
     /// Nsight Compute's command line program, for `pawl profile`.
     ncu: Found,
     /// The GPU pawl would measure on (the first that `CUDA_VISIBLE_DEVICES` shows).
@@ -70,6 +72,7 @@ fn gather() -> Report {
         cpu: Cpu { model: cpu_model(), threads: std::thread::available_parallelism().map_or(1, |n| n.get()) },
         driver: Found::default(),
         nvrtc: nvrtc(),
+        clock: clock(),
         ncu: ncu(),
         gpu: None,
         clocks: None,
@@ -100,7 +103,7 @@ fn gather() -> Report {
 }
 
 fn nvrtc() -> Found {
-    match pawl_cuda::nvrtc_library::locate() {
+    match pawl_cuda::libraries::NVRTC.locate() {
         Ok(found) => Found {
             found: true,
             version: pawl_cuda::nvrtc_version().ok().map(|(major, minor)| format!("{major}.{minor}")),
@@ -108,6 +111,17 @@ fn nvrtc() -> Found {
             detail: format!("from {}", found.place),
         },
         Err(missing) => Found { detail: missing.advice(), ..Found::default() },
+    }
+}
+
+fn clock() -> Found {
+    let choice = pawl_cuda::clock::choice();
+    let kernel = choice.clock == pawl_core::run::Clock::Kernel;
+    Found {
+        found: kernel,
+        version: Some(if kernel { "kernel timestamps (CUPTI)" } else { "CUDA events" }.to_owned()),
+        path: pawl_cuda::libraries::CUPTI.locate().ok().and_then(|found| found.path.clone()),
+        detail: choice.why.clone(),
     }
 }
 
@@ -140,7 +154,12 @@ fn write_human(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "pawl {} on {} ({})", report.pawl_version, report.hostname, report.os)?;
     let cpu = report.cpu.model.as_deref().unwrap_or("unknown model");
     writeln!(out, "CPU          {cpu}, {} threads", report.cpu.threads)?;
-    for (name, found) in [("driver", &report.driver), ("NVRTC", &report.nvrtc), ("Nsight", &report.ncu)] {
+    for (name, found) in [
+        ("driver", &report.driver),
+        ("NVRTC", &report.nvrtc),
+        ("clock", &report.clock),
+        ("Nsight", &report.ncu),
+    ] {
         let mut line = if found.found { "found".to_owned() } else { "not found".to_owned() };
         if let Some(version) = &found.version {
             line = version.clone();

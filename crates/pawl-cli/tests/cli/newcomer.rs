@@ -257,6 +257,8 @@ fn env_without_a_gpu_reports_what_is_missing_and_exits_0() {
         pawl_in(dir.path())
             .args(args)
             .env("PAWL_NVRTC", "/nonexistent/libnvrtc.so.13")
+            .env("PAWL_CUPTI", "/nonexistent/libcupti.so.13")
+            .env_remove("PAWL_CLOCK")
             .env("PATH", "/usr/bin:/bin")
             .env_remove("PAWL_NCU")
             .output()
@@ -282,6 +284,8 @@ fn env_without_a_gpu_reports_what_is_missing_and_exits_0() {
     assert_eq!(report["driver"]["found"], false);
     assert_eq!(report["nvrtc"]["found"], false);
     assert!(report["nvrtc"]["detail"].as_str().unwrap().contains("PAWL_NVRTC"));
+    assert_eq!(report["clock"]["version"], "CUDA events");
+    assert!(report["clock"]["detail"].as_str().unwrap().contains("PAWL_CUPTI"));
     assert_eq!(report["ncu"]["found"], false);
     assert!(report["gpu"].is_null());
     assert!(report["cpu"]["threads"].as_u64().unwrap() >= 1);

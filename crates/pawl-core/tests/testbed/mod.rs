@@ -13,6 +13,7 @@ pub const H100_DRIVER: &str = "580.159.04";
 /// An environment on the GPU named `gpu` (Hopper's figures otherwise) with driver `driver`.
 pub fn env(gpu: &str, driver: &str) -> Environment {
     Environment {
+        clock: Default::default(),
         gpu: Some(GpuInfo {
             name: gpu.into(),
             uuid: "GPU-0".into(),

@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 /// An environment on an H100 (or the GPU named).
 pub fn env(gpu: &str) -> Environment {
     Environment {
+        clock: Default::default(),
         pawl_version: "0.1.0".into(),
         hostname: "runner-1".into(),
         gpu: Some(GpuInfo {
