@@ -21,7 +21,7 @@ pub const BASELINE_SCHEMA: &str = "pawl-baseline/1";
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub struct Testbed {
-    /// GPU model (`"NVIDIA H100 80GB HBM3"`), or [`Testbed::NO_GPU`].
+    /// GPU model (`"NVIDIA H100 80GB HBM3"`), or `"no GPU"`.
     pub gpu: String,
     pub driver_major: u32,
     pub cuda_major: u32,

@@ -42,7 +42,8 @@ pub fn run(args: &CheckArgs) -> Result<Outcome> {
         }
         None => against_baseline(args, &suite)?,
     };
-    let cost = gpu_seconds.map(|gpu_seconds| Cost { gpu_seconds, price_per_hour });
+    let on_gpu = !comparison.testbed.starts_with(pawl_core::baseline::Testbed::NO_GPU);
+    let cost = gpu_seconds.map(|gpu_seconds| Cost { gpu_seconds, price_per_hour, on_gpu });
     let mut comparison = comparison;
     comparison.thresholds_from = Some(super::thresholds_words(Some(&args.suite), &args.judge));
     let opts = ReportOptions { cost, ..ReportOptions::default() };

@@ -59,20 +59,24 @@ fn a_check_shows_what_measuring_cost() {
     assert!((0.5..30.0).contains(&seconds), "two cases of 0.25 s each took {seconds} s");
     pawl(dir.path()).args(["ratchet", "--accept-new", "run.json"]).assert().success();
 
-    // The suite's price.
+    // The suite's price; a harness on no GPU is priced as the machine's time, not a GPU's.
     pawl(dir.path())
         .args(["check", "--run", "run.json", "--markdown", "r.md", "--json", "r.json"])
         .assert()
         .success()
-        .stderr(predicate::str::contains("pawl: measuring cost GPU time"));
+        .stderr(predicate::str::contains("pawl: measuring cost measuring time (no GPU)"));
     let report = json(&dir.path().join("r.json"));
     assert_eq!(report["cost"]["gpu_seconds"].as_f64(), Some(seconds));
     assert_eq!(report["cost"]["price_per_hour"].as_f64(), Some(3.6));
+    assert_eq!(report["cost"]["on_gpu"], false);
     let amount = report["cost"]["amount"].as_f64().unwrap();
     assert!((amount - seconds * 3.6 / 3600.0).abs() < 1e-12, "{amount}");
     let markdown = std::fs::read_to_string(dir.path().join("r.md")).unwrap();
     let footer = markdown.lines().find(|l| l.starts_with("<sub>")).unwrap();
-    assert!(footer.contains(&format!("GPU time {seconds:.0} s, < $0.01 at $3.60/h")), "{footer}");
+    assert!(
+        footer.contains(&format!("measuring time (no GPU) {seconds:.0} s, < $0.01 at $3.60/h")),
+        "{footer}"
+    );
 
     // The flag (or its variable) wins over the suite's.
     pawl(dir.path())

@@ -136,6 +136,14 @@ pub struct Cost {
     pub gpu_seconds: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_per_hour: Option<f64>,
+    /// False when no GPU was measured on (`command` benches only): the seconds are the machine's,
+    /// and the report says "measuring time" rather than "GPU time".
+    #[serde(default = "on_a_gpu", skip_serializing_if = "Clone::clone")]
+    pub on_gpu: bool,
+}
+
+fn on_a_gpu() -> bool {
+    true
 }
 
 impl Cost {

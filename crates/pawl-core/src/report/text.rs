@@ -169,13 +169,14 @@ pub fn cost(cost: &Cost) -> String {
     } else {
         format!("{:.1} h", seconds / 3600.0)
     };
+    let what = if cost.on_gpu { "GPU time" } else { "measuring time (no GPU)" };
     match (cost.amount(), cost.price_per_hour) {
         (Some(amount), Some(price)) => {
             let amount =
                 if amount > 0.0 && amount < 0.005 { "< $0.01".to_owned() } else { format!("${amount:.2}") };
-            format!("GPU time {time}, {amount} at ${price:.2}/h")
+            format!("{what} {time}, {amount} at ${price:.2}/h")
         }
-        _ => format!("GPU time {time}"),
+        _ => format!("{what} {time}"),
     }
 }
 
@@ -261,11 +262,14 @@ mod tests {
 
     #[test]
     fn costs_read_as_time_and_money() {
-        let cost = |gpu_seconds, price_per_hour| super::cost(&Cost { gpu_seconds, price_per_hour });
+        let cost =
+            |gpu_seconds, price_per_hour| super::cost(&Cost { gpu_seconds, price_per_hour, on_gpu: true });
         assert_eq!(cost(93.2, Some(2.5)), "GPU time 93 s, $0.06 at $2.50/h");
         assert_eq!(cost(754.0, None), "GPU time 12.6 min");
         assert_eq!(cost(7200.0, Some(30.0)), "GPU time 2.0 h, $60.00 at $30.00/h");
         assert_eq!(cost(3.0, Some(1.0)), "GPU time 3 s, < $0.01 at $1.00/h");
+        let machine = Cost { gpu_seconds: 12.0, price_per_hour: None, on_gpu: false };
+        assert_eq!(super::cost(&machine), "measuring time (no GPU) 12 s");
     }
 
     #[test]
