@@ -63,6 +63,15 @@ impl Testbed {
         format!("{} / driver {} / CUDA {}{clock}", self.gpu, self.driver_major, self.cuda_major)
     }
 
+    /// A stored [`key`](Testbed::key) as the [`Display`](fmt::Display) of its testbed says it, for
+    /// tables: without the versions nobody recorded (`no GPU`, not `no GPU / driver 0 / CUDA 0`).
+    pub fn label_of_key(key: &str) -> String {
+        key.split(" / ")
+            .filter(|part| !matches!(*part, "driver 0" | "CUDA 0"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+
     /// The fields in which `other` differs from `self`, in words, for the refusal message.
     pub fn differences(&self, other: &Testbed) -> Vec<String> {
         let mut out = Vec::new();
@@ -237,6 +246,9 @@ mod tests {
         assert_eq!(tb.to_string(), "NVIDIA H100 80GB HBM3 / driver 580 / CUDA 13");
         assert_eq!(none.to_string(), "no GPU", "versions nobody recorded are not shown as 0");
         assert_eq!(tb.differences(&none).len(), 3);
+        for testbed in [&tb, &none] {
+            assert_eq!(Testbed::label_of_key(&testbed.key()), testbed.to_string());
+        }
         assert!(tb.differences(&tb).is_empty());
     }
 

@@ -72,9 +72,10 @@ mod tests {
             "flash/S=2",
         ]);
         let (text, left_out) = render(&all);
-        assert_eq!(text, "copy/N=1\nflash/S=2\n");
-        assert_eq!(left_out.len(), 6);
-        assert_eq!(parse(&text, Path::new("t.txt")).unwrap(), ids(&["copy/N=1", "flash/S=2"]));
+        // `a::b` prints as it is (a `::` inside a line is no workflow command), so it is kept.
+        assert_eq!(text, "copy/N=1\na::b\nflash/S=2\n");
+        assert_eq!(left_out.len(), 5);
+        assert_eq!(parse(&text, Path::new("t.txt")).unwrap(), ids(&["copy/N=1", "a::b", "flash/S=2"]));
     }
 
     #[test]

@@ -198,6 +198,12 @@ fn cupti_durations(clock: &KernelClock, name: &str) -> Res<Vec<f64>> {
         .collect())
 }
 
+/// The CSV columns `samples,event_median_ns,cupti_median_ns,event_p10_ns,event_p90_ns` of sorted samples.
+fn stat_columns(events: &[f64], kernels: &[f64]) -> String {
+    let (p10, p90) = (quantile(events, 0.1), quantile(events, 0.9));
+    format!("{},{:.1},{:.1},{p10:.0},{p90:.0}", events.len(), median(events), median(kernels))
+}
+
 /// The `q` quantile of sorted values (the nearest rank), NaN for none.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -315,17 +321,7 @@ fn measure_factor(
         };
         events.sort_by(f64::total_cmp);
         kernels.sort_by(f64::total_cmp);
-        println!(
-            "{},{},{},{},{:.1},{:.1},{:.0},{:.0}",
-            row.0,
-            row.1,
-            cases[index].name,
-            events.len(),
-            median(&events),
-            median(&kernels),
-            quantile(&events, 0.1),
-            quantile(&events, 0.9)
-        );
+        println!("{},{},{},{}", row.0, row.1, cases[index].name, stat_columns(&events, &kernels));
     }
     Ok(())
 }
@@ -477,15 +473,7 @@ fn main() -> Res<()> {
             events.sort_by(f64::total_cmp);
             kernels.sort_by(f64::total_cmp);
             let case_name = if scheme.kernel { case.name.as_str() } else { "none" };
-            println!(
-                "{},{case_name},{},{:.0},{:.0},{:.0},{:.0}",
-                scheme.name,
-                events.len(),
-                median(&events),
-                median(&kernels),
-                quantile(&events, 0.1),
-                quantile(&events, 0.9)
-            );
+            println!("{},{case_name},{}", scheme.name, stat_columns(&events, &kernels));
         }
     }
     Ok(())

@@ -254,19 +254,7 @@ fn pyenv_versions(root: &Path, var: &dyn Fn(&str) -> Option<OsString>) -> Vec<Pa
 
 /// `PREFIX/lib/python3.*/site-packages` (and Debian's `dist-packages`) that exist, newest Python first.
 fn site_packages(prefix: &Path) -> Vec<PathBuf> {
-    let lib = prefix.join("lib");
-    let mut versions: Vec<PathBuf> = std::fs::read_dir(&lib)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    versions.sort();
-    versions.reverse();
-    versions
+    newest_first(&prefix.join("lib"), "python3")
         .into_iter()
         .flat_map(|dir| [dir.join("site-packages"), dir.join("dist-packages")])
         .filter(|dir| dir.is_dir())
@@ -275,11 +263,16 @@ fn site_packages(prefix: &Path) -> Vec<PathBuf> {
 
 /// `/usr/local/cuda-13.0`, `/usr/local/cuda-13`, …: the toolkits of CUDA 13, newest first.
 fn versioned_toolkits(root: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(root)
+    newest_first(root, "cuda-13")
+}
+
+/// The entries of `dir` whose names start with `prefix`, in reverse name order (newest version first).
+fn newest_first(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().starts_with("cuda-13"))
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
                 .map(|e| e.path())
                 .collect()
         })

@@ -301,7 +301,7 @@ fn list(limit: usize, since: Option<&str>, format: HistoryFormat, place: &Histor
             r.origin.clone(),
             r.cases.to_string(),
             r.not_ok.to_string(),
-            r.testbed.clone(),
+            Testbed::label_of_key(&r.testbed),
         ]);
     }
     print_table(&mut out, &table)?;
@@ -346,7 +346,7 @@ fn show(case: &str, format: HistoryFormat, args: &ChangeArgs, place: &HistoryPla
         return Ok(Outcome::Pass);
     }
     for trend in &trends {
-        writeln!(out, "{} · {} · {}", trend.case_id, trend.suite, trend.testbed)?;
+        writeln!(out, "{} · {} · {}", trend.case_id, trend.suite, Testbed::label_of_key(&trend.testbed))?;
         let starts: HashMap<&str, &pawl_history::Change> =
             trend.changes.iter().map(|c| (c.run_key.as_str(), c)).collect();
         let mut table = table(["run", "started", "commit", "status", "median", "99% CI", "n", "change"]);
@@ -449,7 +449,7 @@ fn changes_command(
     let mut with = 0;
     for c in cases.iter().filter(|c| !c.changes.is_empty()) {
         with += 1;
-        writeln!(out, "{} · {} ({} runs)", c.case_id, c.testbed, c.runs)?;
+        writeln!(out, "{} · {} ({} runs)", c.case_id, Testbed::label_of_key(c.testbed), c.runs)?;
         for change in &c.changes {
             total += 1;
             let cp = &change.change;

@@ -138,12 +138,14 @@ pub fn workflow_property(s: &str) -> String {
 ///
 /// The GitHub Actions runner takes a line (stdout or stderr) as a command when it starts with `::`
 /// after white space, or when it holds `##[` anywhere (the older syntax); GitLab's runner reads
-/// section markers that need an escape character. So `:` before `:` is shown as `\u{3a}` and `#`
-/// before `#[` as `\u{23}`, wherever they are in the text: a table cell can start a line.
+/// section markers that need an escape character. So a `::` with only white space before it in the
+/// text is shown as `\u{3a}:` (the text may be printed at the start of a line, or after a table's
+/// padding), and `#` before `#[` as `\u{23}` wherever it is. A `::` inside a name (`ns::kernel`)
+/// stays as it is: whatever precedes it on the line keeps the runner from reading a command.
 pub fn terminal(s: &str) -> Cow<'_, str> {
     let chars: Vec<char> = s.chars().collect();
     let opens_command = |i: usize| match chars[i] {
-        ':' => chars.get(i + 1) == Some(&':'),
+        ':' => chars.get(i + 1) == Some(&':') && chars[..i].iter().all(|c| c.is_whitespace()),
         '#' => chars.get(i + 1) == Some(&'#') && chars.get(i + 2) == Some(&'['),
         _ => false,
     };
@@ -229,14 +231,17 @@ mod tests {
     fn terminal_text_cannot_break_lines_or_hold_a_workflow_command() {
         assert_eq!(terminal("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
         assert!(matches!(terminal("flash_fwd/S=512"), Cow::Borrowed(_)));
-        assert_eq!(terminal("::set-env name=X::1"), "\\u{3a}:set-env name=X\\u{3a}:1");
-        assert_eq!(terminal(":::"), "\\u{3a}\\u{3a}:");
+        assert_eq!(terminal("::set-env name=X::1"), "\\u{3a}:set-env name=X::1");
+        assert_eq!(terminal(":::"), "\\u{3a}::");
+        assert!(matches!(terminal("ns::flash_fwd/S=512"), Cow::Borrowed(_)), "a C++ name is left alone");
         assert_eq!(terminal("x ##[add-mask]y"), "x \\u{23}#[add-mask]y");
         assert_eq!(terminal("###[z"), "#\\u{23}#[z");
-        for hostile in ["::warning::x", " ::error::y", "a ##[set-output name=a;]b", "::::", "#####[["] {
+        for hostile in
+            ["::warning::x", " ::error::y", "\t::debug::z", "a ##[set-output name=a;]b", "::::", "#####[["]
+        {
             let safe = terminal(hostile);
-            assert!(!safe.contains("::") && !safe.contains("##["), "{hostile} -> {safe}");
+            assert!(!safe.trim_start().starts_with("::") && !safe.contains("##["), "{hostile} -> {safe}");
         }
-        assert_eq!(terminal_lines("error: x\n  ::warning::y\r"), "error: x\n  \\u{3a}:warning\\u{3a}:y\\r");
+        assert_eq!(terminal_lines("error: x\n  ::warning::y\r"), "error: x\n  \\u{3a}:warning::y\\r");
     }
 }
