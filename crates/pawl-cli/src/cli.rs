@@ -546,6 +546,11 @@ pub struct TuneArgs {
     /// Most interleaved pairs per finalist in the final comparison with the default.
     #[arg(long, default_value_t = 400, value_name = "N")]
     pub max_pairs: usize,
+    /// Tune on several GPUs of this host at once, each tuning every n-th case within the budget, its
+    /// workers pinned to it: `all`, or indices as a CUDA program beside pawl numbers them (`0,2,3`).
+    /// The GPUs must be of one model.
+    #[arg(long, value_name = "all|0,2,3", conflicts_with = "replay")]
+    pub gpus: Option<GpuSelection>,
 }
 
 #[derive(Debug, Args)]

@@ -86,7 +86,13 @@ impl HarnessBackend {
 
     /// A backend whose harnesses start with `key=value` in their environment.
     pub fn with_env(key: &str, value: &str) -> HarnessBackend {
-        HarnessBackend { env: vec![(key.to_owned(), value.to_owned())], ..HarnessBackend::default() }
+        HarnessBackend::default().and_env(key, value)
+    }
+
+    /// This backend, its harnesses starting with `key=value` in their environment too.
+    pub fn and_env(mut self, key: &str, value: &str) -> HarnessBackend {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// Closes every harness's input and gives it a moment to exit by itself; one that does not is

@@ -23,10 +23,12 @@ use pawl_core::suite::{Bench, BenchKind, MeasureSettings};
 use pawl_core::tune::cache::{Cached, MeasurementCache};
 use pawl_core::tune::search::{Effort, Measurer, Observation, Outcome, PairObservation, PairVisit, Visit};
 use pawl_core::tune::space::Space;
+use pawl_cuda::devices::Device;
 use pawl_cuda::protocol::{PairedCaseSpec, PairedRequest, Request};
-use pawl_cuda::workers::{self, Answer};
+use pawl_cuda::workers::{Answer, Worker};
 use sha2::{Digest, Sha256};
 
+use crate::gpus;
 use crate::harness::HarnessBackend;
 
 /// Warm-up of a screening measurement, milliseconds: configurations follow one another on a busy
@@ -51,6 +53,8 @@ pub struct Live<'a> {
     /// Samples of each configuration taken from the cache so far.
     served: HashMap<usize, usize>,
     worker: Vec<OsString>,
+    /// The GPU this case is tuned on (`--gpus`), its workers and harnesses pinned to it.
+    gpu: Option<&'a Device>,
     harness: HarnessBackend,
 }
 
@@ -65,17 +69,26 @@ impl<'a> Live<'a> {
         origin: Instant,
         cache: &'a mut MeasurementCache,
         worker: Vec<OsString>,
+        gpu: Option<&'a Device>,
     ) -> Live<'a> {
+        // Measurements belong to the GPU that took them: the one pinned, else the one the run found.
         let device = match &env.gpu {
-            Some(gpu) => format!(
+            Some(info) => format!(
                 "{}|{}|{}|{}",
-                gpu.name,
-                gpu.uuid,
-                gpu.driver_version,
-                gpu.nvrtc_version.as_deref().unwrap_or("")
+                info.name,
+                gpu.map_or(info.uuid.as_str(), |d| d.uuid.as_str()),
+                info.driver_version,
+                info.nvrtc_version.as_deref().unwrap_or("")
             ),
-            None => format!("host {}", env.hostname),
+            None => match gpu {
+                Some(d) => format!("host {} {}", env.hostname, d.uuid),
+                None => format!("host {}", env.hostname),
+            },
         };
+        let mut harness = HarnessBackend::with_max_processes(HARNESS_PROCESSES);
+        if let Some(d) = gpu {
+            harness = harness.and_env(gpus::PIN, &d.uuid);
+        }
         let key_base = format!(
             "pawl {}|{device}|warm_cache={} graph={} seed={}|{}",
             env!("CARGO_PKG_VERSION"),
@@ -95,7 +108,17 @@ impl<'a> Live<'a> {
             keys: HashMap::new(),
             served: HashMap::new(),
             worker,
-            harness: HarnessBackend::with_max_processes(HARNESS_PROCESSES),
+            gpu,
+            harness,
+        }
+    }
+
+    /// A CUDA worker for one request, pinned to this case's GPU where there is one.
+    fn cuda_worker(&self) -> Worker {
+        let worker = Worker::new(&self.worker);
+        match self.gpu {
+            Some(d) => worker.env(gpus::PIN, &d.uuid),
+            None => worker,
         }
     }
 
@@ -234,27 +257,27 @@ impl<'a> Live<'a> {
                     settings: settings.clone(),
                 };
                 let watchdog = Duration::try_from_secs_f64(settings.timeout_s).unwrap_or(Duration::MAX);
-                let outcome =
-                    workers::run_until(&self.worker, request, watchdog, Some(stop), &mut |answer| {
-                        let now = Instant::now();
-                        match answer {
-                            Answer::Progress { case, phase } => {
-                                let Some(&config) = by_id.get(&case) else { return };
-                                let entry = started.entry(config).or_insert((now, None));
-                                if phase == Phase::Timing {
-                                    entry.1 = Some(now);
-                                }
+                let mut worker = self.cuda_worker();
+                let outcome = worker.run_until(request, watchdog, Some(stop), &mut |answer| {
+                    let now = Instant::now();
+                    match answer {
+                        Answer::Progress { case, phase } => {
+                            let Some(&config) = by_id.get(&case) else { return };
+                            let entry = started.entry(config).or_insert((now, None));
+                            if phase == Phase::Timing {
+                                entry.1 = Some(now);
                             }
-                            Answer::Result(result) => {
-                                if let Some(&config) = by_id.get(&result.id) {
-                                    let (begun, timing) =
-                                        started.get(&config).copied().unwrap_or((now, None));
-                                    done.insert(config, observation(config, &result, begun, timing, now));
-                                }
-                            }
-                            Answer::Paired(_) => {}
                         }
-                    });
+                        Answer::Result(result) => {
+                            if let Some(&config) = by_id.get(&result.id) {
+                                let (begun, timing) = started.get(&config).copied().unwrap_or((now, None));
+                                done.insert(config, observation(config, &result, begun, timing, now));
+                            }
+                        }
+                        Answer::Paired(_) => {}
+                    }
+                });
+                worker.finish();
                 if let Err(e) = outcome {
                     // No worker could measure what is left (no GPU): those configurations fail with why.
                     let now = Instant::now();
@@ -433,19 +456,16 @@ impl Measurer for Live<'_> {
                     let watchdog =
                         Duration::try_from_secs_f64(self.settings.timeout_s + budget.as_secs_f64())
                             .unwrap_or(Duration::MAX);
-                    let outcome = workers::run_until(
-                        &self.worker,
-                        Request::Paired(request),
-                        watchdog,
-                        Some(stop),
-                        &mut |answer| {
+                    let mut worker = self.cuda_worker();
+                    let outcome =
+                        worker.run_until(Request::Paired(request), watchdog, Some(stop), &mut |answer| {
                             if let Answer::Paired(result) = answer {
                                 let elapsed =
                                     Duration::try_from_secs_f64(result.elapsed_s).unwrap_or_default();
                                 answers.insert(result.id.clone(), (result.case, elapsed));
                             }
-                        },
-                    );
+                        });
+                    worker.finish();
                     if let Err(e) = outcome {
                         for (_, head, _) in &fresh {
                             answers.insert(

@@ -5,17 +5,21 @@
 //!
 //! The budget is wall time for the whole tune, planning and worker start-ups included. Cases are tuned
 //! one after another; each gets an equal share of what is left, so time one case does not need goes to
-//! the next. Everything is written after each case, so an interrupt loses only the case in progress.
+//! the next. With `--gpus`, each GPU tunes every n-th case the same way, all GPUs at once, and the
+//! results keep the suite's order. Everything is written after each case, so an interrupt loses only
+//! the cases in progress.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use pawl_core::expr::Expr;
 use pawl_core::files;
+use pawl_core::plan::PlannedCase;
 use pawl_core::plan::{self, Selection};
 use pawl_core::report::tuning::suggestions;
-use pawl_core::suite::Suite;
+use pawl_core::suite::{Bench, MeasureSettings, Suite};
 use pawl_core::tune::cache::MeasurementCache;
 use pawl_core::tune::patch::{self, Patch};
 use pawl_core::tune::record::{TUNING_SCHEMA, TunedCase, Tuning};
@@ -25,9 +29,9 @@ use pawl_core::tune::space::Space;
 
 use super::ab::parse_budget;
 use super::{Outcome, load_suite};
-use crate::cli::TuneArgs;
+use crate::cli::{GpuArgs, TuneArgs};
 use crate::tuning::Live;
-use crate::{git, measure};
+use crate::{git, gpus, measure};
 
 const DEFAULT_BUDGET: &str = "10m";
 /// The share of an exhaustive recording's measuring time a replay gets by default: the share the
@@ -84,11 +88,12 @@ fn live(args: &TuneArgs) -> Result<Outcome> {
         );
     }
     let needs_gpu = cases.iter().any(|(b, _)| matches!(b.kind, pawl_core::suite::BenchKind::Cuda(_)));
-    let env = measure::environment(needs_gpu, None)?;
+    let places = gpus::places(gpus::selected(&GpuArgs { gpus: args.gpus.clone(), estimates: None })?);
+    let env = measure::environment(needs_gpu, places[0].as_ref().map(|d| d.uuid.as_str()))?;
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("cannot create the output folder {}", args.out_dir.display()))?;
     let cache_path = args.out_dir.join("cache.json");
-    let mut cache = if args.fresh {
+    let cache = if args.fresh {
         MeasurementCache::default()
     } else {
         MeasurementCache::load(&cache_path)
@@ -107,7 +112,7 @@ fn live(args: &TuneArgs) -> Result<Outcome> {
     let worker = measure::worker_argv()?;
     let timestamp =
         jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or_else(|_| jiff::Timestamp::now());
-    let mut tuning = Tuning {
+    let tuning = Tuning {
         schema: TUNING_SCHEMA.to_owned(),
         suite: suite.name.clone(),
         timestamp: timestamp.to_string(),
@@ -126,46 +131,127 @@ fn live(args: &TuneArgs) -> Result<Outcome> {
         budget_text,
         args.out_dir.display()
     ));
-    for (k, (bench, case)) in cases.iter().enumerate() {
-        let left = budget.saturating_sub(origin.elapsed());
-        let share = left / u32::try_from(cases.len() - k).unwrap_or(u32::MAX);
-        let space = match Space::new(bench, &case.case, &case.tune) {
-            Ok(space) => space,
-            Err(e) => {
-                crate::log::info(format_args!("pawl tune: {}: not tuned: {e}", case.case.id));
-                continue;
-            }
-        };
-        crate::log::info(format_args!(
-            "[{}/{}] {}: {} configurations, {:.0} s",
-            k + 1,
-            cases.len(),
-            case.case.id,
-            space.len(),
-            share.as_secs_f64()
-        ));
-        let mut measurer =
-            Live::new(bench, case, &space, &settings, &env, origin, &mut cache, worker.clone());
-        let result = search::run(
-            &space,
-            &mut measurer,
-            &SearchSettings { budget_s: share.as_secs_f64(), ..search_settings.clone() },
-        );
-        for warning in measurer.finish() {
-            eprintln!("warning: {}", pawl_core::harness::shown(&warning.message));
-        }
-        let tuned = TunedCase::new(case, &space, share, &result);
-        crate::log::info(format_args!("    {}", one_line(&tuned)));
-        tuning.cases.push(tuned);
-        tuning.spent_s = origin.elapsed().as_secs_f64();
-        // Saved as it goes: an interrupt loses only the case in progress.
-        cache.save(&cache_path)?;
-        tuning.save(&args.out_dir.join("tuning.json"))?;
-    }
+    let lane = Lane {
+        cases: &cases,
+        settings: &settings,
+        search: &search_settings,
+        env: &env,
+        origin,
+        budget,
+        worker,
+        out_dir: &args.out_dir,
+        progress: Mutex::new(Progress { cache, tuned: Vec::new(), tuning }),
+    };
+    // Each place (a GPU of --gpus, or the one the driver shows) tunes every n-th case.
+    let stride = places.len();
+    std::thread::scope(|scope| {
+        let lanes: Vec<_> = places
+            .iter()
+            .enumerate()
+            .map(|(first, place)| {
+                let lane = &lane;
+                scope.spawn(move || lane.tune((first..lane.cases.len()).step_by(stride), place.as_ref()))
+            })
+            .collect();
+        lanes.into_iter().try_for_each(|l| l.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })?;
+    let Progress { mut tuning, .. } = lane.progress.into_inner().unwrap_or_else(|e| e.into_inner());
     tuning.spent_s = origin.elapsed().as_secs_f64();
     let display = patch_path(&args.suite);
     write_outputs(&args.out_dir, &tuning, Some((&suite, &text, &display)), true)?;
     Ok(Outcome::Pass)
+}
+
+/// What every place's thread of a live tune shares.
+struct Lane<'a> {
+    cases: &'a [(&'a Bench, &'a PlannedCase)],
+    settings: &'a MeasureSettings,
+    search: &'a SearchSettings,
+    env: &'a pawl_core::run::Environment,
+    origin: Instant,
+    budget: Duration,
+    worker: Vec<std::ffi::OsString>,
+    out_dir: &'a Path,
+    progress: Mutex<Progress>,
+}
+
+/// The tune so far: the measurement cache, and each case tuned with its place in the suite.
+struct Progress {
+    cache: MeasurementCache,
+    tuned: Vec<(usize, TunedCase)>,
+    tuning: Tuning,
+}
+
+impl Lane<'_> {
+    /// Tunes the cases at `indices`, one after another, on `gpu` (pinned) or wherever the driver
+    /// chooses; each case within an even share of what is left of the budget.
+    fn tune(
+        &self,
+        indices: impl Iterator<Item = usize>,
+        gpu: Option<&pawl_cuda::devices::Device>,
+    ) -> Result<()> {
+        let indices: Vec<usize> = indices.collect();
+        // A copy of the cache of its own, merged back after each case.
+        let mut cache = self.lock().cache.clone();
+        for (done, &k) in indices.iter().enumerate() {
+            let (bench, case) = self.cases[k];
+            let left = self.budget.saturating_sub(self.origin.elapsed());
+            let share = left / u32::try_from(indices.len() - done).unwrap_or(u32::MAX);
+            let space = match Space::new(bench, &case.case, &case.tune) {
+                Ok(space) => space,
+                Err(e) => {
+                    crate::log::info(format_args!("pawl tune: {}: not tuned: {e}", case.case.id));
+                    continue;
+                }
+            };
+            let on = gpu.map(|d| format!(" on {}", d.uuid)).unwrap_or_default();
+            crate::log::info(format_args!(
+                "[{}/{}] {}: {} configurations, {:.0} s{on}",
+                k + 1,
+                self.cases.len(),
+                case.case.id,
+                space.len(),
+                share.as_secs_f64()
+            ));
+            let mut measurer = Live::new(
+                bench,
+                case,
+                &space,
+                self.settings,
+                self.env,
+                self.origin,
+                &mut cache,
+                self.worker.clone(),
+                gpu,
+            );
+            let result = search::run(
+                &space,
+                &mut measurer,
+                &SearchSettings { budget_s: share.as_secs_f64(), ..self.search.clone() },
+            );
+            for warning in measurer.finish() {
+                eprintln!("warning: {}", pawl_core::harness::shown(&warning.message));
+            }
+            let mut tuned = TunedCase::new(case, &space, share, &result);
+            tuned.gpu_uuid = gpu.map(|d| d.uuid.clone());
+            crate::log::info(format_args!("    {}", one_line(&tuned)));
+            // Saved as it goes: an interrupt loses only the cases in progress.
+            let mut progress = self.lock();
+            progress.cache.merge(&cache);
+            progress.tuned.push((k, tuned));
+            progress.tuned.sort_by_key(|(k, _)| *k);
+            let cases = progress.tuned.iter().map(|(_, t)| t.clone()).collect();
+            progress.tuning.cases = cases;
+            progress.tuning.spent_s = self.origin.elapsed().as_secs_f64();
+            progress.cache.save(&self.out_dir.join("cache.json"))?;
+            progress.tuning.save(&self.out_dir.join("tuning.json"))?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 fn replay_run(args: &TuneArgs, path: &Path) -> Result<Outcome> {

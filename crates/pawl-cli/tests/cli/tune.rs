@@ -145,6 +145,45 @@ fn the_planted_best_wins_and_the_patch_applies() {
     assert!(!toy.path("tuning/suggestions.patch").exists(), "a stale patch is removed");
 }
 
+/// `--gpus`: the two cases split over two (stand-in) GPUs and tuned at once, every harness of a case
+/// pinned to its GPU; the results in suite order, each naming its GPU, and the planted bests still win.
+#[test]
+fn gpus_split_the_cases_and_pin_each_case_to_its_gpu() {
+    let toy = Toy::new();
+    let log = toy.path("prepared.log");
+    let out = toy
+        .pawl()
+        .args(["tune", "--budget", "90s", "--gpus", "all"])
+        .env("TUNE_HARNESS_LOG", &log)
+        .env(
+            "PAWL_FAKE_GPUS",
+            r#"[{"uuid": "GPU-a", "name": "Test GPU"}, {"uuid": "GPU-b", "name": "Test GPU"}]"#,
+        )
+        .env_remove("CUDA_VISIBLE_DEVICES")
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("| toy/N=1000 | BLOCK=64,UNROLL=2 | ×1.2"), "{stdout}");
+    assert!(stdout.contains("| toy/N=4000 | BLOCK=128,UNROLL=2 | ×1.3"), "{stdout}");
+
+    let t = tuning(&toy);
+    let placed: Vec<(&str, &str)> = t["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["gpu_uuid"].as_str().unwrap()))
+        .collect();
+    assert_eq!(placed, [("toy/N=1000", "GPU-a"), ("toy/N=4000", "GPU-b")]);
+    let pins: Vec<String> = toy.log().into_iter().filter(|l| l.starts_with("gpu ")).collect();
+    assert!(pins.iter().any(|l| l == "gpu GPU-a N=1000") && pins.iter().any(|l| l == "gpu GPU-b N=4000"));
+    for line in &pins {
+        assert!(
+            line == "gpu GPU-a N=1000" || line == "gpu GPU-b N=4000",
+            "a case measured off its GPU: {line}"
+        );
+    }
+}
+
 #[test]
 fn a_rerun_measures_only_what_changed() {
     let toy = Toy::new();

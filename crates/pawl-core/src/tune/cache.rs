@@ -53,6 +53,12 @@ impl Default for MeasurementCache {
 }
 
 impl MeasurementCache {
+    /// Takes in every entry of `other` (a copy another GPU's tune added to), its entries winning.
+    pub fn merge(&mut self, other: &MeasurementCache) {
+        self.measurements.extend(other.measurements.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.pairs.extend(other.pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+
     /// Reads the cache at `path`; a missing file is an empty cache.
     pub fn load(path: &Path) -> Result<MeasurementCache, FileError> {
         if !path.exists() {

@@ -64,6 +64,9 @@ pub struct TunedCase {
     /// In a replay of an exhaustive recording: how the search did against measuring everything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub against_exhaustive: Option<AgainstExhaustive>,
+    /// The GPU the case was tuned on, where `--gpus` chose it (`GPU-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_uuid: Option<String>,
 }
 
 /// A budgeted search against the exhaustive one, by the recording's medians.
@@ -188,6 +191,7 @@ impl TunedCase {
             pair_overhead_s: result.pairs.overhead.as_secs_f64(),
             decision: result.decision.clone(),
             against_exhaustive: None,
+            gpu_uuid: None,
         }
     }
 
