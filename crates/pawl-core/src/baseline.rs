@@ -56,11 +56,16 @@ impl Testbed {
     /// (`no GPU / driver 0 / CUDA 0` without one), ending in ` / kernel clock` where CUPTI's kernel
     /// timestamps timed the figures. Stored in baselines and histories: never changes.
     pub fn key(&self) -> String {
-        let clock = match self.clock {
+        format!("{} / driver {} / CUDA {}{}", self.gpu, self.driver_major, self.cuda_major, self.clock_part())
+    }
+
+    /// How the key and the words end: nothing for events (keys from before the clock was recorded
+    /// stay as they were), ` / kernel clock` for the kernel clock.
+    fn clock_part(&self) -> &'static str {
+        match self.clock {
             Clock::Events => "",
             Clock::Kernel => " / kernel clock",
-        };
-        format!("{} / driver {} / CUDA {}{clock}", self.gpu, self.driver_major, self.cuda_major)
+        }
     }
 
     /// A stored [`key`](Testbed::key) as the [`Display`](fmt::Display) of its testbed says it, for
@@ -106,10 +111,7 @@ impl fmt::Display for Testbed {
         if self.cuda_major > 0 {
             write!(f, " / CUDA {}", self.cuda_major)?;
         }
-        if self.clock == Clock::Kernel {
-            f.write_str(" / kernel clock")?;
-        }
-        Ok(())
+        f.write_str(self.clock_part())
     }
 }
 

@@ -260,6 +260,24 @@ pub struct GpuInfo {
     pub max_sm_clock_mhz: Option<u32>,
 }
 
+impl GpuInfo {
+    /// A GPU known by its name alone (what another tool's results say of it), every other fact unknown.
+    pub fn named(name: impl Into<String>) -> GpuInfo {
+        GpuInfo {
+            name: name.into(),
+            uuid: String::new(),
+            compute_capability: String::new(),
+            sm_count: 0,
+            l2_bytes: 0,
+            memory_bytes: 0,
+            driver_version: String::new(),
+            cuda_version: String::new(),
+            nvrtc_version: None,
+            max_sm_clock_mhz: None,
+        }
+    }
+}
+
 /// A reading of the GPU's clocks and state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Clocks {

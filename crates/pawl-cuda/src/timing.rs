@@ -2,10 +2,10 @@
 //! (`pawl_core::engine`) asks for, batch by batch.
 //!
 //! Per sample: a blocking kernel spins on a host-mapped flag while the sample's work is enqueued behind
-//! it, so launch latency never sits between its pair of events; buffers the suite marks `reset` are
-//! filled again; a read sweep over twice the L2 (outside the events) leaves the cache cold and clean (a
+//! it, so launch latency never falls inside the sample; buffers the suite marks `reset` are filled
+//! again; a read sweep over twice the L2 (before the timed work) leaves the cache cold and clean (a
 //! write-only flush would leave dirty lines whose write-back lands inside the timed kernel); then the
-//! start event, the launch and the end event. Then the flag is released and the host waits.
+//! launch. Then the flag is released and the host waits.
 //!
 //! The sample's time is the timed kernels' own, from CUPTI's records, where the kernel clock runs
 //! (`crate::clock`); otherwise a pair of events around the launch, which also reads the launch's overhead.
@@ -127,17 +127,22 @@ pub struct Timer {
     flush: CudaSlice<u8>,
     sink: CudaSlice<u32>,
     flush_blocks: u32,
-    /// The kernels' own timestamps, where the process times with them; else the events.
-    kernel_clock: Option<KernelClock>,
-    start: CudaEvent,
-    end: CudaEvent,
+    stopwatch: Stopwatch,
+}
+
+/// What reads a sample's time.
+enum Stopwatch {
+    /// The kernels' own timestamps.
+    Kernel(KernelClock),
+    /// A pair of events around the timed work.
+    Events { start: CudaEvent, end: CudaEvent },
 }
 
 impl std::fmt::Debug for Timer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Timer")
             .field("flush_bytes", &self.flush.len())
-            .field("kernel_clock", &self.kernel_clock.is_some())
+            .field("kernel_clock", &matches!(self.stopwatch, Stopwatch::Kernel(_)))
             .finish()
     }
 }
@@ -157,15 +162,17 @@ impl Timer {
                 .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
                 .map_err(CudaError::driver("creating an event"))
         };
+        let stopwatch = match kernel_clock {
+            Some(clock) => Stopwatch::Kernel(clock),
+            None => Stopwatch::Events { start: event()?, end: event()? },
+        };
         Ok(Timer {
             flag: HostFlag::new(gpu)?,
             flush,
             sink,
             flush_blocks: gpu.sm_count.max(1) * 4,
-            kernel_clock,
             stream,
-            start: event()?,
-            end: event()?,
+            stopwatch,
         })
     }
 
@@ -212,8 +219,8 @@ impl Timer {
         if flush {
             self.flush_l2(builtins)?;
         }
-        if self.kernel_clock.is_none() {
-            self.start.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+        if let Stopwatch::Events { start, .. } = &self.stopwatch {
+            start.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
         }
         let per_launch = match timed {
             Timed::Launch(kernel, args) => {
@@ -229,11 +236,14 @@ impl Timer {
                 1.0
             }
         };
-        let Some(clock) = &self.kernel_clock else {
-            self.end.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
-            held.release()?;
-            let ms = self.start.elapsed_ms(&self.end).map_err(CudaError::driver("reading event times"))?;
-            return Ok(f64::from(ms) * 1e6 / per_launch);
+        let clock = match &self.stopwatch {
+            Stopwatch::Events { start, end } => {
+                end.record(&self.stream).map_err(CudaError::driver("recording an event"))?;
+                held.release()?;
+                let ms = start.elapsed_ms(end).map_err(CudaError::driver("reading event times"))?;
+                return Ok(f64::from(ms) * 1e6 / per_launch);
+            }
+            Stopwatch::Kernel(clock) => clock,
         };
         held.release()?;
         let is_own = |name: &str| OWN_KERNELS.contains(&name);

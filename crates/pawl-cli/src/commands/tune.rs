@@ -140,7 +140,7 @@ fn live(args: &TuneArgs) -> Result<Outcome> {
         budget,
         worker,
         out_dir: &args.out_dir,
-        progress: Mutex::new(Progress { cache, tuned: Vec::new(), tuning }),
+        progress: Mutex::new(Progress { cache, order: Vec::new(), tuning }),
     };
     // Each place (a GPU of --gpus, or the one the driver shows) tunes every n-th case.
     let stride = places.len();
@@ -175,10 +175,11 @@ struct Lane<'a> {
     progress: Mutex<Progress>,
 }
 
-/// The tune so far: the measurement cache, and each case tuned with its place in the suite.
+/// The tune so far: the measurement cache, and the cases tuned, in suite order.
 struct Progress {
     cache: MeasurementCache,
-    tuned: Vec<(usize, TunedCase)>,
+    /// The suite index of each of `tuning.cases`, ascending.
+    order: Vec<usize>,
     tuning: Tuning,
 }
 
@@ -238,10 +239,9 @@ impl Lane<'_> {
             // Saved as it goes: an interrupt loses only the cases in progress.
             let mut progress = self.lock();
             progress.cache.merge(&cache);
-            progress.tuned.push((k, tuned));
-            progress.tuned.sort_by_key(|(k, _)| *k);
-            let cases = progress.tuned.iter().map(|(_, t)| t.clone()).collect();
-            progress.tuning.cases = cases;
+            let at = progress.order.partition_point(|&i| i < k);
+            progress.order.insert(at, k);
+            progress.tuning.cases.insert(at, tuned);
             progress.tuning.spent_s = self.origin.elapsed().as_secs_f64();
             progress.cache.save(&self.out_dir.join("cache.json"))?;
             progress.tuning.save(&self.out_dir.join("tuning.json"))?;

@@ -68,7 +68,7 @@ fn read_cache(file: &Path, root: &Node<'_>, unclosed: bool) -> Field<ImportedFil
     if let Some(device) =
         root.get("device_name").map(|d| d.str()).transpose()?.filter(|d| !d.trim().is_empty())
     {
-        out.gpu = Some(gpu_named(device));
+        out.gpu = Some(GpuInfo::named(device));
     }
     let problem_size = root.get("problem_size").map(|p| problem_size(&p)).transpose()?.flatten();
     let keys = root.field("tune_params_keys")?;
@@ -171,22 +171,6 @@ fn times_ns(times: &Node<'_>, ns_per_unit: f64) -> Field<Vec<f64>> {
         return Err(times.error("is empty: a configuration that ran has at least one time"));
     }
     list.iter().map(|t| t.time_ns(ns_per_unit)).collect()
-}
-
-/// A GPU known by its name alone (Kernel Tuner records nothing else about it).
-fn gpu_named(name: &str) -> GpuInfo {
-    GpuInfo {
-        name: name.to_owned(),
-        uuid: String::new(),
-        compute_capability: String::new(),
-        sm_count: 0,
-        l2_bytes: 0,
-        memory_bytes: 0,
-        driver_version: String::new(),
-        cuda_version: String::new(),
-        nvrtc_version: None,
-        max_sm_clock_mhz: None,
-    }
 }
 
 fn read_results(file: &Path, root: &Node<'_>) -> Field<ImportedFile> {

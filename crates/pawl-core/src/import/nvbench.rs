@@ -303,17 +303,14 @@ fn gpu(device: &Node<'_>) -> Field<GpuInfo> {
     };
     let sm = number("sm_version")?;
     let clock_mhz = number("sm_default_clock_rate")? / 1_000_000;
+    let name = device.field("name")?.str()?;
     Ok(GpuInfo {
-        name: device.field("name")?.str()?.to_owned(),
-        uuid: String::new(),
         compute_capability: if sm > 0 { format!("{}.{}", sm / 100, sm % 100 / 10) } else { String::new() },
         sm_count: u32::try_from(number("number_of_sms")?).unwrap_or(u32::MAX),
         l2_bytes: number("l2_cache_size")?,
         memory_bytes: number("global_memory_size")?,
-        driver_version: String::new(),
-        cuda_version: String::new(),
-        nvrtc_version: None,
         max_sm_clock_mhz: u32::try_from(clock_mhz).ok().filter(|&mhz| mhz > 0),
+        ..GpuInfo::named(name)
     })
 }
 
@@ -327,18 +324,7 @@ fn testbed(used: &BTreeSet<i64>, devices: &HashMap<i64, GpuInfo>) -> Option<GpuI
         several => {
             let mut names: Vec<&str> = several.iter().map(|g| g.name.as_str()).collect();
             names.dedup();
-            Some(GpuInfo {
-                name: names.join(" + "),
-                uuid: String::new(),
-                compute_capability: String::new(),
-                sm_count: 0,
-                l2_bytes: 0,
-                memory_bytes: 0,
-                driver_version: String::new(),
-                cuda_version: String::new(),
-                nvrtc_version: None,
-                max_sm_clock_mhz: None,
-            })
+            Some(GpuInfo::named(names.join(" + ")))
         }
     }
 }
